@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
+/// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
+/// hmpipe → Stages → Pipeline → CZstd.
+let package = Package(
+  name: "hmpipe",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "hmpipe", targets: ["hmpipe"]),
+    .library(name: "Pipeline", targets: ["Pipeline"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CZstd",
+      pkgConfig: "libzstd",
+      providers: [.apt(["libzstd-dev"])]
+    ),
+    .target(
+      name: "Pipeline",
+      dependencies: ["CZstd", .product(name: "Crypto", package: "swift-crypto")]
+    ),
+    .target(name: "Stages", dependencies: ["Pipeline"]),
+    .executableTarget(
+      name: "hmpipe",
+      dependencies: ["Stages", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
+    // A tiny driver with toy stages: proves Pipeline knows nothing about H&M, and gives the
+    // crash, lock and concurrency tests a process they can kill.
+    .executableTarget(name: "pipeline-toy", dependencies: ["Pipeline"], path: "Tests/PipelineToy"),
+    .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "pipeline-toy"]),
+    .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline"]),
+    .testTarget(name: "hmpipeTests", dependencies: ["hmpipe", "Pipeline"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

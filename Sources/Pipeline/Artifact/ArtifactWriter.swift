@@ -1,0 +1,165 @@
+import Foundation
+
+/// Streams a table into a new object file, one column at a time, so a stage can write an artifact
+/// larger than it holds in memory. Chunks are filtered, compressed and hashed in parallel and written
+/// in order; nothing about the result depends on the worker count.
+///
+/// The file is written at `path` (a temporary name in the store); `finish` syncs it and returns its
+/// manifest, whose id names it. The store then renames it into place.
+public final class ArtifactWriter {
+  public let path: String
+  private let file: FileDescriptor
+  private let level: Int32
+  private let workers: Int
+  private var offset: Int
+  private var rows: Int?
+  private var columns: [ColumnManifest] = []
+  private var finished = false
+
+  public init(path: String, level: Int32 = 3, workers: Int = Parallel.coreCount) throws {
+    self.path = path
+    self.level = level
+    self.workers = workers
+    file = try FileDescriptor.open(path, .createExclusive)
+    try file.writeAll(Footer.magic)
+    offset = Footer.magic.count
+  }
+
+  deinit { if !finished { abandon() } }
+
+  /// Appends one column. Every column of a table must have the same row count.
+  public func append(_ column: Column) throws {
+    if let rows, rows != column.rowCount {
+      throw ArtifactWriteError.rowCountMismatch(column: column.name, rows: column.rowCount, expected: rows)
+    }
+    if columns.contains(where: { $0.name == column.name }) { throw ArtifactWriteError.duplicateColumn(column.name) }
+    rows = column.rowCount
+    var buffers = [try writeBuffer(column.values, role: .values, element: column.type.valueType)]
+    if let offsets = column.offsets { buffers.append(try writeBuffer(offsets, role: .offsets, element: .u64)) }
+    columns.append(ColumnManifest(
+      name: column.name, type: column.type.description, nullSentinel: column.nullSentinel, buffers: buffers))
+  }
+
+  /// Writes the manifest and footer, syncs the file, and returns the manifest.
+  public func finish(
+    kind: Table.Kind = .table, metadata: [String: String] = [:], provenance: Provenance? = nil
+  ) throws -> Manifest {
+    var manifest = Manifest(
+      format: Manifest.formatVersion, id: ArtifactID(Digest.of("")), kind: kind, rows: rows ?? 0,
+      chunkBytes: Manifest.chunkBytes, metadata: metadata, columns: columns, provenance: provenance)
+    manifest.id = manifest.contentID()
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let json = Array(try encoder.encode(manifest))
+    let footer = json.withUnsafeBytes { Footer(manifestOffset: offset, manifestLength: json.count, manifestSHA256: Digest.rawSHA256($0)) }
+    try file.writeAll(json)
+    try file.writeAll(footer.bytes)
+    try file.sync()
+    file.close()
+    finished = true
+    return manifest
+  }
+
+  /// Closes and deletes the unfinished file.
+  public func abandon() {
+    guard !finished else { return }
+    finished = true
+    file.close()
+    FileSystem.remove(path)
+  }
+
+  private func writeBuffer(_ storage: ByteStorage, role: BufferManifest.Role, element: ElementType) throws -> BufferManifest {
+    let raw = storage.bytes
+    let chunkBytes = Manifest.chunkBytes
+    let chunkCount = (raw.count + chunkBytes - 1) / chunkBytes
+    let filter: BufferManifest.Filter = element.isFloatingPoint ? .shuffle : .none
+    var chunks: [ChunkManifest] = []
+    // Batches bound the compressed bytes held in memory to a few hundred MB at most.
+    let batch = max(8, workers * 8)
+    for start in stride(from: 0, to: chunkCount, by: batch) {
+      let count = min(batch, chunkCount - start)
+      let encoded = try ChunkEncoder.encode(
+        raw, chunks: start..<(start + count), chunkBytes: chunkBytes, width: element.byteWidth,
+        filter: filter, level: level, workers: workers)
+      for (frame, sha, rawSize) in encoded {
+        try file.writeAll(frame)
+        chunks.append(ChunkManifest(offset: offset, size: frame.count, rawSize: rawSize, sha256: sha))
+        offset += frame.count
+      }
+    }
+    return BufferManifest(
+      role: role, element: element, count: raw.count / element.byteWidth, filter: filter, chunks: chunks)
+  }
+}
+
+/// Why an artifact could not be written.
+public enum ArtifactWriteError: Error, CustomStringConvertible {
+  case rowCountMismatch(column: String, rows: Int, expected: Int)
+  case duplicateColumn(String)
+
+  public var description: String {
+    switch self {
+    case .rowCountMismatch(let c, let r, let e): "column '\(c)' has \(r) rows, the table has \(e)"
+    case .duplicateColumn(let c): "column '\(c)' appears twice"
+    }
+  }
+}
+
+/// Hashes, filters and compresses chunks of one buffer in parallel.
+enum ChunkEncoder {
+  struct Scratch {
+    let compressor: ZstdCompressor
+    var shuffled: [UInt8]
+  }
+
+  static func encode(
+    _ raw: UnsafeRawBufferPointer, chunks: Range<Int>, chunkBytes: Int, width: Int,
+    filter: BufferManifest.Filter, level: Int32, workers: Int
+  ) throws -> [(frame: [UInt8], sha256: String, rawSize: Int)] {
+    let source = UnsafeTransfer(raw)
+    let results = ResultSlots<(frame: [UInt8], sha256: String, rawSize: Int)>(count: chunks.count)
+    Parallel.forEach(
+      chunks: chunks.count, workers: workers,
+      makeState: { _ in Scratch(compressor: ZstdCompressor(level: level), shuffled: []) }
+    ) { scratch, slot in
+      let chunk = chunks.lowerBound + slot
+      let lower = chunk * chunkBytes
+      let piece = UnsafeRawBufferPointer(rebasing: source.wrapped[lower..<min(lower + chunkBytes, source.wrapped.count)])
+      let sha = Digest.hexString(Digest.rawSHA256(piece))
+      do {
+        let frame: [UInt8]
+        if filter == .shuffle {
+          if scratch.shuffled.count < piece.count { scratch.shuffled = [UInt8](repeating: 0, count: piece.count) }
+          frame = try scratch.shuffled.withUnsafeMutableBytes { out throws(ZstdError) in
+            let target = UnsafeMutableRawBufferPointer(rebasing: out[0..<piece.count])
+            ByteShuffle.shuffle(piece, width: width, into: target)
+            return try scratch.compressor.compress(UnsafeRawBufferPointer(target))
+          }
+        } else {
+          frame = try scratch.compressor.compress(piece)
+        }
+        results.set(slot, .success((frame, sha, piece.count)))
+      } catch {
+        results.set(slot, .failure(error))
+      }
+    }
+    return try results.collect()
+  }
+}
+
+/// One result slot per chunk, filled by parallel workers (each writes only its own slot), so the
+/// results come back in chunk order whatever the thread count.
+final class ResultSlots<T>: @unchecked Sendable {
+  private let slots: UnsafeMutableBufferPointer<Result<T, any Error>?>
+  init(count: Int) {
+    slots = .allocate(capacity: count)
+    slots.initialize(repeating: nil)
+  }
+  deinit {
+    _ = slots.deinitialize()
+    slots.deallocate()
+  }
+  func set(_ index: Int, _ value: Result<T, any Error>) { slots[index] = value }
+  /// The values in slot order, or the first failed slot's error.
+  func collect() throws -> [T] { try slots.map { try $0!.get() } }
+}

@@ -1,0 +1,39 @@
+/// A fixed-size, 64-byte-aligned block of bytes that a column owns.
+///
+/// Filled once when made (by a decoder or a builder), then only read: that is what makes sharing it
+/// across threads safe.
+public final class ByteStorage: @unchecked Sendable {
+  public let base: UnsafeMutableRawPointer
+  public let count: Int
+
+  /// Allocates `count` uninitialised bytes; `fill` must initialise all of them.
+  public init(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+    self.count = count
+    self.base = .allocate(byteCount: Swift.max(count, 1), alignment: 64)
+    do {
+      try fill(UnsafeMutableRawBufferPointer(start: base, count: count))
+    } catch {
+      base.deallocate()
+      throw error
+    }
+  }
+
+  /// Copies the bytes of `elements`.
+  public convenience init<T: BitwiseCopyable>(copying elements: some Collection<T>) {
+    let byteCount = elements.count * MemoryLayout<T>.stride
+    self.init(count: byteCount) { raw in
+      let typed = raw.bindMemory(to: T.self)
+      _ = typed.initialize(from: elements)
+    }
+  }
+
+  deinit { base.deallocate() }
+
+  public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+  /// The bytes as `count / stride` values of `T`; valid while this storage lives.
+  public func elements<T: BitwiseCopyable>(as _: T.Type) -> UnsafeBufferPointer<T> {
+    let n = count / MemoryLayout<T>.stride
+    return UnsafeBufferPointer(start: base.bindMemory(to: T.self, capacity: n), count: n)
+  }
+}

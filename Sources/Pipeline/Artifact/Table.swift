@@ -1,0 +1,43 @@
+/// What a stage output is: a table of equal-length typed columns, or an opaque file (a CSV a stage
+/// emits) stored as a single `u8` column named `bytes`.
+public struct Table: Sendable {
+  public enum Kind: String, Sendable, Codable { case table, file }
+
+  public var kind: Kind
+  public var columns: [Column]
+  /// Small descriptive strings that are part of the content (and so of the id): a file's name,
+  /// a table's id format.
+  public var metadata: [String: String]
+
+  public init(_ columns: [Column], metadata: [String: String] = [:]) {
+    self.kind = .table
+    self.columns = columns
+    self.metadata = metadata
+  }
+
+  /// An opaque file artifact; `filename` is the name it is materialised under.
+  public static func file(named filename: String, bytes: some Collection<UInt8>) -> Table {
+    var table = Table([Column("bytes", bytes)], metadata: ["filename": filename])
+    table.kind = .file
+    return table
+  }
+
+  /// Rows of the table: every column's row count (0 for a table with no columns).
+  public var rowCount: Int { columns.first?.rowCount ?? 0 }
+
+  public func column(_ name: String) throws(MissingColumnError) -> Column {
+    guard let column = columns.first(where: { $0.name == name }) else {
+      throw MissingColumnError(column: name, available: columns.map(\.name))
+    }
+    return column
+  }
+}
+
+/// A stage asked for a column its input does not have.
+public struct MissingColumnError: Error, Sendable, CustomStringConvertible {
+  public var column: String
+  public var available: [String]
+  public var description: String {
+    "no column '\(column)' (the artifact has \(available.joined(separator: ", ")))"
+  }
+}

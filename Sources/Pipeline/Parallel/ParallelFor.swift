@@ -1,0 +1,82 @@
+import Dispatch
+import Synchronization
+
+/// Moves a non-Sendable value (a pointer, a buffer) into `concurrentPerform`. The caller promises that
+/// the workers touch disjoint parts of it; each use says which.
+public struct UnsafeTransfer<Wrapped>: @unchecked Sendable {
+  public var wrapped: Wrapped
+  @inlinable public init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+}
+
+/// Data-parallel loops for kernels: synchronous, no `async`, the caller's thread plus Dispatch's
+/// core-sized pool.
+///
+/// Determinism: callers split work into chunks by the data (never by the worker count) and write
+/// each chunk's result into its own slot, so the bytes produced do not depend on `workers`.
+public enum Parallel {
+  /// Processor cores available to this process.
+  public static var coreCount: Int { max(1, System.activeProcessorCount) }
+
+  /// Runs `body(chunk)` for every chunk in `0..<chunks` on up to `workers` threads, dynamically
+  /// balanced: a worker takes the next unclaimed chunk when it finishes one.
+  public static func forEach(chunks: Int, workers: Int = coreCount, _ body: @Sendable (Int) -> Void) {
+    forEach(chunks: chunks, workers: workers, makeState: { _ in () }) { _, chunk in body(chunk) }
+  }
+
+  /// As `forEach(chunks:workers:_:)`, with per-worker scratch state (a zstd context, a buffer) made
+  /// once per worker by `makeState(worker)` and handed to every chunk that worker runs.
+  public static func forEach<State>(
+    chunks: Int, workers: Int = coreCount,
+    makeState: @Sendable (Int) -> State, _ body: @Sendable (inout State, Int) -> Void
+  ) {
+    guard chunks > 0 else { return }
+    let threads = max(1, min(workers, chunks))
+    if threads == 1 {
+      var state = makeState(0)
+      for chunk in 0..<chunks { body(&state, chunk) }
+      return
+    }
+    let next = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: threads) { worker in
+      var state = makeState(worker)
+      while true {
+        let chunk = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        if chunk >= chunks { break }
+        body(&state, chunk)
+      }
+    }
+  }
+
+  /// Maps every chunk to a value, in parallel, returning the values in chunk order.
+  public static func map<T>(chunks: Int, workers: Int = coreCount, _ transform: @Sendable (Int) -> T) -> [T] {
+    var results = [T?](repeating: nil, count: chunks)
+    results.withUnsafeMutableBufferPointer { slots in
+      let out = UnsafeTransfer(slots)
+      // Each chunk writes only its own slot.
+      forEach(chunks: chunks, workers: workers) { chunk in out.wrapped[chunk] = transform(chunk) }
+    }
+    return results.map { $0! }
+  }
+
+  /// Splits `0..<count` into `chunks` contiguous ranges of near-equal size.
+  public static func range(_ chunk: Int, of chunks: Int, count: Int) -> Range<Int> {
+    let lower = count * chunk / chunks
+    let upper = count * (chunk + 1) / chunks
+    return lower..<upper
+  }
+}
+
+/// Processor count, kept apart so tests can reason about it.
+enum System {
+  static var activeProcessorCount: Int {
+    #if canImport(Glibc)
+    return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    #else
+    return 1
+    #endif
+  }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
