@@ -17,12 +17,13 @@ public struct FileDescriptor: Sendable {
   public let raw: Int32
   public let path: String
 
-  public enum Mode: Sendable { case read, createExclusive, createOrTruncate, readWriteCreate }
+  public enum Mode: Sendable { case read, writeExisting, createExclusive, createOrTruncate, readWriteCreate }
 
   public static func open(_ path: String, _ mode: Mode) throws(SystemError) -> FileDescriptor {
     let flags: Int32
     switch mode {
     case .read: flags = O_RDONLY
+    case .writeExisting: flags = O_WRONLY
     case .createExclusive: flags = O_WRONLY | O_CREAT | O_EXCL
     case .createOrTruncate: flags = O_WRONLY | O_CREAT | O_TRUNC
     case .readWriteCreate: flags = O_RDWR | O_CREAT

@@ -1,0 +1,213 @@
+import Foundation
+
+/// A pipeline file that cannot be used, with the file and the JSON path at fault.
+public struct PipelineFileError: Error, Sendable, CustomStringConvertible {
+  public var file: String
+  public var path: String
+  public var message: String
+  public init(file: String, path: String, message: String) {
+    self.file = file
+    self.path = path
+    self.message = message
+  }
+  public var description: String { path.isEmpty ? "\(file): \(message)" : "\(file): \(path): \(message)" }
+}
+
+/// Reads a pipeline file (docs/pipeline-file.md), follows `extends`, substitutes variables, and
+/// checks everything a run relies on: kinds, params and their types, inputs, names, cycles.
+public struct PipelineLoader {
+  public var registry: StageRegistry
+  /// Variable values that override the file's (`hmpipe run --set name=value`).
+  public var overrides: [String: JSONValue]
+
+  public init(registry: StageRegistry, overrides: [String: JSONValue] = [:]) {
+    self.registry = registry
+    self.overrides = overrides
+  }
+
+  public func load(_ path: String) throws(PipelineFileError) -> PipelineSpec {
+    let absolute = FileSystem.absolute(path)
+    let document = try RawPipeline.read(absolute, displayPath: path, chain: [])
+    var variables = document.vars
+    for (name, value) in overrides {
+      guard variables[name] != nil else {
+        throw PipelineFileError(file: path, path: "vars", message:
+          "--set names '\(name)', which the pipeline does not declare (it has: \(variables.keys.sorted().joined(separator: ", ")))")
+      }
+      variables[name] = value
+    }
+    let directory = FileSystem.dirname(of: absolute)
+    let substitution = VariableSubstitution(variables: variables, file: path)
+    var stages: [StageSpec] = []
+    var seen: Set<String> = []
+    for (index, raw) in document.stages.enumerated() {
+      let at = "stages[\(index)]"
+      guard seen.insert(raw.name).inserted else {
+        throw PipelineFileError(file: path, path: "\(at).name", message: "stage name '\(raw.name)' is used twice")
+      }
+      stages.append(try resolveStage(raw, at: at, file: path, directory: directory, substitution: substitution))
+    }
+    try checkReferences(stages, file: path)
+    let ordered = try TopologicalOrder.sort(stages, file: path)
+    var store = document.store ?? (FileSystem.basename(of: directory) == "pipelines" ? "../artifacts" : "artifacts")
+    if case .string(let s) = try substitution.apply(.string(store), at: "store") { store = s }
+    let storePath = FileSystem.absolute(store.hasPrefix("/") ? store : directory + "/" + store)
+    return PipelineSpec(
+      path: absolute, name: document.name ?? FileSystem.basename(of: path), storePath: storePath,
+      variables: variables, stages: ordered)
+  }
+
+  private func resolveStage(
+    _ raw: RawPipeline.Stage, at: String, file: String, directory: String, substitution: VariableSubstitution
+  ) throws(PipelineFileError) -> StageSpec {
+    guard let definition = registry[raw.kind] else {
+      let hint = Suggestion.closest(to: raw.kind, in: registry.kinds).map { " (did you mean '\($0)'?)" } ?? ""
+      throw PipelineFileError(file: file, path: "\(at).kind", message:
+        "unknown stage kind '\(raw.kind)'\(hint); known kinds: \(registry.kinds.joined(separator: ", "))")
+    }
+    var merged = definition.defaults
+    for (key, value) in raw.params {
+      guard definition.defaults[key] != nil else {
+        let hint = Suggestion.closest(to: key, in: Array(definition.defaults.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+        throw PipelineFileError(file: file, path: "\(at).params.\(key)", message:
+          "unknown param for kind '\(raw.kind)'\(hint); its params are: \(definition.defaults.keys.sorted().joined(separator: ", "))")
+      }
+      merged[key] = try substitution.apply(value, at: "\(at).params.\(key)")
+    }
+    let params: JSONValue
+    do {
+      params = try definition.resolve(.object(merged))
+    } catch let error as ParamError {
+      throw PipelineFileError(file: file, path: "\(at).params.\(error.param)", message: error.message)
+    } catch let error as DecodingError {
+      throw ParamDecoding.explain(error, stage: at, params: merged, file: file)
+    } catch {
+      throw PipelineFileError(file: file, path: "\(at).params", message: "\(error)")
+    }
+    var inputs: [String: InputReference] = [:]
+    for (slot, value) in raw.inputs {
+      guard let declared = definition.inputs.first(where: { $0.name == slot }) else {
+        throw PipelineFileError(file: file, path: "\(at).inputs.\(slot)", message:
+          "kind '\(raw.kind)' has no input '\(slot)'; its inputs are: \(definition.inputs.map(\.name).joined(separator: ", "))")
+      }
+      guard case .string(let text) = try substitution.apply(.string(value), at: "\(at).inputs.\(slot)") else {
+        throw PipelineFileError(file: file, path: "\(at).inputs.\(slot)", message: "must be a string")
+      }
+      let reference = try InputReference.parse(text, relativeTo: directory, file: file, at: "\(at).inputs.\(slot)")
+      switch (declared.accepts, reference) {
+      case (.artifact, .file):
+        throw PipelineFileError(file: file, path: "\(at).inputs.\(slot)", message: "takes a stage output (stage.output), not a file")
+      case (.file, .output):
+        throw PipelineFileError(file: file, path: "\(at).inputs.\(slot)", message: "takes a file (file:path), not a stage output")
+      default: inputs[slot] = reference
+      }
+    }
+    for slot in definition.inputs where !slot.optional && inputs[slot.name] == nil {
+      throw PipelineFileError(file: file, path: "\(at).inputs", message: "input '\(slot.name)' of kind '\(raw.kind)' is missing")
+    }
+    return StageSpec(name: raw.name, definition: definition, params: params, inputs: inputs)
+  }
+
+  /// Every `stage.output` must name a stage of this pipeline and one of its declared outputs.
+  private func checkReferences(_ stages: [StageSpec], file: String) throws(PipelineFileError) {
+    let byName = Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0) })
+    for (index, stage) in stages.enumerated() {
+      for (slot, reference) in stage.inputs.sorted(by: { $0.key < $1.key }) {
+        guard case .output(let name, var output) = reference else { continue }
+        let at = "stages[\(index)].inputs.\(slot)"
+        guard let producer = byName[name] else {
+          let hint = Suggestion.closest(to: name, in: Array(byName.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+          throw PipelineFileError(file: file, path: at, message: "no stage named '\(name)'\(hint)")
+        }
+        if output.isEmpty {
+          guard producer.definition.outputs.count == 1 else {
+            throw PipelineFileError(file: file, path: at, message:
+              "stage '\(name)' has several outputs; name one: \(producer.definition.outputs.map { "\(name).\($0)" }.joined(separator: ", "))")
+          }
+          output = producer.definition.outputs[0]
+        }
+        guard producer.definition.outputs.contains(output) else {
+          throw PipelineFileError(file: file, path: at, message:
+            "stage '\(name)' has no output '\(output)'; its outputs are: \(producer.definition.outputs.joined(separator: ", "))")
+        }
+      }
+    }
+  }
+}
+
+extension InputReference {
+  /// `file:PATH` (relative to the pipeline file's folder), `stage.output`, or `stage` alone.
+  static func parse(_ text: String, relativeTo directory: String, file: String, at: String) throws(PipelineFileError) -> InputReference {
+    if text.hasPrefix("file:") {
+      let path = String(text.dropFirst(5))
+      guard !path.isEmpty else { throw PipelineFileError(file: file, path: at, message: "'file:' needs a path") }
+      return .file(FileSystem.absolute(path.hasPrefix("/") ? path : directory + "/" + path))
+    }
+    let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+    guard let stage = parts.first, !stage.isEmpty, parts.count == 1 || !parts[1].isEmpty else {
+      throw PipelineFileError(file: file, path: at, message: "'\(text)' is neither 'stage.output' nor 'file:path'")
+    }
+    return .output(stage: stage, output: parts.count == 2 ? parts[1] : "")
+  }
+}
+
+/// The closest known name to a misspelt one, when it is close enough to be a likely typo.
+enum Suggestion {
+  static func closest(to word: String, in candidates: [String]) -> String? {
+    var best: (name: String, distance: Int)?
+    for candidate in candidates.sorted() {
+      let d = distance(word, candidate)
+      if d < (best?.distance ?? Int.max) { best = (candidate, d) }
+    }
+    guard let best, best.distance <= max(1, word.count / 3) else { return nil }
+    return best.name
+  }
+
+  static func distance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var row = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+      var previous = row[0]
+      row[0] = i
+      for j in stride(from: 1, through: b.count, by: 1) {
+        let current = row[j]
+        row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+        previous = current
+      }
+    }
+    return a.isEmpty ? b.count : row[b.count]
+  }
+}
+
+/// Turns a JSON decoding failure of a stage's params into the param's path and what was expected.
+enum ParamDecoding {
+  static func explain(_ error: DecodingError, stage at: String, params: [String: JSONValue], file: String) -> PipelineFileError {
+    func where_(_ context: DecodingError.Context) -> String {
+      "\(at).params" + context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+    }
+    switch error {
+    case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+      let key = context.codingPath.first?.stringValue ?? ""
+      let got = params[key].map { " but is \($0.typeName) (\($0.canonical))" } ?? ""
+      return PipelineFileError(file: file, path: where_(context), message: "must be \(ParamDecoding.name(of: type))\(got)")
+    case .dataCorrupted(let context):
+      let key = context.codingPath.first?.stringValue ?? ""
+      let got = params[key].map { " (got \($0.canonical))" } ?? ""
+      return PipelineFileError(file: file, path: where_(context), message: "invalid value\(got): \(context.debugDescription)")
+    case .keyNotFound(let key, let context):
+      return PipelineFileError(file: file, path: where_(context) + ".\(key.stringValue)", message: "is required")
+    @unknown default:
+      return PipelineFileError(file: file, path: "\(at).params", message: "\(error)")
+    }
+  }
+
+  static func name(of type: Any.Type) -> String {
+    switch type {
+    case is Int.Type, is Int64.Type, is Int32.Type, is UInt.Type: "an integer"
+    case is Double.Type, is Float.Type: "a number"
+    case is String.Type: "a string"
+    case is Bool.Type: "a boolean"
+    default: "\(type)"
+    }
+  }
+}

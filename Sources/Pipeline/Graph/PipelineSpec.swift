@@ -1,0 +1,70 @@
+/// Where a stage input comes from: another stage's output, or a file outside the store.
+public enum InputReference: Sendable, Hashable, CustomStringConvertible {
+  case output(stage: String, output: String)
+  case file(String)
+
+  public var description: String {
+    switch self {
+    case .output(let stage, let output): "\(stage).\(output)"
+    case .file(let path): "file:\(path)"
+    }
+  }
+}
+
+/// One stage of a loaded pipeline: its kind, its resolved params (defaults filled in, canonical)
+/// and where each input comes from.
+public struct StageSpec: Sendable {
+  public var name: String
+  public var definition: StageDefinition
+  public var params: JSONValue
+  public var inputs: [String: InputReference]
+  public var kind: String { definition.kind }
+
+  /// Names of the stages this one reads from.
+  public var upstream: [String] {
+    inputs.values.compactMap { if case .output(let s, _) = $0 { s } else { nil } }
+  }
+}
+
+/// A validated pipeline: stages in a topological order (file order where free), ready to schedule.
+public struct PipelineSpec: Sendable {
+  /// The pipeline file's absolute path.
+  public var path: String
+  public var name: String
+  /// The store's absolute path.
+  public var storePath: String
+  public var variables: [String: JSONValue]
+  public var stages: [StageSpec]
+
+  /// Identifies this pipeline's heads in a store: its file's absolute path.
+  public var identity: Digest { Digest.of(path) }
+
+  public func stage(_ name: String) -> StageSpec? { stages.first { $0.name == name } }
+
+  /// Stages that read `name`'s outputs directly.
+  public func downstream(of name: String) -> [String] {
+    stages.filter { $0.upstream.contains(name) }.map(\.name)
+  }
+
+  /// `name` and every stage it depends on, transitively.
+  public func closure(upTo name: String) -> Set<String> {
+    var seen: Set<String> = []
+    var stack = [name]
+    while let next = stack.popLast() {
+      guard seen.insert(next).inserted, let spec = stage(next) else { continue }
+      stack.append(contentsOf: spec.upstream)
+    }
+    return seen
+  }
+
+  /// `name` and every stage that depends on it, transitively.
+  public func closure(from name: String) -> Set<String> {
+    var seen: Set<String> = []
+    var stack = [name]
+    while let next = stack.popLast() {
+      guard seen.insert(next).inserted else { continue }
+      stack.append(contentsOf: downstream(of: next))
+    }
+    return seen
+  }
+}

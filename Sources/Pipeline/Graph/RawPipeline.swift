@@ -1,0 +1,215 @@
+import Foundation
+
+/// A pipeline file as written, before kinds and params are checked: its shape only, with
+/// `extends` already merged.
+struct RawPipeline {
+  struct Stage {
+    var name: String
+    var kind: String
+    var params: [String: JSONValue]
+    var inputs: [String: String]
+  }
+
+  var name: String?
+  var store: String?
+  var vars: [String: JSONValue]
+  var stages: [Stage]
+
+  static let topLevelKeys: Set = ["name", "description", "extends", "store", "vars", "stages"]
+  static let stageKeys: Set = ["name", "kind", "params", "inputs", "description"]
+
+  /// Reads `path`; `chain` holds the files already being read, to catch an `extends` loop.
+  static func read(_ path: String, displayPath: String, chain: [String]) throws(PipelineFileError) -> RawPipeline {
+    let file = displayPath
+    let bytes: [UInt8]
+    do { bytes = try FileSystem.readAll(path) } catch {
+      throw PipelineFileError(file: file, path: "", message: "cannot read the pipeline file: \(String(describing: error).components(separatedBy: ": ").last ?? "")")
+    }
+    let root: JSONValue
+    do { root = try JSONValue.parse(Data(bytes)) } catch {
+      throw PipelineFileError(file: file, path: "", message: "not valid JSON: \(JSONErrorText.describe(error))")
+    }
+    guard case .object(let top) = root else {
+      throw PipelineFileError(file: file, path: "", message: "must be a JSON object with a \"stages\" array")
+    }
+    for key in top.keys.sorted() where !topLevelKeys.contains(key) {
+      throw PipelineFileError(file: file, path: key, message: "unknown field; a pipeline file has: \(topLevelKeys.sorted().joined(separator: ", "))")
+    }
+    var base = RawPipeline(name: nil, store: nil, vars: [:], stages: [])
+    if let extends = top["extends"] {
+      guard case .string(let relative) = extends else {
+        throw PipelineFileError(file: file, path: "extends", message: "must be a path (a string)")
+      }
+      let basePath = FileSystem.absolute(relative.hasPrefix("/") ? relative : FileSystem.dirname(of: path) + "/" + relative)
+      if chain.contains(basePath) || basePath == path {
+        throw PipelineFileError(file: file, path: "extends", message: "extends itself through \(chain.map(FileSystem.basename).joined(separator: " → "))")
+      }
+      base = try read(basePath, displayPath: relative, chain: chain + [path])
+    }
+    let name = try string(top["name"], file: file, at: "name")
+    let store = try string(top["store"], file: file, at: "store")
+    var vars = base.vars
+    if let v = top["vars"] {
+      guard case .object(let o) = v else { throw PipelineFileError(file: file, path: "vars", message: "must be an object") }
+      vars.merge(o) { _, new in new }
+    }
+    var stages = base.stages
+    guard let stageList = top["stages"] ?? (top["extends"] != nil ? .array([]) : nil) else {
+      throw PipelineFileError(file: file, path: "stages", message: "is missing: a pipeline needs a \"stages\" array")
+    }
+    guard case .array(let entries) = stageList else {
+      throw PipelineFileError(file: file, path: "stages", message: "must be an array of stage objects")
+    }
+    for (index, entry) in entries.enumerated() {
+      let stage = try parseStage(entry, at: "stages[\(index)]", file: file, base: stages)
+      if let existing = stages.firstIndex(where: { $0.name == stage.name }), top["extends"] != nil {
+        stages[existing] = stage
+      } else {
+        stages.append(stage)
+      }
+    }
+    return RawPipeline(name: name ?? base.name, store: store ?? base.store, vars: vars, stages: stages)
+  }
+
+  /// Parses one stage object. In a file that extends another, a stage with a base stage's name
+  /// overrides it: its params and inputs are laid over the base's, its kind may be left out.
+  private static func parseStage(_ entry: JSONValue, at: String, file: String, base: [Stage]) throws(PipelineFileError) -> Stage {
+    guard case .object(let o) = entry else { throw PipelineFileError(file: file, path: at, message: "must be an object") }
+    for key in o.keys.sorted() where !stageKeys.contains(key) {
+      throw PipelineFileError(file: file, path: "\(at).\(key)", message: "unknown field; a stage has: \(stageKeys.sorted().joined(separator: ", "))")
+    }
+    guard let name = try string(o["name"], file: file, at: "\(at).name"), !name.isEmpty else {
+      throw PipelineFileError(file: file, path: "\(at).name", message: "is missing: every stage needs a name")
+    }
+    guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+      throw PipelineFileError(file: file, path: "\(at).name", message: "'\(name)' may hold only letters, digits, '-' and '_'")
+    }
+    let inherited = base.first { $0.name == name }
+    guard let kind = try string(o["kind"], file: file, at: "\(at).kind") ?? inherited?.kind else {
+      throw PipelineFileError(file: file, path: "\(at).kind", message: "is missing: every stage needs a kind")
+    }
+    var params = inherited?.kind == kind ? inherited?.params ?? [:] : [:]
+    if let p = o["params"] {
+      guard case .object(let po) = p else { throw PipelineFileError(file: file, path: "\(at).params", message: "must be an object") }
+      params.merge(po) { _, new in new }
+    }
+    var inputs = inherited?.kind == kind ? inherited?.inputs ?? [:] : [:]
+    if let i = o["inputs"] {
+      guard case .object(let io) = i else { throw PipelineFileError(file: file, path: "\(at).inputs", message: "must be an object") }
+      for (slot, value) in io {
+        guard case .string(let s) = value else {
+          throw PipelineFileError(file: file, path: "\(at).inputs.\(slot)", message: "must be a string: \"stage.output\" or \"file:path\"")
+        }
+        inputs[slot] = s
+      }
+    }
+    return Stage(name: name, kind: kind, params: params, inputs: inputs)
+  }
+
+  private static func string(_ value: JSONValue?, file: String, at: String) throws(PipelineFileError) -> String? {
+    guard let value else { return nil }
+    guard case .string(let s) = value else {
+      throw PipelineFileError(file: file, path: at, message: "must be a string, not \(value.typeName)")
+    }
+    return s
+  }
+}
+
+/// Foundation's JSON errors, reduced to the line and column and what is wrong.
+enum JSONErrorText {
+  static func describe(_ error: any Error) -> String {
+    if case DecodingError.dataCorrupted(let context) = error {
+      let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+      return underlying ?? context.debugDescription
+    }
+    return "\(error)"
+  }
+}
+
+/// `${name}` in params, inputs and `store`: a string that is exactly `${name}` takes the variable's
+/// JSON value (a number stays a number); inside a longer string the value is spliced in as text.
+struct VariableSubstitution {
+  var variables: [String: JSONValue]
+  var file: String
+
+  func apply(_ value: JSONValue, at path: String) throws(PipelineFileError) -> JSONValue {
+    switch value {
+    case .string(let s):
+      return try substitute(s, at: path)
+    case .array(let a):
+      var out: [JSONValue] = []
+      for (i, v) in a.enumerated() { out.append(try apply(v, at: "\(path)[\(i)]")) }
+      return .array(out)
+    case .object(let o):
+      var out: [String: JSONValue] = [:]
+      for (k, v) in o { out[k] = try apply(v, at: "\(path).\(k)") }
+      return .object(out)
+    default:
+      return value
+    }
+  }
+
+  private func substitute(_ s: String, at path: String) throws(PipelineFileError) -> JSONValue {
+    guard s.contains("${") else { return .string(s) }
+    let inner = s.dropFirst(2).dropLast()
+    if s.hasPrefix("${"), s.hasSuffix("}"), !inner.contains("}"), !inner.contains("$") {
+      return try lookup(String(inner), at: path)
+    }
+    var text = ""
+    var rest = Substring(s)
+    while let open = rest.range(of: "${") {
+      guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+        throw PipelineFileError(file: file, path: path, message: "'${' without a closing '}'")
+      }
+      let value = try lookup(String(rest[open.upperBound..<close]), at: path)
+      text += rest[..<open.lowerBound]
+      text += value.stringValue ?? value.canonical
+      rest = rest[rest.index(after: close)...]
+    }
+    return .string(text + rest)
+  }
+
+  private func lookup(_ name: String, at path: String) throws(PipelineFileError) -> JSONValue {
+    guard let value = variables[name] else {
+      throw PipelineFileError(file: file, path: path, message:
+        "unknown variable '\(name)'; declared: \(variables.keys.sorted().joined(separator: ", "))")
+    }
+    return value
+  }
+}
+
+extension JSONValue {
+  var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+}
+
+/// Orders stages so each comes after all it reads, keeping file order where there is a choice;
+/// a cycle is an error that prints it.
+enum TopologicalOrder {
+  static func sort(_ stages: [StageSpec], file: String) throws(PipelineFileError) -> [StageSpec] {
+    var placed: Set<String> = []
+    var ordered: [StageSpec] = []
+    var pending = stages
+    while !pending.isEmpty {
+      guard let next = pending.firstIndex(where: { $0.upstream.allSatisfy(placed.contains) }) else {
+        throw PipelineFileError(file: file, path: "stages", message: "the stages form a cycle: \(cycle(in: pending).joined(separator: " → "))")
+      }
+      placed.insert(pending[next].name)
+      ordered.append(pending.remove(at: next))
+    }
+    return ordered
+  }
+
+  /// One cycle among stages none of which can be placed, as names, first repeated at the end.
+  static func cycle(in stages: [StageSpec]) -> [String] {
+    let byName = Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0) })
+    var path: [String] = []
+    var current = stages[0].name
+    while !path.contains(current) {
+      path.append(current)
+      guard let next = byName[current]?.upstream.sorted().first(where: { byName[$0] != nil }) else { break }
+      current = next
+    }
+    let start = path.firstIndex(of: current) ?? 0
+    return Array(path[start...]).reversed() + [Array(path[start...]).reversed().first ?? current]
+  }
+}

@@ -1,0 +1,158 @@
+import Foundation
+
+/// The result of bringing one stage up to date.
+public struct StageOutcome: Sendable {
+  public var record: RunRecord.StageRecord
+  public var outputs: [String: ArtifactID]
+  /// Input objects the stage found damaged or missing while reading them.
+  var damagedInputs: [ArtifactID] = []
+  var succeeded: Bool { record.status == .ran || record.status == .cached }
+}
+
+/// Decides whether a stage is up to date (its key has a cache entry whose objects are all present)
+/// and, when not, runs it and records the constructive trace. The "rebuilder" of *Build Systems à la
+/// Carte*; the `Scheduler` decides the order.
+struct Rebuilder: Sendable {
+  let spec: PipelineSpec
+  let store: Store
+  let cancellation: CancellationFlag
+  let emit: @Sendable (RunEvent) -> Void
+
+  /// A stage's inputs resolved to content digests.
+  struct ResolvedInputs {
+    var components: KeyComponents
+    var artifacts: [String: ArtifactID]
+    var files: [String: String]
+    var sources: [String: String]
+  }
+
+  /// Resolves the key components of `stage`, given the outputs of the stages it reads.
+  func resolve(_ stage: StageSpec, upstream: [String: [String: ArtifactID]]) throws -> ResolvedInputs {
+    var digests: [String: String] = [:]
+    var artifacts: [String: ArtifactID] = [:]
+    var files: [String: String] = [:]
+    var sources: [String: String] = [:]
+    for (slot, reference) in stage.inputs {
+      switch reference {
+      case .output(let producer, let output):
+        let name = output.isEmpty ? spec.stage(producer)?.definition.outputs.first ?? "" : output
+        guard let id = upstream[producer]?[name] else {
+          throw StageInputError(stage: stage.name, slot: slot, detail: "has no artifact from \(producer).\(name)")
+        }
+        artifacts[slot] = id
+        digests[slot] = id.description
+        sources[slot] = "\(producer).\(name)"
+      case .file(let path):
+        guard FileSystem.exists(path) else { throw MissingInputFileError(stage: stage.name, slot: slot, path: path) }
+        let digest = try store.fileDigest(path) { fraction in
+          emit(.stageProgress(stage: stage.name, fraction: fraction, detail: "hashing \(FileSystem.basename(of: path))"))
+        }
+        files[slot] = path
+        digests[slot] = "file:" + digest.hex
+        sources[slot] = path
+      }
+    }
+    let components = KeyComponents(kind: stage.kind, version: stage.definition.version, params: stage.params, inputs: digests)
+    return ResolvedInputs(components: components, artifacts: artifacts, files: files, sources: sources)
+  }
+
+  /// The cache entry for `key` when every output object it names is present and whole-sized.
+  func cachedEntry(_ key: Digest) -> CacheEntry? {
+    guard let entry = store.cacheEntry(key) else { return nil }
+    for output in entry.outputs.values where store.storedSize(output.id) != output.storedBytes { return nil }
+    return entry
+  }
+
+  /// Why `stage` must run, in words, when its key has no usable cache entry.
+  func staleReason(_ stage: StageSpec, _ components: KeyComponents) -> String {
+    let difference = components.difference(from: store.head(pipeline: spec.identity, stage: stage.name))
+    if !difference.isEmpty { return difference }
+    if let entry = store.cacheEntry(components.key) {
+      let missing = entry.outputs.filter { store.storedSize($0.value.id) != $0.value.storedBytes }.keys.sorted()
+      return "output\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) missing from the store"
+    }
+    return "no cached result for its current key"
+  }
+
+  /// Brings `stage` up to date: from cache when possible (and not forced), else by running it.
+  func build(_ stage: StageSpec, upstream: [String: [String: ArtifactID]], forced: String?) -> StageOutcome {
+    let started = Date()
+    let inputs: ResolvedInputs
+    do { inputs = try resolve(stage, upstream: upstream) } catch {
+      return failure(stage, reason: "inputs unavailable", error: error, started: started)
+    }
+    let key = inputs.components.key
+    if forced == nil, let entry = cachedEntry(key) {
+      if store.head(pipeline: spec.identity, stage: stage.name)?.key != key { try? store.putHead(entry, pipeline: spec.identity) }
+      return StageOutcome(record: record(stage, .cached, reason: "up to date", entry: entry, seconds: 0), outputs: entry.outputs.mapValues(\.id))
+    }
+    let reason = forced ?? staleReason(stage, inputs.components)
+    emit(.stageStarted(stage: stage.name, reason: reason))
+    let provenance = Provenance(
+      stage: stage.name, kind: stage.kind, version: stage.definition.version, params: stage.params,
+      inputs: inputs.components.inputs)
+    let context = StageContext(
+      stage: stage.name, store: store, inputIDs: inputs.artifacts, inputFiles: inputs.files, provenance: provenance,
+      declaredOutputs: stage.definition.outputs, cancellation: cancellation, emit: emit)
+    ResourceUsage.resetPeak()
+    do {
+      try stage.definition.execute(stage.params, context)
+      let missing = stage.definition.outputs.filter { context.outputs[$0] == nil }
+      guard missing.isEmpty else { throw StageOutputError(stage: stage.name, missing: missing) }
+    } catch {
+      var outcome = failure(stage, reason: reason, error: error, started: started)
+      outcome.damagedInputs = context.damagedInputs
+      return outcome
+    }
+    let entry = CacheEntry(
+      key: key, stage: stage.name, kind: stage.kind, version: stage.definition.version, params: stage.params,
+      inputs: inputs.components.inputs, inputSources: inputs.sources,
+      outputs: context.outputs.mapValues { m in
+        CacheEntry.Output(id: m.id, rows: m.rows, rawBytes: m.rawBytes, storedBytes: store.storedSize(m.id) ?? 0)
+      },
+      seconds: Date().timeIntervalSince(started), peakMemoryBytes: ResourceUsage.peakBytes(), figures: context.figures,
+      finishedAt: Date())
+    do {
+      // Objects are already in place: the cache entry goes last.
+      try store.putCacheEntry(entry)
+      try store.putHead(entry, pipeline: spec.identity)
+    } catch {
+      return failure(stage, reason: reason, error: error, started: started)
+    }
+    return StageOutcome(record: record(stage, .ran, reason: reason, entry: entry, seconds: entry.seconds), outputs: entry.outputs.mapValues(\.id))
+  }
+
+  private func record(_ stage: StageSpec, _ status: RunRecord.StageRecord.Status, reason: String, entry: CacheEntry, seconds: Double) -> RunRecord.StageRecord {
+    RunRecord.StageRecord(
+      name: stage.name, status: status, reason: reason, seconds: seconds,
+      rows: entry.outputs.values.reduce(0) { $0 + $1.rows },
+      rawBytes: entry.outputs.values.reduce(0) { $0 + $1.rawBytes },
+      storedBytes: entry.outputs.values.reduce(0) { $0 + $1.storedBytes },
+      peakMemoryBytes: status == .ran ? entry.peakMemoryBytes : 0,
+      outputs: entry.outputs.mapValues(\.id), figures: entry.figures, error: nil)
+  }
+
+  func failure(_ stage: StageSpec, reason: String, error: any Error, started: Date, status: RunRecord.StageRecord.Status = .failed) -> StageOutcome {
+    StageOutcome(
+      record: RunRecord.StageRecord(
+        name: stage.name, status: status, reason: reason, seconds: Date().timeIntervalSince(started), rows: 0, rawBytes: 0,
+        storedBytes: 0, peakMemoryBytes: ResourceUsage.peakBytes(), outputs: [:], figures: [:],
+        error: status == .failed ? "\(error)" : nil),
+      outputs: [:])
+  }
+}
+
+/// A stage returned without writing every output it declares.
+public struct StageOutputError: Error, Sendable, CustomStringConvertible {
+  public var stage: String
+  public var missing: [String]
+  public var description: String { "stage '\(stage)' finished without writing output \(missing.joined(separator: ", "))" }
+}
+
+/// An external input file is not where the pipeline says.
+public struct MissingInputFileError: Error, Sendable, CustomStringConvertible {
+  public var stage: String
+  public var slot: String
+  public var path: String
+  public var description: String { "stage '\(stage)': input '\(slot)': file \(path) does not exist" }
+}

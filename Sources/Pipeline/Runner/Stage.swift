@@ -1,0 +1,102 @@
+/// A kind of stage: what a pipeline file's `kind` names. A stage kind declares its inputs, outputs,
+/// params (with defaults) and a code version it bumps whenever its output semantics change.
+///
+/// ```swift
+/// struct SumStage: Stage {
+///   static let kind = "sum"
+///   static let version = 1
+///   static let inputs = [InputSlot("numbers")]
+///   static let outputs = ["total"]
+///   struct Params: StageParams { var scale = 1.0 }
+///   static func run(_ params: Params, _ context: StageContext) throws { … }
+/// }
+/// ```
+public protocol Stage: Sendable {
+  associatedtype Params: StageParams
+  static var kind: String { get }
+  static var version: Int { get }
+  static var inputs: [InputSlot] { get }
+  static var outputs: [String] { get }
+  /// Checks params beyond their types (ranges, combinations); throws `ParamError` naming the param.
+  static func validate(_ params: Params) throws(ParamError)
+  /// Computes the outputs from the inputs; reads only declared inputs, writes every declared output.
+  static func run(_ params: Params, _ context: StageContext) throws
+}
+
+extension Stage {
+  public static func validate(_ params: Params) throws(ParamError) {}
+}
+
+/// A stage kind's params: `Codable`, and `init()` gives every default. Use no optionals: a param
+/// that can be off takes a value that says so (0, "").
+public protocol StageParams: Codable, Sendable {
+  init()
+}
+
+/// A param's value is out of its allowed range.
+public struct ParamError: Error, Sendable {
+  public var param: String
+  public var message: String
+  public init(_ param: String, _ message: String) {
+    self.param = param
+    self.message = message
+  }
+}
+
+/// A named input of a stage kind.
+public struct InputSlot: Sendable {
+  public enum Source: Sendable { case artifact, file, either }
+  public var name: String
+  public var optional: Bool
+  public var accepts: Source
+  public init(_ name: String, optional: Bool = false, accepts: Source = .artifact) {
+    self.name = name
+    self.optional = optional
+    self.accepts = accepts
+  }
+}
+
+/// A stage kind with its types erased, as the registry and runner hold it.
+public struct StageDefinition: Sendable {
+  public let kind: String
+  public let version: Int
+  public let inputs: [InputSlot]
+  public let outputs: [String]
+  /// The default params as JSON (also the set of known param names).
+  public let defaults: [String: JSONValue]
+  /// Decodes and validates params merged over the defaults; returns their canonical JSON.
+  let resolve: @Sendable (JSONValue) throws -> JSONValue
+  let execute: @Sendable (JSONValue, StageContext) throws -> Void
+
+  public init<S: Stage>(_: S.Type) {
+    kind = S.kind
+    version = S.version
+    inputs = S.inputs
+    outputs = S.outputs
+    if case .object(let d) = (try? JSONValue.from(S.Params())) ?? .object([:]) { defaults = d } else { defaults = [:] }
+    resolve = { json in
+      let params = try json.decode(S.Params.self)
+      try S.validate(params)
+      return try JSONValue.from(params)
+    }
+    execute = { json, context in try S.run(try json.decode(S.Params.self), context) }
+  }
+}
+
+/// The stage kinds a program knows, by name.
+public struct StageRegistry: Sendable {
+  public private(set) var definitions: [String: StageDefinition] = [:]
+
+  public init(_ kinds: [any Stage.Type] = []) {
+    for kind in kinds { register(kind) }
+  }
+
+  public mutating func register<S: Stage>(_ kind: S.Type) {
+    precondition(definitions[S.kind] == nil, "stage kind \(S.kind) registered twice")
+    definitions[S.kind] = StageDefinition(kind)
+  }
+
+  public subscript(kind: String) -> StageDefinition? { definitions[kind] }
+
+  public var kinds: [String] { definitions.keys.sorted() }
+}

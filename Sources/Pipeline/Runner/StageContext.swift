@@ -1,0 +1,177 @@
+import Foundation
+import Synchronization
+
+/// Set once to ask running stages to stop; they poll it between chunks of work.
+public final class CancellationFlag: Sendable {
+  private let flag = Atomic<Bool>(false)
+  public init() {}
+  public func cancel() { flag.store(true, ordering: .relaxed) }
+  public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// The run was interrupted (Ctrl-C) while a stage was working.
+public struct CancelledError: Error, Sendable, CustomStringConvertible {
+  public init() {}
+  public var description: String { "interrupted" }
+}
+
+/// A stage's window on the run: its declared inputs, its outputs, progress, figures and
+/// cancellation. A stage reads nothing else.
+public final class StageContext: Sendable {
+  public let stage: String
+  let store: Store
+  let inputIDs: [String: ArtifactID]
+  let inputFiles: [String: String]
+  let provenance: Provenance
+  let declaredOutputs: [String]
+  let cancellation: CancellationFlag
+  private let emit: @Sendable (RunEvent) -> Void
+  private let written = Mutex<[String: Manifest]>([:])
+  private let recordedFigures = Mutex<[String: Double]>([:])
+  private let damaged = Mutex<[ArtifactID]>([])
+  private let lastProgress = Mutex<Double>(0)
+
+  init(
+    stage: String, store: Store, inputIDs: [String: ArtifactID], inputFiles: [String: String],
+    provenance: Provenance, declaredOutputs: [String], cancellation: CancellationFlag,
+    emit: @escaping @Sendable (RunEvent) -> Void
+  ) {
+    self.stage = stage
+    self.store = store
+    self.inputIDs = inputIDs
+    self.inputFiles = inputFiles
+    self.provenance = provenance
+    self.declaredOutputs = declaredOutputs
+    self.cancellation = cancellation
+    self.emit = emit
+  }
+
+  // MARK: Inputs
+
+  /// Whether an (optional) input slot is connected.
+  public func hasInput(_ slot: String) -> Bool { inputIDs[slot] != nil || inputFiles[slot] != nil }
+
+  /// The manifest of an artifact input: schema, rows, metadata, without reading data.
+  public func manifest(_ slot: String) throws -> Manifest { try reader(slot).manifest }
+
+  /// Reads an artifact input, all columns or the named ones.
+  public func table(_ slot: String, columns: [String]? = nil) throws -> Table {
+    let reader = try reader(slot)
+    return try guarding(slot) { try reader.table(columns: columns) }
+  }
+
+  /// Reads one column of an artifact input.
+  public func column(_ slot: String, _ name: String) throws -> Column {
+    try table(slot, columns: [name]).columns[0]
+  }
+
+  /// The path of a file input.
+  public func file(_ slot: String) throws -> String {
+    guard let path = inputFiles[slot] else { throw StageInputError(stage: stage, slot: slot, detail: "is not a file input") }
+    return path
+  }
+
+  private func reader(_ slot: String) throws -> ArtifactReader {
+    guard let id = inputIDs[slot] else {
+      throw StageInputError(stage: stage, slot: slot, detail: inputFiles[slot] == nil ? "is not connected" : "is a file, not an artifact")
+    }
+    return try guarding(slot) { try store.reader(id) }
+  }
+
+  /// Notes an input object found damaged or missing, so the runner can recompute it.
+  private func guarding<T>(_ slot: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as CorruptObjectError {
+      if let id = inputIDs[slot] { damaged.withLock { $0.append(id) } }
+      throw error
+    } catch let error as MissingObjectError {
+      damaged.withLock { $0.append(error.id) }
+      throw error
+    }
+  }
+
+  var damagedInputs: [ArtifactID] { damaged.withLock { $0 } }
+
+  // MARK: Outputs
+
+  /// Writes a whole table as the output `name`.
+  public func write(_ name: String, _ table: Table) throws {
+    let writer = try outputWriter(name)
+    for column in table.columns { try writer.append(column) }
+    try writer.finish(kind: table.kind, metadata: table.metadata)
+  }
+
+  /// A streaming writer for the output `name`, for outputs written column by column.
+  public func outputWriter(_ name: String) throws -> OutputWriter {
+    guard declaredOutputs.contains(name) else {
+      throw StageInputError(stage: stage, slot: name, detail: "is not a declared output (\(declaredOutputs.joined(separator: ", ")))")
+    }
+    return OutputWriter(name: name, writer: try store.makeWriter(), context: self)
+  }
+
+  fileprivate func committed(_ name: String, _ writer: ArtifactWriter, kind: Table.Kind, metadata: [String: String]) throws {
+    let manifest = try store.commit(writer, kind: kind, metadata: metadata, provenance: provenance)
+    written.withLock { $0[name] = manifest }
+  }
+
+  var outputs: [String: Manifest] { written.withLock { $0 } }
+
+  // MARK: Progress, figures, cancellation
+
+  /// Reports how far the stage is (0…1); cheap to call often.
+  public func progress(_ fraction: Double, _ detail: String = "") {
+    let now = Date().timeIntervalSinceReferenceDate
+    let due = lastProgress.withLock { last in
+      if now - last < 0.1 && fraction < 1 { return false }
+      last = now
+      return true
+    }
+    if due { emit(.stageProgress(stage: stage, fraction: min(max(fraction, 0), 1), detail: detail)) }
+  }
+
+  /// A line for the user, shown beside the stage's progress.
+  public func log(_ message: String) { emit(.stageMessage(stage: stage, message: message)) }
+
+  /// Records a named figure (rows skipped, loss, recall) in the run record and cache entry.
+  public func record(_ figure: String, _ value: Double) { recordedFigures.withLock { $0[figure] = value } }
+
+  var figures: [String: Double] { recordedFigures.withLock { $0 } }
+
+  public var isCancelled: Bool { cancellation.isCancelled }
+
+  /// Throws `CancelledError` once the run has been interrupted.
+  public func checkCancellation() throws {
+    if cancellation.isCancelled { throw CancelledError() }
+  }
+}
+
+/// Writes one output of a stage, column by column.
+public final class OutputWriter {
+  public let name: String
+  private let writer: ArtifactWriter
+  private let context: StageContext
+
+  fileprivate init(name: String, writer: ArtifactWriter, context: StageContext) {
+    self.name = name
+    self.writer = writer
+    self.context = context
+  }
+
+  public func append(_ column: Column) throws {
+    do { try writer.append(column) } catch {
+      writer.abandon()
+      throw error
+    }
+  }
+
+  public func finish(kind: Table.Kind = .table, metadata: [String: String] = [:]) throws {
+    try context.committed(name, writer, kind: kind, metadata: metadata)
+  }
+}
+
+/// A stage used an input or output it did not declare, or in a way it is not.
+public struct StageInputError: Error, Sendable, CustomStringConvertible {
+  public var stage: String
+  public var slot: String
+  public var detail: String
+  public var description: String { "stage '\(stage)': '\(slot)' \(detail)" }
+}

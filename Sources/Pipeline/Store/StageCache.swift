@@ -1,0 +1,59 @@
+import Foundation
+
+/// What a finished stage produced under one stage key: the constructive trace that lets a later run
+/// skip it. Also kept as the "head" of a pipeline's stage, so `status` can say what changed since.
+public struct CacheEntry: Codable, Sendable {
+  /// One output artifact of the stage.
+  public struct Output: Codable, Sendable {
+    public var id: ArtifactID
+    public var rows: Int
+    public var rawBytes: Int
+    public var storedBytes: Int
+  }
+
+  public var key: Digest
+  public var stage: String
+  public var kind: String
+  public var version: Int
+  public var params: JSONValue
+  /// Slot → the input's content digest (artifact id, or the content hash of an external file).
+  public var inputs: [String: String]
+  /// Slot → where the input came from (`stage.output` or the file's path), for people.
+  public var inputSources: [String: String]
+  public var outputs: [String: Output]
+  public var seconds: Double
+  public var peakMemoryBytes: Int
+  public var figures: [String: Double]
+  public var finishedAt: Date
+}
+
+extension Digest: Codable {
+  public init(from decoder: any Decoder) throws {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let d = Digest(hex: text) else {
+      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a SHA-256: \(text)"))
+    }
+    self = d
+  }
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.singleValueContainer()
+    try c.encode(hex)
+  }
+}
+
+/// JSON records on disk, written atomically: cache entries, heads, run records, file hashes.
+enum RecordFile {
+  static func read<T: Decodable>(_: T.Type, at path: String) -> T? {
+    guard let bytes = try? FileSystem.readAll(path) else { return nil }
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .iso8601
+    return try? decoder.decode(T.self, from: Data(bytes))
+  }
+
+  static func write(_ value: some Encodable, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    encoder.dateEncodingStrategy = .iso8601
+    try FileSystem.writeAtomically(Array(try encoder.encode(value)), to: path)
+  }
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+/// A store on disk: content-addressed artifact objects, the stage cache, pipeline heads, run
+/// records and the file-hash cache, behind one lock.
+///
+/// ```
+/// objects/ab/abcd…   artifacts, named by content id       cache/<key>.json     stage cache
+/// heads/<pipeline>/<stage>.json  last trace per stage     runs/<time>-<pid>.json run records
+/// files/<path hash>.json  external file hashes            tmp/  quarantine/  lock
+/// ```
+/// Every write is temp file + fsync + rename, and a stage's cache entry is written after its
+/// objects, so a crash at any point leaves either nothing or a whole result.
+public final class Store: Sendable {
+  public let root: String
+  public let compressionLevel: Int32
+
+  /// Opens (creating when needed) the store at `root`.
+  public init(root: String, compressionLevel: Int32 = 3) throws {
+    self.root = FileSystem.absolute(root)
+    self.compressionLevel = compressionLevel
+    for dir in ["objects", "cache", "heads", "runs", "files", "tmp", "quarantine"] {
+      try FileSystem.makeDirectories(self.root + "/" + dir)
+    }
+  }
+
+  // MARK: Objects
+
+  public func objectPath(_ id: ArtifactID) -> String {
+    "\(root)/objects/\(id.digest.hex.prefix(2))/\(id.digest.hex)"
+  }
+
+  public func contains(_ id: ArtifactID) -> Bool { FileSystem.exists(objectPath(id)) }
+
+  /// Size on disk of an object, or nil when it is missing.
+  public func storedSize(_ id: ArtifactID) -> Int? { try? FileSystem.stamp(objectPath(id)).size }
+
+  /// A writer for a new object, in the store's temporary folder.
+  public func makeWriter(workers: Int = Parallel.coreCount) throws -> ArtifactWriter {
+    try ArtifactWriter(path: temporaryPath("object"), level: compressionLevel, workers: workers)
+  }
+
+  /// Finishes `writer` and moves the object into place under its content id. An object with that
+  /// id already present is kept (its content is the same) and the new file dropped.
+  public func commit(
+    _ writer: ArtifactWriter, kind: Table.Kind = .table, metadata: [String: String] = [:], provenance: Provenance? = nil
+  ) throws -> Manifest {
+    let manifest: Manifest
+    do {
+      manifest = try writer.finish(kind: kind, metadata: metadata, provenance: provenance)
+    } catch {
+      writer.abandon()
+      throw error
+    }
+    let destination = objectPath(manifest.id)
+    if FileSystem.exists(destination) {
+      FileSystem.remove(writer.path)
+    } else {
+      try FileSystem.makeDirectories(FileSystem.dirname(of: destination))
+      try FileSystem.rename(writer.path, to: destination)
+    }
+    return manifest
+  }
+
+  /// Writes a whole table as one object.
+  public func write(_ table: Table, provenance: Provenance? = nil) throws -> Manifest {
+    let writer = try makeWriter()
+    do {
+      for column in table.columns { try writer.append(column) }
+    } catch {
+      writer.abandon()
+      throw error
+    }
+    return try commit(writer, kind: table.kind, metadata: table.metadata, provenance: provenance)
+  }
+
+  /// Opens an object for reading.
+  /// - Throws: `MissingObjectError` when it is not in the store, `CorruptObjectError` when damaged.
+  public func reader(_ id: ArtifactID) throws -> ArtifactReader {
+    let path = objectPath(id)
+    guard FileSystem.exists(path) else { throw MissingObjectError(id: id) }
+    let reader = try ArtifactReader(path: path)
+    guard reader.manifest.id == id else {
+      throw CorruptObjectError(path: path, detail: "its manifest names id \(reader.manifest.id.short)")
+    }
+    return reader
+  }
+
+  /// Every object id in the store.
+  public func allObjects() -> [ArtifactID] {
+    let objects = root + "/objects"
+    return ((try? FileSystem.list(objects)) ?? []).flatMap { prefix in
+      ((try? FileSystem.list(objects + "/" + prefix)) ?? []).compactMap(ArtifactID.init(hex:))
+    }
+  }
+
+  /// Moves a damaged object aside so it is never used again and its stage is recomputed.
+  public func quarantine(_ id: ArtifactID) {
+    let destination = "\(root)/quarantine/\(id.digest.hex)-\(Int(Date().timeIntervalSince1970))"
+    try? FileSystem.rename(objectPath(id), to: destination)
+  }
+
+  public func removeObject(_ id: ArtifactID) { FileSystem.remove(objectPath(id)) }
+
+  /// The id whose object a path names, when it is an object path of this store.
+  public func objectID(atPath path: String) -> ArtifactID? {
+    guard path.hasPrefix(root + "/objects/") else { return nil }
+    return ArtifactID(hex: FileSystem.basename(of: path))
+  }
+
+  /// Ids that start with `prefix` (at least 4 hex digits).
+  public func objects(withPrefix prefix: String) -> [ArtifactID] {
+    let p = prefix.lowercased()
+    guard p.count >= 4 else { return [] }
+    return ((try? FileSystem.list("\(root)/objects/\(p.prefix(2))")) ?? [])
+      .filter { $0.hasPrefix(p) }.compactMap(ArtifactID.init(hex:))
+  }
+
+  // MARK: Stage cache and heads
+
+  public func cacheEntry(_ key: Digest) -> CacheEntry? {
+    RecordFile.read(CacheEntry.self, at: "\(root)/cache/\(key.hex).json")
+  }
+
+  public func putCacheEntry(_ entry: CacheEntry) throws {
+    try RecordFile.write(entry, to: "\(root)/cache/\(entry.key.hex).json")
+  }
+
+  public func removeCacheEntry(_ key: Digest) { FileSystem.remove("\(root)/cache/\(key.hex).json") }
+
+  public func allCacheKeys() -> [Digest] {
+    ((try? FileSystem.list(root + "/cache")) ?? []).compactMap { Digest(hex: String($0.dropLast(5))) }
+  }
+
+  /// The last trace recorded for a stage of a pipeline (what `status` compares against).
+  public func head(pipeline: Digest, stage: String) -> CacheEntry? {
+    RecordFile.read(CacheEntry.self, at: headPath(pipeline, stage))
+  }
+
+  public func putHead(_ entry: CacheEntry, pipeline: Digest) throws {
+    try FileSystem.makeDirectories("\(root)/heads/\(pipeline.hex)")
+    try RecordFile.write(entry, to: headPath(pipeline, entry.stage))
+  }
+
+  private func headPath(_ pipeline: Digest, _ stage: String) -> String {
+    "\(root)/heads/\(pipeline.hex)/\(stage).json"
+  }
+
+  // MARK: Run records
+
+  public func putRunRecord(_ record: RunRecord) throws {
+    let stamp = ISO8601DateFormatter().string(from: record.startedAt).replacingOccurrences(of: ":", with: "")
+    try RecordFile.write(record, to: "\(root)/runs/\(stamp)-\(FileSystem.processID).json")
+  }
+
+  /// Run records, newest first.
+  public func runRecords(limit: Int = .max) -> [RunRecord] {
+    let names = ((try? FileSystem.list(root + "/runs")) ?? []).filter { $0.hasSuffix(".json") }.sorted().reversed()
+    return names.prefix(limit).compactMap { RecordFile.read(RunRecord.self, at: "\(root)/runs/\($0)") }
+  }
+
+  // MARK: Files, temporaries, lock
+
+  /// The content hash of an external file, cached by its stamp.
+  public func fileDigest(_ path: String, progress: (Double) -> Void = { _ in }) throws -> Digest {
+    try FileHashCache(directory: root + "/files").digest(of: path, progress: progress)
+  }
+
+  /// A fresh name in the store's temporary folder.
+  public func temporaryPath(_ label: String) -> String {
+    "\(root)/tmp/\(label)-\(FileSystem.processID)-\(UUID().uuidString.prefix(8))"
+  }
+
+  /// Deletes what crashed writers left in tmp/. Call only while holding the lock.
+  /// - Returns: how many files were removed.
+  @discardableResult
+  public func removeTemporaryFiles() -> Int {
+    let names = (try? FileSystem.list(root + "/tmp")) ?? []
+    for name in names { FileSystem.removeTree("\(root)/tmp/\(name)") }
+    return names.count
+  }
+
+  public var lockPath: String { root + "/lock" }
+}
+
+/// An artifact the store does not hold (never written, collected, or quarantined).
+public struct MissingObjectError: Error, Sendable, CustomStringConvertible {
+  public var id: ArtifactID
+  public var description: String { "artifact \(id.short) is not in the store" }
+}
