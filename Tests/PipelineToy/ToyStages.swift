@@ -1,0 +1,116 @@
+import Foundation
+import Pipeline
+
+/// Toy stage kinds with nothing to do with H&M: they prove the framework stands alone, and give the
+/// tests stages whose outputs and timing they control.
+public enum ToyStages {
+  public static let registry = StageRegistry([
+    ToySource.self, ToyScale.self, ToyClamp.self, ToySum.self, ToyLines.self, ToyFail.self,
+  ])
+}
+
+/// Numbers 0..<count, times `seed`; `delay_ms` sleeps between the columns it writes, so a test can
+/// kill the process in the middle of a write.
+public struct ToySource: Stage {
+  public static let kind = "toy-source"
+  public static let version = 1
+  public static let inputs: [InputSlot] = []
+  public static let outputs = ["numbers"]
+  public struct Params: StageParams {
+    public var count = 1000
+    public var seed = 1
+    public var delay_ms = 0
+    public var columns = 1
+    public init() {}
+  }
+
+  public static func validate(_ params: Params) throws(ParamError) {
+    if params.count < 0 { throw ParamError("count", "must be at least 0, not \(params.count)") }
+  }
+
+  public static func run(_ params: Params, _ context: StageContext) throws {
+    let writer = try context.outputWriter("numbers")
+    let values = (0..<params.count).map { Int64($0 * params.seed) }
+    try writer.append(Column("value", values))
+    for extra in 1..<max(params.columns, 1) {
+      if params.delay_ms > 0 {
+        context.log("writing column \(extra)")
+        usleep(UInt32(params.delay_ms * 1000))
+      }
+      try context.checkCancellation()
+      try writer.append(Column("extra\(extra)", values.map { Double($0) * Double(extra) }))
+      context.progress(Double(extra) / Double(params.columns))
+    }
+    try writer.finish()
+  }
+}
+
+/// Multiplies every value.
+public struct ToyScale: Stage {
+  public static let kind = "toy-scale"
+  public static let version = 1
+  public static let inputs = [InputSlot("numbers")]
+  public static let outputs = ["scaled"]
+  public struct Params: StageParams {
+    public var factor = 2.0
+    public init() {}
+  }
+  public static func run(_ params: Params, _ context: StageContext) throws {
+    let values = try context.column("numbers", "value").values(Int64.self)
+    try context.write("scaled", Table([Column("value", values.map { Int64(Double($0) * params.factor) })]))
+  }
+}
+
+/// Caps values at `max`: a change of `max` above every value leaves the output id unchanged.
+public struct ToyClamp: Stage {
+  public static let kind = "toy-clamp"
+  public static let version = 1
+  public static let inputs = [InputSlot("numbers")]
+  public static let outputs = ["clamped"]
+  public struct Params: StageParams {
+    public var max = 1_000_000
+    public init() {}
+  }
+  public static func run(_ params: Params, _ context: StageContext) throws {
+    let values = try context.column("numbers", "value").values(Int64.self)
+    try context.write("clamped", Table([Column("value", values.map { Swift.min($0, Int64(params.max)) })]))
+  }
+}
+
+/// The sum of the values, as a one-row table.
+public struct ToySum: Stage {
+  public static let kind = "toy-sum"
+  public static let version = 1
+  public static let inputs = [InputSlot("numbers")]
+  public static let outputs = ["total"]
+  public struct Params: StageParams { public init() {} }
+  public static func run(_ params: Params, _ context: StageContext) throws {
+    let values = try context.column("numbers", "value").values(Int64.self)
+    try context.write("total", Table([Column("total", [values.reduce(0, +)])]))
+  }
+}
+
+/// The length of every line of an external text file.
+public struct ToyLines: Stage {
+  public static let kind = "toy-lines"
+  public static let version = 1
+  public static let inputs = [InputSlot("source", accepts: .file)]
+  public static let outputs = ["lengths"]
+  public struct Params: StageParams { public init() {} }
+  public static func run(_ params: Params, _ context: StageContext) throws {
+    let text = try String(contentsOfFile: try context.file("source"), encoding: .utf8)
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    try context.write("lengths", Table([Column("length", lines.map { UInt32($0.utf8.count) }), Column("line", strings: lines.map(String.init))]))
+  }
+}
+
+/// Always fails: for testing that failures stop dependents and keep finished stages.
+public struct ToyFail: Stage {
+  public static let kind = "toy-fail"
+  public static let version = 1
+  public static let inputs = [InputSlot("numbers", optional: true)]
+  public static let outputs = ["nothing"]
+  public struct Params: StageParams { public init() {} }
+  public struct Failure: Error, CustomStringConvertible { public var description: String { "toy-fail always fails" } }
+  public static func run(_ params: Params, _ context: StageContext) throws { throw Failure() }
+}
