@@ -1,1 +1,6 @@
 import Pipeline
+
+/// The H&M stage kinds, as the `hmpipe` command registers them.
+public enum HMStages {
+  public static let registry = StageRegistry([])
+}

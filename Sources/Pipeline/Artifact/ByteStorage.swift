@@ -10,12 +10,8 @@ public final class ByteStorage: @unchecked Sendable {
   public init(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
     self.count = count
     self.base = .allocate(byteCount: Swift.max(count, 1), alignment: 64)
-    do {
-      try fill(UnsafeMutableRawBufferPointer(start: base, count: count))
-    } catch {
-      base.deallocate()
-      throw error
-    }
+    // When `fill` throws, every stored property is set, so `deinit` runs and frees `base`.
+    try fill(UnsafeMutableRawBufferPointer(start: base, count: count))
   }
 
   /// Copies the bytes of `elements`.

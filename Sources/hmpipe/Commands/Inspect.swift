@@ -1,0 +1,95 @@
+import ArgumentParser
+import Pipeline
+import Stages
+
+/// `hmpipe inspect`: what an artifact holds and where it came from.
+struct Inspect: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show an artifact: schema, rows, sizes, provenance, column statistics, first rows.",
+    discussion: "hmpipe inspect PIPELINE STAGE[.OUTPUT]   or   hmpipe inspect ID-PREFIX [--store DIR]")
+
+  @Argument(help: "PIPELINE STAGE[.OUTPUT], or an artifact id prefix (at least 4 hex digits).")
+  var target: [String]
+
+  @Option(help: "The store folder (default: the pipeline's; artifacts/ for an id).")
+  var store: String?
+
+  @Option(help: "How many rows to show.")
+  var rows = 10
+
+  func validate() throws {
+    if target.isEmpty || target.count > 2 { throw ValidationError("give PIPELINE STAGE[.OUTPUT] or an artifact id prefix") }
+  }
+
+  func run() async throws {
+    let (store, id, figures) = try resolve()
+    let reader = try store.reader(id)
+    print(ArtifactReport(reader: reader, table: try reader.table(), figures: figures, rows: rows).text)
+  }
+
+  private func resolve() throws -> (Store, ArtifactID, [String: Double]) {
+    if target.count == 2 {
+      var spec = try PipelineLoader(registry: HMStages.registry).load(target[0])
+      if let store { spec.storePath = store }
+      let opened = try Store(root: spec.storePath)
+      let id = try ArtifactLocator(spec: spec, store: opened).locate(target[1])
+      let stage = String(target[1].split(separator: ".")[0])
+      let figures = opened.head(pipeline: spec.identity, stage: stage)?.figures ?? [:]
+      return (opened, id, figures)
+    }
+    let opened = try StoreOptions(store: store ?? "artifacts").open()
+    let matches = opened.objects(withPrefix: target[0])
+    guard matches.count == 1 else {
+      throw ValidationError(matches.isEmpty
+        ? "no artifact id starts with '\(target[0])' in \(opened.root) (give at least 4 hex digits)"
+        : "'\(target[0])' matches \(matches.count) artifacts: \(matches.map(\.short).joined(separator: ", "))")
+    }
+    return (opened, matches[0], [:])
+  }
+}
+
+/// The text `inspect` prints for one artifact.
+struct ArtifactReport {
+  var reader: ArtifactReader
+  var table: Table
+  var figures: [String: Double]
+  var rows: Int
+
+  var text: String {
+    let m = reader.manifest
+    var out = ["artifact \(m.id)", "kind     \(m.kind.rawValue), \(Format.count(m.rows)) rows, \(m.columns.count) columns"]
+    let ratio = m.compressedBytes > 0 ? Double(m.rawBytes) / Double(m.compressedBytes) : 0
+    out.append("size     \(Format.bytes(m.compressedBytes)) stored, \(Format.bytes(m.rawBytes)) raw (\(String(format: "%.2f", ratio))×)")
+    if !m.metadata.isEmpty { out.append("metadata " + m.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
+    if let p = m.provenance {
+      out.append("made by  stage \(p.stage) (\(p.kind)@\(p.version))")
+      out.append("params   \(p.params.canonical)")
+      for (slot, id) in p.inputs.sorted(by: { $0.key < $1.key }) { out.append("input    \(slot) = \(id)") }
+    }
+    if !figures.isEmpty {
+      out.append("")
+      out.append("figures")
+      out.append(Format.table(figures.sorted { $0.key < $1.key }.map { ["  " + $0.key, Format.number($0.value)] }))
+    }
+    out.append("")
+    var rowsOut = [["COLUMN", "TYPE", "STORED", "RAW", "MIN", "MAX", "NULLS"]]
+    for (entry, column) in zip(m.columns, table.columns) {
+      let stats = ColumnStatistics(column)
+      let stored = entry.buffers.reduce(0) { $0 + $1.compressedBytes }
+      let raw = entry.buffers.reduce(0) { $0 + $1.rawBytes }
+      let lengthNote = column.type.isRagged ? " (len)" : ""
+      rowsOut.append([entry.name, entry.type, Format.bytes(stored), Format.bytes(raw),
+                      Format.number(stats.min) + lengthNote, Format.number(stats.max) + lengthNote, String(stats.nulls)])
+    }
+    out.append(Format.table(rowsOut))
+    if table.kind == .table && table.rowCount > 0 && rows > 0 {
+      out.append("")
+      out.append("first \(min(rows, table.rowCount)) rows")
+      let head = (0..<min(rows, table.rowCount)).map { r in
+        table.columns.map { String(CellFormatter.text($0, row: r, maxListItems: 6).prefix(40)) }
+      }
+      out.append(Format.table([table.columns.map(\.name)] + head))
+    }
+    return out.joined(separator: "\n")
+  }
+}

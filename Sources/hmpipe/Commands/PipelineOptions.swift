@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+import Stages
+
+/// The options every command that reads a pipeline file shares.
+struct PipelineOptions: ParsableArguments {
+  @Argument(help: "The pipeline file (JSON), e.g. pipelines/demo.json.")
+  var pipeline: String
+
+  @Option(name: .customLong("set"), help: ArgumentHelp("Override a pipeline variable: --set name=value (value as JSON, else a string).", valueName: "name=value"))
+  var variables: [String] = []
+
+  @Option(help: "The store folder (default: the pipeline file's \"store\", else artifacts/ beside the pipeline's project).")
+  var store: String?
+
+  /// Loads and validates the pipeline, and opens its store.
+  func load() throws -> (PipelineSpec, Store) {
+    var spec = try PipelineLoader(registry: HMStages.registry, overrides: try overrides()).load(pipeline)
+    if let store { spec.storePath = FileSystem.absolute(store) }
+    return (spec, try Store(root: spec.storePath))
+  }
+
+  func overrides() throws -> [String: JSONValue] {
+    var values: [String: JSONValue] = [:]
+    for item in variables {
+      guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+        throw ValidationError("--set takes name=value, not '\(item)'")
+      }
+      let text = String(item[item.index(after: equals)...])
+      values[String(item[..<equals])] = (try? JSONValue.parse(Data(text.utf8))) ?? .string(text)
+    }
+    return values
+  }
+}
+
+/// `--store` for commands that work on a store without a pipeline file.
+struct StoreOptions: ParsableArguments {
+  @Option(help: "The store folder.")
+  var store: String = "artifacts"
+
+  func open() throws -> Store {
+    guard FileSystem.isDirectory(store) else {
+      throw ValidationError("no store at \(store); pass --store DIR (a pipeline's store is its \"store\" field, by default artifacts/ beside the project)")
+    }
+    return try Store(root: store)
+  }
+}
+
+extension DagRenderer.Format: ExpressibleByArgument {}
+extension Exporter.Format: ExpressibleByArgument {}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Pipeline
+
+/// `hmpipe run`: brings a pipeline's stages up to date.
+struct Run: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a pipeline: compute the stages whose inputs, params or code changed, reuse the rest.")
+
+  @OptionGroup var options: PipelineOptions
+
+  @Option(name: .customLong("stage"), help: "Rerun exactly this stage, ignoring its cache (its inputs are brought up to date first).")
+  var rerun: String?
+
+  @Option(help: "Rerun this stage, ignoring its cache, and whatever downstream then changes.")
+  var force: String?
+
+  @Option(help: "Stop after this stage.")
+  var until: String?
+
+  @Option(help: "Stages that may run at once (default: the number of cores).")
+  var jobs: Int = Parallel.coreCount
+
+  @Flag(help: "Print the run's result as one JSON object on stdout (its last line).")
+  var json = false
+
+  func validate() throws {
+    if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+  }
+
+  func run() async throws {
+    let (spec, store) = try options.load()
+    let cancellation = CancellationFlag()
+    let progress = ProgressView(stages: spec.stages.map(\.name))
+    let interrupt = InterruptHandler { cancellation.cancel(); progress.note("interrupting: finishing the stage in flight, then stopping (Ctrl-C again to quit at once)") }
+    defer { interrupt.cancel() }
+    var runOptions = RunOptions(rerun: rerun, force: force, until: until, jobs: jobs, command: CommandLine.arguments.joined(separator: " "))
+    runOptions.environment = BuildFacts.current
+    let runner = Runner(spec: spec, store: store, options: runOptions, cancellation: cancellation) { progress.handle($0) }
+    let record = try await runner.run()
+    progress.finish(record)
+    if json { print(RunJSON.encode(record, store: store)) }
+    if cancellation.isCancelled { throw ExitCode(130) }
+    if record.stages.contains(where: { $0.status == .failed || $0.status == .skipped }) { throw ExitCode.failure }
+  }
+}
+
+/// The `run --json` object: `{"stages":[{"name","status","seconds","outputs",…}],…}` (DESIGN.md).
+enum RunJSON {
+  static func encode(_ record: RunRecord, store: Store) -> String {
+    let stages: [JSONValue] = record.stages.map { s in
+      var fields: [String: JSONValue] = [
+        "name": .string(s.name), "status": .string(s.status.rawValue), "seconds": .double(s.seconds),
+        "outputs": .object(s.outputs.mapValues { .string($0.description) }), "reason": .string(s.reason),
+        "rows": .int(Int64(s.rows)), "raw_bytes": .int(Int64(s.rawBytes)), "stored_bytes": .int(Int64(s.storedBytes)),
+        "peak_memory_bytes": .int(Int64(s.peakMemoryBytes)),
+        "figures": .object(s.figures.mapValues { .double($0) }),
+      ]
+      if let error = s.error { fields["error"] = .string(error) }
+      return .object(fields)
+    }
+    let ok = record.stages.allSatisfy { $0.status == .ran || $0.status == .cached }
+    return JSONValue.object([
+      "stages": .array(stages), "pipeline": .string(record.pipeline), "store": .string(store.root),
+      "seconds": .double(record.seconds), "ok": .bool(ok),
+    ]).canonical
+  }
+}
+
+/// Turns SIGINT into a cancellation request; a second SIGINT quits at once (the store stays
+/// consistent either way: every write is atomic).
+final class InterruptHandler {
+  private let source: any DispatchSourceSignal
+
+  init(_ onInterrupt: @escaping @Sendable () -> Void) {
+    signal(SIGINT, SIG_IGN)
+    source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    let seen = SeenFlag()
+    source.setEventHandler {
+      if seen.mark() { exit(130) }
+      onInterrupt()
+    }
+    source.resume()
+  }
+
+  func cancel() {
+    source.cancel()
+    signal(SIGINT, SIG_DFL)
+  }
+}
+
+/// Remembers whether something happened before.
+final class SeenFlag: Sendable {
+  private let flag = CancellationFlag()
+  /// True when marked before.
+  func mark() -> Bool {
+    defer { flag.cancel() }
+    return flag.isCancelled
+  }
+}

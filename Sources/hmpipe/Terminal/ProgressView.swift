@@ -1,0 +1,161 @@
+import Foundation
+import Pipeline
+import Synchronization
+
+/// Shows a run on stderr: on a terminal, a live progress bar per running stage; elsewhere (logs,
+/// CI), one plain line per event worth keeping.
+final class ProgressView: Sendable {
+  private struct State {
+    var active: [String: (fraction: Double, detail: String, started: Date)] = [:]
+    var order: [String] = []
+    var drawnLines = 0
+  }
+
+  private let interactive = isatty(2) != 0
+  private let state = Mutex(State())
+  private let width: Int
+
+  init(stages: [String]) {
+    width = max(8, (stages.map(\.count).max() ?? 8))
+  }
+
+  func handle(_ event: RunEvent) {
+    state.withLock { s in
+      switch event {
+      case .waitingForLock(let holder):
+        line(&s, "waiting for the store lock, held by \(holder.map { "pid \($0.pid) (\($0.command))" } ?? "another process")…")
+      case .clearedStaleLock(let holder):
+        line(&s, "cleared a stale store lock left by pid \(holder.pid) (\(holder.command)), which is no longer running")
+      case .removedTemporaryFiles(let count):
+        line(&s, "removed \(count) unfinished file\(count == 1 ? "" : "s") left by an interrupted run")
+      case .stageStarted(let stage, let reason):
+        s.active[stage] = (0, "", Date())
+        s.order.append(stage)
+        if !interactive { line(&s, "\(pad(stage))  running: \(reason)") }
+      case .stageProgress(let stage, let fraction, let detail):
+        if s.active[stage] == nil { s.active[stage] = (0, "", Date()); s.order.append(stage) }
+        s.active[stage]?.fraction = fraction
+        s.active[stage]?.detail = detail
+      case .stageMessage(let stage, let message):
+        line(&s, "\(pad(stage))  \(message)")
+      case .stageFinished(let record):
+        s.active[record.name] = nil
+        s.order.removeAll { $0 == record.name }
+        line(&s, summary(record))
+      case .recovered(let stage, let message):
+        line(&s, "\(pad(stage))  \(message)")
+      }
+      redraw(&s)
+    }
+  }
+
+  func note(_ message: String) { state.withLock { line(&$0, message); redraw(&$0) } }
+
+  /// Clears the bars and prints the closing line.
+  func finish(_ record: RunRecord) {
+    state.withLock { s in
+      s.active = [:]
+      s.order = []
+      redraw(&s)
+      let ran = record.stages.filter { $0.status == .ran }.count
+      let cached = record.stages.filter { $0.status == .cached }.count
+      let failed = record.stages.filter { $0.status == .failed }.count
+      let skipped = record.stages.filter { $0.status == .skipped }.count
+      var parts = ["\(ran) ran", "\(cached) cached"]
+      if failed > 0 { parts.append("\(failed) failed") }
+      if skipped > 0 { parts.append("\(skipped) not run") }
+      line(&s, "done in \(Format.seconds(record.seconds)): " + parts.joined(separator: ", "))
+    }
+  }
+
+  private func summary(_ r: RunRecord.StageRecord) -> String {
+    switch r.status {
+    case .cached: return "\(pad(r.name))  cached"
+    case .ran:
+      var text = "\(pad(r.name))  ran in \(Format.seconds(r.seconds)): \(Format.count(r.rows)) rows, \(Format.bytes(r.storedBytes)) stored"
+      if r.peakMemoryBytes > 0 { text += ", peak \(Format.bytes(r.peakMemoryBytes))" }
+      return text
+    case .failed: return "\(pad(r.name))  FAILED: \(r.error ?? "unknown error")"
+    case .skipped: return "\(pad(r.name))  not run: \(r.reason)"
+    }
+  }
+
+  private func pad(_ name: String) -> String { name.padding(toLength: width, withPad: " ", startingAt: 0) }
+
+  private func line(_ s: inout State, _ text: String) {
+    clear(&s)
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+  }
+
+  private func clear(_ s: inout State) {
+    guard interactive, s.drawnLines > 0 else { return }
+    FileHandle.standardError.write(Data(String(repeating: "\u{1B}[1A\u{1B}[2K", count: s.drawnLines).utf8))
+    s.drawnLines = 0
+  }
+
+  private func redraw(_ s: inout State) {
+    guard interactive else { return }
+    clear(&s)
+    var out = ""
+    for stage in s.order {
+      guard let a = s.active[stage] else { continue }
+      let filled = Int(a.fraction * 24)
+      let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 24 - filled)
+      out += "\(pad(stage))  \(bar) \(String(format: "%3d%%", Int(a.fraction * 100)))  \(Format.seconds(Date().timeIntervalSince(a.started)))  \(a.detail)\n"
+    }
+    s.drawnLines = s.order.count
+    FileHandle.standardError.write(Data(out.utf8))
+  }
+}
+
+/// Numbers for people.
+enum Format {
+  static func bytes(_ n: Int) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"]
+    var value = Double(n)
+    var unit = 0
+    while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+    return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+  }
+
+  static func count(_ n: Int) -> String {
+    let digits = String(n)
+    var out = ""
+    for (i, c) in digits.reversed().enumerated() {
+      if i > 0 && i % 3 == 0 { out.append(",") }
+      out.append(c)
+    }
+    return String(out.reversed())
+  }
+
+  static func seconds(_ s: Double) -> String {
+    s < 60 ? String(format: "%.2fs", s) : String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60)
+  }
+
+  static func number(_ d: Double?) -> String {
+    guard let d else { return "-" }
+    if d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
+    return String(format: "%.6g", d)
+  }
+
+  /// Left-aligned columns.
+  static func table(_ rows: [[String]]) -> String {
+    guard let first = rows.first else { return "" }
+    let widths = (0..<first.count).map { c in rows.map { $0[c].count }.max() ?? 0 }
+    return rows.map { row in
+      row.enumerated().map { c, cell in cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+        .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+    }.joined(separator: "\n")
+  }
+}
+
+/// Facts about this build recorded in every run record.
+enum BuildFacts {
+  static var current: [String: String] {
+    #if DEBUG
+    return ["build": "debug"]
+    #else
+    return ["build": "release"]
+    #endif
+  }
+}

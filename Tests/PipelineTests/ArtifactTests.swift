@@ -1,0 +1,162 @@
+import Foundation
+import Pipeline
+import Testing
+
+@Suite struct ArtifactTests {
+  /// One column of every type, including empty strings and empty lists.
+  static func everyType(rows: Int, seed: Int) -> Table {
+    let r = (0..<rows).map { ($0 &* 2654435761 &+ seed) & 0xffff }
+    var listOffsets: [UInt64] = [0]
+    var listValues: [UInt32] = []
+    for i in 0..<rows {
+      for j in 0..<(r[i] % 4) { listValues.append(UInt32(i * 10 + j)) }
+      listOffsets.append(UInt64(listValues.count))
+    }
+    return Table([
+      Column("u8", r.map { UInt8(truncatingIfNeeded: $0) }),
+      Column("u16", r.map { UInt16(truncatingIfNeeded: $0) }),
+      Column("u32", r.map { UInt32($0) * 65_537 }),
+      Column("u64", r.map { UInt64($0) << 40 }),
+      Column("i8", r.map { Int8(truncatingIfNeeded: $0) }),
+      Column("i16", r.map { Int16(truncatingIfNeeded: $0) }),
+      Column("i32", r.map { -Int32($0) }, nullSentinel: -1),
+      Column("i64", r.map { Int64($0) - 30_000 }),
+      Column("f32", r.map { Float($0) / 7 }),
+      Column("f64", r.map { Double($0).squareRoot() }),
+      Column("text", strings: r.map { $0 % 5 == 0 ? "" : "row \($0), \"quoted\"\n" }),
+      Column("list", offsets: listOffsets, values: listValues),
+    ], metadata: ["purpose": "round trip"])
+  }
+
+  static func assertEqual(_ a: Table, _ b: Table) {
+    #expect(a.columns.map(\.name) == b.columns.map(\.name))
+    #expect(a.rowCount == b.rowCount)
+    #expect(a.metadata == b.metadata)
+    for (x, y) in zip(a.columns, b.columns) {
+      #expect(x.type == y.type, "\(x.name)")
+      #expect(Array(x.values.bytes) == Array(y.values.bytes), "\(x.name) values")
+      #expect(x.offsets.map { Array($0.bytes) } == y.offsets.map { Array($0.bytes) }, "\(x.name) offsets")
+      #expect(x.nullSentinel == y.nullSentinel)
+    }
+  }
+
+  @Test(arguments: [0, 1, 1000, 300_000])
+  func roundTripsEveryColumnType(rows: Int) throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let table = Self.everyType(rows: rows, seed: rows)
+    let manifest = try store.write(table)
+    let back = try store.reader(manifest.id).table()
+    Self.assertEqual(table, back)
+    #expect(manifest.rows == rows)
+  }
+
+  @Test func emptyTableWithNoColumns() throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let manifest = try store.write(Table([]))
+    let back = try store.reader(manifest.id).table()
+    #expect(back.columns.isEmpty && back.rowCount == 0)
+  }
+
+  @Test func readsOneColumnAlone() throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let manifest = try store.write(Self.everyType(rows: 5000, seed: 3))
+    let f64 = try store.reader(manifest.id).column("f64")
+    #expect(try f64.array(Double.self) == Self.everyType(rows: 5000, seed: 3).column("f64").array(Double.self))
+    #expect(throws: MissingColumnError.self) { try store.reader(manifest.id).column("nope") }
+  }
+
+  /// A list column whose values span many chunks: offsets far past one chunk, rows split across
+  /// chunk boundaries.
+  @Test func largeOffsetsAcrossChunks() throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let rows = 3000
+    var offsets: [UInt64] = [0]
+    for r in 0..<rows { offsets.append(offsets.last! + UInt64(1000 + r % 777)) }
+    let values = (0..<Int(offsets.last!)).map { UInt32(truncatingIfNeeded: $0 &* 40503) }
+    let manifest = try store.write(Table([Column("list", offsets: offsets, values: values)]))
+    let column = manifest.columns[0]
+    #expect(column.buffers[0].chunks.count > 1, "values should span several chunks")
+    let back = try store.reader(manifest.id).column("list")
+    #expect(Array(back.offsetBuffer) == offsets)
+    #expect(Array(try back.values(UInt32.self)) == values)
+    #expect(back.range(of: rows - 1).upperBound == values.count)
+  }
+
+  @Test func idsIgnoreCompressionLevelAndThreads() throws {
+    let table = Self.everyType(rows: 150_000, seed: 9)
+    var ids: Set<ArtifactID> = []
+    var sizes: Set<Int> = []
+    for (level, workers) in [(1, 1), (3, 2), (9, 4)] {
+      let dir = TemporaryDirectory()
+      let writer = try ArtifactWriter(path: dir.path + "/object", level: Int32(level), workers: workers)
+      for column in table.columns { try writer.append(column) }
+      let manifest = try writer.finish(metadata: table.metadata)
+      ids.insert(manifest.id)
+      sizes.insert(manifest.compressedBytes)
+      let back = try ArtifactReader(path: dir.path + "/object").table(workers: workers)
+      Self.assertEqual(table, back)
+    }
+    #expect(ids.count == 1)
+    #expect(sizes.count > 1, "levels should change the stored size, not the id")
+  }
+
+  @Test func sameBytesWhateverTheThreadCount() throws {
+    let table = Self.everyType(rows: 200_000, seed: 1)
+    var files: Set<[UInt8]> = []
+    for workers in [1, 2, 8] {
+      let dir = TemporaryDirectory()
+      let writer = try ArtifactWriter(path: dir.path + "/object", level: 3, workers: workers)
+      for column in table.columns { try writer.append(column) }
+      _ = try writer.finish()
+      files.insert(try FileSystem.readAll(dir.path + "/object"))
+    }
+    #expect(files.count == 1)
+  }
+
+  @Test func contentChangesChangeTheID() throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let a = try store.write(Table([Column("x", [1, 2, 3] as [Int32])]))
+    let b = try store.write(Table([Column("x", [1, 2, 4] as [Int32])]))
+    let c = try store.write(Table([Column("y", [1, 2, 3] as [Int32])]))
+    let d = try store.write(Table([Column("x", [1, 2, 3] as [Int64])]))
+    #expect(Set([a.id, b.id, c.id, d.id]).count == 4)
+  }
+
+  @Test func flippedByteIsCaughtOnRead() throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let manifest = try store.write(Self.everyType(rows: 50_000, seed: 2))
+    let path = store.objectPath(manifest.id)
+    var bytes = try FileSystem.readAll(path)
+    bytes[manifest.columns[3].buffers[0].chunks[0].offset + 20] ^= 0x40
+    try FileSystem.writeAtomically(bytes, to: path)
+    #expect(throws: CorruptObjectError.self) { try store.reader(manifest.id).table() }
+  }
+
+  @Test func truncatedObjectIsCaughtOnOpen() throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let manifest = try store.write(Self.everyType(rows: 1000, seed: 2))
+    let path = store.objectPath(manifest.id)
+    let bytes = try FileSystem.readAll(path)
+    for cut in [bytes.count - 1, bytes.count / 2, 10, 0] {
+      try FileSystem.writeAtomically(Array(bytes.prefix(cut)), to: path)
+      #expect(throws: CorruptObjectError.self) { try store.reader(manifest.id) }
+    }
+  }
+
+  @Test func fileArtifactsKeepTheirBytesAndName() throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let manifest = try store.write(Table.file(named: "out.csv", bytes: Array("a,b\n1,2\n".utf8)))
+    let back = try store.reader(manifest.id).table()
+    #expect(back.kind == .file)
+    #expect(back.metadata["filename"] == "out.csv")
+    #expect(String(decoding: try back.column("bytes").values(UInt8.self), as: UTF8.self) == "a,b\n1,2\n")
+  }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Pipeline
+@testable import pipeline_toy
+
+/// A fresh folder under /tmp, removed when the test's value goes away.
+final class TemporaryDirectory: @unchecked Sendable {
+  let path: String
+  init() {
+    var template = Array("/tmp/hmpipe-test-XXXXXX".utf8CString)
+    path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+  }
+  deinit { FileSystem.removeTree(path) }
+
+  /// Writes `text` to `name` inside the folder and returns its path.
+  @discardableResult
+  func write(_ name: String, _ text: String) -> String {
+    let file = path + "/" + name
+    try! FileSystem.writeAtomically(Array(text.utf8), to: file)
+    return file
+  }
+}
+
+/// A toy pipeline: source → clamp → sum, plus a file reader. `vars` fill its params.
+func toyPipeline(count: Int = 100, max: Int = 1_000_000, columns: Int = 1, delay: Int = 0) -> String {
+  """
+  {"name": "toy", "store": "store",
+   "vars": {"count": \(count), "max": \(max), "columns": \(columns), "delay": \(delay)},
+   "stages": [
+    {"name": "source", "kind": "toy-source", "params": {"count": "${count}", "columns": "${columns}", "delay_ms": "${delay}"}},
+    {"name": "clamp", "kind": "toy-clamp", "params": {"max": "${max}"}, "inputs": {"numbers": "source.numbers"}},
+    {"name": "sum", "kind": "toy-sum", "inputs": {"numbers": "clamp"}},
+    {"name": "scale", "kind": "toy-scale", "inputs": {"numbers": "source"}}
+   ]}
+  """
+}
+
+/// Runs a toy pipeline file in this process.
+func runToy(
+  _ path: String, _ options: RunOptions = RunOptions(jobs: 2), set overrides: [String: JSONValue] = [:]
+) async throws -> RunRecord {
+  let spec = try PipelineLoader(registry: ToyStages.registry, overrides: overrides).load(path)
+  return try await Runner(spec: spec, store: try Store(root: spec.storePath), options: options).run()
+}
+
+func statuses(_ record: RunRecord) -> [String: RunRecord.StageRecord.Status] {
+  Dictionary(uniqueKeysWithValues: record.stages.map { ($0.name, $0.status) })
+}
+
+/// The built `pipeline-toy` executable, beside the test bundle.
+func toyExecutable() -> String {
+  var dir = FileSystem.dirname(of: FileSystem.absolute(CommandLine.arguments[0]))
+  while dir != "/" {
+    if FileSystem.exists(dir + "/pipeline-toy") { return dir + "/pipeline-toy" }
+    dir = FileSystem.dirname(of: dir)
+  }
+  return FileSystem.absolute(".build/debug/pipeline-toy")
+}
+
+/// Starts `pipeline-toy` with `arguments`, stdout and stderr to files in `directory`.
+func startToy(_ arguments: [String], in directory: String, tag: String) throws -> Process {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: toyExecutable())
+  process.arguments = arguments
+  process.currentDirectoryURL = URL(fileURLWithPath: directory)
+  _ = FileManager.default.createFile(atPath: "\(directory)/\(tag).out", contents: nil)
+  _ = FileManager.default.createFile(atPath: "\(directory)/\(tag).err", contents: nil)
+  process.standardOutput = FileHandle(forWritingAtPath: "\(directory)/\(tag).out")
+  process.standardError = FileHandle(forWritingAtPath: "\(directory)/\(tag).err")
+  try process.run()
+  return process
+}
+
+func contents(_ path: String) -> String {
+  (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+}
+
+/// Waits until `condition` holds, up to `seconds`.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+  let deadline = Date().addingTimeInterval(seconds)
+  while Date() < deadline {
+    if condition() { return true }
+    usleep(20_000)
+  }
+  return condition()
+}
