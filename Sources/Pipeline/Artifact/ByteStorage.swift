@@ -27,9 +27,34 @@ public final class ByteStorage: @unchecked Sendable {
 
   public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
-  /// The bytes as `count / stride` values of `T`; valid while this storage lives.
-  public func elements<T: BitwiseCopyable>(as _: T.Type) -> UnsafeBufferPointer<T> {
+  /// The bytes as `count / stride` values of `T`; valid only while this storage lives, so it stays
+  /// inside the module (callers outside use `TypedValues`).
+  func elements<T: BitwiseCopyable>(as _: T.Type) -> UnsafeBufferPointer<T> {
     let n = count / MemoryLayout<T>.stride
     return UnsafeBufferPointer(start: base.bindMemory(to: T.self, capacity: n), count: n)
+  }
+}
+
+/// A column's values as a typed, read-only collection. It holds the storage it points into, so it
+/// stays valid however long it is kept; hot loops take the raw buffer with
+/// `withUnsafeBufferPointer`.
+public struct TypedValues<Element: BitwiseCopyable>: RandomAccessCollection, @unchecked Sendable {
+  private let storage: ByteStorage
+  private let buffer: UnsafeBufferPointer<Element>
+
+  init(_ storage: ByteStorage) {
+    self.storage = storage
+    buffer = storage.elements(as: Element.self)
+  }
+
+  public var startIndex: Int { 0 }
+  public var endIndex: Int { buffer.count }
+  @inlinable public func index(after i: Int) -> Int { i + 1 }
+  @inlinable public func index(before i: Int) -> Int { i - 1 }
+  public subscript(position: Int) -> Element { buffer[position] }
+
+  /// The contiguous values, valid inside `body`.
+  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
+    try withExtendedLifetime(storage) { try body(buffer) }
   }
 }

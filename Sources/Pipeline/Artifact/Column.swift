@@ -57,17 +57,19 @@ public struct Column: Sendable {
 
   /// The values buffer as `T`: the rows of a scalar column, the flattened values of a list column.
   /// - Throws: `ColumnTypeError` when the column's element type is not `T`.
-  public func values<T: ColumnElement>(_: T.Type) throws(ColumnTypeError) -> UnsafeBufferPointer<T> {
+  public func values<T: ColumnElement>(_: T.Type) throws(ColumnTypeError) -> TypedValues<T> {
     guard type.valueType == T.elementType, type != .string || T.self == UInt8.self else {
       throw ColumnTypeError(column: name, actual: type, requested: "\(T.elementType.rawValue)")
     }
-    return values.elements(as: T.self)
+    return TypedValues(values)
   }
 
   /// Row boundaries of a string or list column (`rowCount + 1` values); empty for scalar columns.
-  public var offsetBuffer: UnsafeBufferPointer<UInt64> {
-    offsets?.elements(as: UInt64.self) ?? UnsafeBufferPointer(start: nil, count: 0)
+  public var offsetBuffer: TypedValues<UInt64> {
+    TypedValues(offsets ?? Column.noOffsets)
   }
+
+  private static let noOffsets = ByteStorage(count: 0) { _ in }
 
   /// A copy of a scalar column's values as an array.
   public func array<T: ColumnElement>(_: T.Type) throws(ColumnTypeError) -> [T] {
@@ -77,8 +79,9 @@ public struct Column: Sendable {
   /// The string in `row` of a string column.
   public func string(at row: Int) -> String {
     let o = offsetBuffer
-    let bytes = UnsafeRawBufferPointer(rebasing: values.bytes[Int(o[row])..<Int(o[row + 1])])
-    return String(decoding: bytes, as: UTF8.self)
+    return withExtendedLifetime(values) {
+      String(decoding: UnsafeRawBufferPointer(rebasing: values.bytes[Int(o[row])..<Int(o[row + 1])]), as: UTF8.self)
+    }
   }
 
   /// The value range of `row` in a list or string column.

@@ -159,7 +159,7 @@ enum Suggestion {
       let d = distance(word, candidate)
       if d < (best?.distance ?? Int.max) { best = (candidate, d) }
     }
-    guard let best, best.distance <= max(1, word.count / 3) else { return nil }
+    guard let best, best.distance <= max(2, word.count / 3) else { return nil }
     return best.name
   }
 

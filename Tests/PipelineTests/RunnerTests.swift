@@ -1,0 +1,168 @@
+import Foundation
+import Pipeline
+import Testing
+@testable import pipeline_toy
+
+@Suite struct RunnerTests {
+  @Test func unchangedPipelineRunsNothingTheSecondTime() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline())
+    let first = try await runToy(path)
+    #expect(first.stages.allSatisfy { $0.status == .ran })
+    let second = try await runToy(path)
+    #expect(second.stages.allSatisfy { $0.status == .cached })
+    #expect(second.stages.map(\.outputs) == first.stages.map(\.outputs))
+  }
+
+  @Test func changedParamRerunsExactlyThatStageAndItsDependents() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline(max: 50))
+    _ = try await runToy(path)
+    let record = try await runToy(path, set: ["max": .int(60)])
+    #expect(statuses(record) == ["source": .cached, "clamp": .ran, "sum": .ran, "scale": .cached])
+    #expect(record.stages.first { $0.name == "clamp" }?.reason == "params changed: max (50 → 60)")
+  }
+
+  @Test func earlyCutoffStopsPropagationWhenTheOutputIsUnchanged() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline(count: 100, max: 1000))
+    _ = try await runToy(path)
+    // Every value is below both caps, so clamp's output (and id) stay the same.
+    let record = try await runToy(path, set: ["max": .int(2000)])
+    #expect(statuses(record) == ["source": .cached, "clamp": .ran, "sum": .cached, "scale": .cached])
+  }
+
+  @Test func stageRerunsOnlyThatStage() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline())
+    _ = try await runToy(path)
+    let record = try await runToy(path, RunOptions(rerun: "clamp"))
+    #expect(statuses(record) == ["source": .cached, "clamp": .ran])
+  }
+
+  @Test func forceRerunsTheStageAndWhatChangesDownstream() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline())
+    _ = try await runToy(path)
+    let record = try await runToy(path, RunOptions(force: "source"))
+    // source recomputes the same output, so everything below it stays cached.
+    #expect(statuses(record) == ["source": .ran, "clamp": .cached, "sum": .cached, "scale": .cached])
+  }
+
+  @Test func untilStopsAfterTheStage() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline())
+    let record = try await runToy(path, RunOptions(until: "clamp"))
+    #expect(statuses(record) == ["source": .ran, "clamp": .ran])
+  }
+
+  @Test func unknownStageNamesAreRejectedWithASuggestion() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline())
+    await #expect { try await runToy(path, RunOptions(rerun: "clmap")) } throws: { error in
+      "\(error)".contains("no stage 'clmap' (did you mean 'clamp'?)")
+    }
+  }
+
+  @Test func failureStopsDependentsAndKeepsFinishedResults() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("fail.json", """
+      {"store": "store", "stages": [
+        {"name": "source", "kind": "toy-source"},
+        {"name": "broken", "kind": "toy-fail", "inputs": {"numbers": "source"}},
+        {"name": "after", "kind": "toy-sum", "inputs": {"numbers": "broken.nothing"}},
+        {"name": "sum", "kind": "toy-sum", "inputs": {"numbers": "source"}}
+      ]}
+      """)
+    let record = try await runToy(path)
+    #expect(statuses(record) == ["source": .ran, "broken": .failed, "after": .skipped, "sum": .ran])
+    #expect(record.stages.first { $0.name == "broken" }?.error == "toy-fail always fails")
+    let again = try await runToy(path)
+    #expect(statuses(again) == ["source": .cached, "broken": .failed, "after": .skipped, "sum": .cached])
+  }
+
+  @Test func statusSaysWhichPartOfTheKeyChanged() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline(count: 10))
+    _ = try await runToy(path)
+    let spec = try PipelineLoader(registry: ToyStages.registry, overrides: ["count": .int(11)]).load(path)
+    let states = try Runner(spec: spec, store: try Store(root: spec.storePath), options: RunOptions()).status()
+    let byName = Dictionary(uniqueKeysWithValues: states.map { ($0.name, $0) })
+    #expect(byName["source"]?.state == .stale)
+    #expect(byName["source"]?.reason == "params changed: count (10 → 11)")
+    #expect(byName["clamp"]?.reason == "upstream stage 'source' is stale")
+  }
+
+  @Test func externalFilesEnterTheKeyByContent() async throws {
+    let dir = TemporaryDirectory()
+    let data = dir.write("data.txt", "one\ntwo\n")
+    let path = dir.write("lines.json", """
+      {"store": "store", "stages": [{"name": "lines", "kind": "toy-lines", "inputs": {"source": "file:data.txt"}}]}
+      """)
+    #expect(statuses(try await runToy(path)) == ["lines": .ran])
+    #expect(statuses(try await runToy(path)) == ["lines": .cached])
+    // Same content, new mtime: still cached.
+    try FileSystem.writeAtomically(Array("one\ntwo\n".utf8), to: data)
+    #expect(statuses(try await runToy(path)) == ["lines": .cached])
+    try FileSystem.writeAtomically(Array("one\ntwo\nthree\n".utf8), to: data)
+    let changed = try await runToy(path)
+    #expect(statuses(changed) == ["lines": .ran])
+    #expect(changed.stages[0].reason == "input changed: source")
+  }
+
+  @Test func independentStagesRunInParallelAndResultsDoNotDependOnJobs() async throws {
+    let one = TemporaryDirectory(), two = TemporaryDirectory()
+    let a = try await runToy(one.write("toy.json", toyPipeline(columns: 3)), RunOptions(jobs: 1))
+    let b = try await runToy(two.write("toy.json", toyPipeline(columns: 3)), RunOptions(jobs: 4))
+    #expect(a.stages.map(\.outputs) == b.stages.map(\.outputs))
+  }
+
+  @Test func damagedInputIsRecomputedByItsProducer() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline(count: 5000))
+    let first = try await runToy(path)
+    let source = try #require(first.stages.first { $0.name == "source" }?.outputs["numbers"])
+    let store = try Store(root: dir.path + "/store")
+    let object = store.objectPath(source)
+    var bytes = try FileSystem.readAll(object)
+    bytes[20] ^= 0xff
+    try FileSystem.writeAtomically(bytes, to: object)
+    let record = try await runToy(path, RunOptions(rerun: "clamp"))
+    #expect(statuses(record) == ["source": .ran, "clamp": .ran])
+    #expect(try store.reader(source).manifest.id == source)
+  }
+
+  @Test func verifyFindsDamageAndTheNextRunRecomputesIt() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline(count: 5000))
+    let first = try await runToy(path)
+    let store = try Store(root: dir.path + "/store")
+    let sum = try #require(first.stages.first { $0.name == "sum" }?.outputs["total"])
+    let scaled = try #require(first.stages.first { $0.name == "scale" }?.outputs["scaled"])
+    var bytes = try FileSystem.readAll(store.objectPath(sum))
+    bytes[10] ^= 1
+    try FileSystem.writeAtomically(bytes, to: store.objectPath(sum))
+    let truncated = try FileSystem.readAll(store.objectPath(scaled))
+    try FileSystem.writeAtomically(Array(truncated.dropLast(7)), to: store.objectPath(scaled))
+    let (checked, damaged) = Maintenance.verify(store: store, deep: true)
+    #expect(checked == Set(first.stages.flatMap(\.outputs.values)).count)
+    #expect(Set(damaged.map(\.id)) == [sum, scaled])
+    let record = try await runToy(path)
+    #expect(statuses(record) == ["source": .cached, "clamp": .cached, "sum": .ran, "scale": .ran])
+    #expect(Maintenance.verify(store: store, deep: true).damaged.isEmpty)
+  }
+
+  @Test func gcKeepsCurrentOutputsAndDropsTheRest() async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline(count: 10))
+    _ = try await runToy(path)
+    _ = try await runToy(path, set: ["count": .int(20)])
+    let store = try Store(root: dir.path + "/store")
+    let spec = try PipelineLoader(registry: ToyStages.registry).load(path)
+    let before = store.allObjects().count
+    let report = try Maintenance.collect(store: store, pipelines: [spec], recentRuns: 0, dryRun: false)
+    #expect(report.removed.count > 0)
+    #expect(store.allObjects().count == before - report.removed.count)
+    #expect(statuses(try await runToy(path)).values.allSatisfy { $0 == .cached })
+  }
+}
