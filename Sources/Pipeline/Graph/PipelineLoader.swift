@@ -72,7 +72,11 @@ public struct PipelineLoader {
         throw PipelineFileError(file: file, path: "\(at).params.\(key)", message:
           "unknown param for kind '\(raw.kind)'\(hint); its params are: \(definition.defaults.keys.sorted().joined(separator: ", "))")
       }
-      merged[key] = try substitution.apply(value, at: "\(at).params.\(key)")
+      let resolved = try substitution.apply(value, at: "\(at).params.\(key)")
+      if let expected = ParamDecoding.mismatch(resolved, default: definition.defaults[key]!) {
+        throw PipelineFileError(file: file, path: "\(at).params.\(key)", message: "must be \(expected) but is \(resolved.typeName) (\(resolved.canonical))")
+      }
+      merged[key] = resolved
     }
     let params: JSONValue
     do {
@@ -198,6 +202,22 @@ enum ParamDecoding {
       return PipelineFileError(file: file, path: where_(context) + ".\(key.stringValue)", message: "is required")
     @unknown default:
       return PipelineFileError(file: file, path: "\(at).params", message: "\(error)")
+    }
+  }
+
+  /// What a param must be, when `value` cannot stand where `defaultValue` stands.
+  static func mismatch(_ value: JSONValue, default defaultValue: JSONValue) -> String? {
+    switch (defaultValue, value) {
+    case (.int, .int), (.double, .int), (.double, .double), (.string, .string), (.bool, .bool): nil
+    case (.int, .double(let d)) where d == d.rounded() && abs(d) < 1e15: nil
+    case (.int, _): "an integer"
+    case (.double, _): "a number"
+    case (.string, _): "a string"
+    case (.bool, _): "a boolean"
+    case (.array, .array), (.object, .object): nil
+    case (.array, _): "an array"
+    case (.object, _): "an object"
+    default: nil
     }
   }
 

@@ -199,7 +199,8 @@ enum TopologicalOrder {
     return ordered
   }
 
-  /// One cycle among stages none of which can be placed, as names, first repeated at the end.
+  /// One cycle among stages none of which can be placed, in data-flow order, starting from the
+  /// stage that comes first in the file, first name repeated at the end.
   static func cycle(in stages: [StageSpec]) -> [String] {
     let byName = Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0) })
     var path: [String] = []
@@ -209,7 +210,12 @@ enum TopologicalOrder {
       guard let next = byName[current]?.upstream.sorted().first(where: { byName[$0] != nil }) else { break }
       current = next
     }
-    let start = path.firstIndex(of: current) ?? 0
-    return Array(path[start...]).reversed() + [Array(path[start...]).reversed().first ?? current]
+    // `path` follows "reads from" edges; reversed, it follows the data.
+    var loop = Array(path[(path.firstIndex(of: current) ?? 0)...].reversed())
+    let order = Dictionary(uniqueKeysWithValues: stages.enumerated().map { ($1.name, $0) })
+    if let first = loop.indices.min(by: { order[loop[$0]]! < order[loop[$1]]! }) {
+      loop = Array(loop[first...] + loop[..<first])
+    }
+    return loop + [loop[0]]
   }
 }
