@@ -53,3 +53,8 @@ extension Digest {
   /// The 32 raw bytes of SHA-256 over `bytes`.
   static func rawSHA256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
 }
+
+extension Digest {
+  /// SHA-256 of a byte array.
+  public static func of(_ bytes: [UInt8]) -> Digest { bytes.withUnsafeBytes { of($0) } }
+}
