@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to the demo: installs what is missing, builds hmpipe (release), and
+# runs the whole H&M pipeline on synthetic data. Run it again: every stage comes from the cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release --product hmpipe
+.build/release/hmpipe run pipelines/demo.json "$@"

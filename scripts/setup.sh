@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what hmpipe needs on a fresh Debian machine: the C libraries it links (zstd, OpenBLAS),
+# pkg-config to find them, and the Python modules one test uses to read artifacts as the docs show.
+# Safe to rerun: it installs only what is missing.
+set -euo pipefail
+
+packages=(libzstd-dev libopenblas-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import numpy, zstandard" >/dev/null 2>&1; then
+  echo "setup: installing the Python modules numpy and zstandard (for the artifact-reader test)" >&2
+  python3 -m pip install -q numpy zstandard 2>&1 | grep -v -i "warning: running pip as" || true
+fi
