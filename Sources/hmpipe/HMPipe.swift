@@ -12,5 +12,5 @@ struct HMPipe: AsyncParsableCommand {
       only what changed. Start with: hmpipe run pipelines/demo.json
       """,
     version: "0.1.0",
-    subcommands: [Run.self, Status.self, Inspect.self, Dag.self, GC.self, Verify.self, Export.self])
+    subcommands: [Run.self, Status.self, Inspect.self, Dag.self, GC.self, Verify.self, Export.self, Synth.self])
 }

@@ -22,6 +22,22 @@ public struct Table: Sendable {
     return table
   }
 
+  /// An opaque file artifact holding the bytes of the file at `path`.
+  public static func file(named filename: String, contentsOfFile path: String) throws -> Table {
+    let file = try FileDescriptor.open(path, .read)
+    defer { file.close() }
+    let size = try file.size()
+    let storage = try ByteStorage(count: size) { buffer in
+      guard try file.read(into: buffer, at: 0) == size else {
+        throw SystemError(operation: "read all of", path: path, errno: 5)
+      }
+    }
+    var table = Table([Column(name: "bytes", type: .scalar(.u8), rowCount: size, values: storage, offsets: nil)],
+                      metadata: ["filename": filename])
+    table.kind = .file
+    return table
+  }
+
   /// Rows of the table: every column's row count (0 for a table with no columns).
   public var rowCount: Int { columns.first?.rowCount ?? 0 }
 

@@ -48,20 +48,30 @@ public enum Exporter {
     case .f64: descr = "<f8"
     default: descr = "<" + (element.rawValue.hasPrefix("u") ? "u" : "i") + String(element.byteWidth)
     }
-    let shape = table.columns.count == 1 ? "(\(table.rowCount),)" : "(\(table.rowCount), \(table.columns.count))"
-    var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
-    let unpadded = 10 + header.utf8.count + 1
-    header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-    var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
-    out.append(UInt8(header.utf8.count & 0xff))
-    out.append(UInt8(header.utf8.count >> 8))
-    out.append(contentsOf: header.utf8)
+    var out = NumpyFormat.header(descr: descr, shape: table.columns.count == 1 ? [table.rowCount] : [table.rowCount, table.columns.count])
     let width = element.byteWidth
     let columns = table.columns.map { $0.values.bytes }
     out.reserveCapacity(out.count + table.rowCount * width * columns.count)
     for row in 0..<table.rowCount {
       for c in columns { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: c[(row * width)..<((row + 1) * width)])) }
     }
+    return out
+  }
+}
+
+/// The NumPy `.npy` format, version 1.0.
+public enum NumpyFormat {
+  /// The magic, version and header of an `.npy` file holding a C-order array of `descr`
+  /// (`<f4`, `<i8`, …) and `shape`; the raw little-endian data follows it.
+  public static func header(descr: String, shape: [Int]) -> [UInt8] {
+    let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    var text = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(dims), }"
+    let unpadded = 10 + text.utf8.count + 1
+    text += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+    var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+    out.append(UInt8(text.utf8.count & 0xff))
+    out.append(UInt8(text.utf8.count >> 8))
+    out.append(contentsOf: text.utf8)
     return out
   }
 }

@@ -1,0 +1,317 @@
+import Foundation
+import Pipeline
+
+/// The synthetic transactions, in the file's order (by day, then customer), as columns.
+///
+/// Each customer shops on days drawn from the real daily-volume curve within an active window;
+/// each visit is a basket in one channel; each item is a repurchase of something they bought, a
+/// colour variant of it, or a fresh pick: from their home index group (or any group), often in
+/// their style, among the articles alive that week weighted by popularity and lifecycle. About one
+/// item in nine is scanned twice (the real file's ~10% duplicate rows).
+struct SynthTransactions: Sendable {
+  var day: [UInt16] = []
+  var customer: [UInt32] = []
+  var article: [UInt32] = []
+  var priceCents: [UInt16] = []  // SEK cents; the file's price is SEK / 590
+  var channel: [UInt8] = []
+
+  var count: Int { day.count }
+  static let days = SynthReference.dailyTransactions.count
+
+  static func count(scale: Double) -> Int { max(200, Int((31_788_324 * scale).rounded())) }
+
+  /// Generates exactly `count(scale:)` rows (or fewer when there are too few customers to hold them).
+  static func generate(
+    catalog: SynthCatalog, customers: SynthCustomers, scale: Double, seed: UInt64, progress: @escaping @Sendable (Double) -> Void
+  ) -> SynthTransactions {
+    let rows = rowsPerCustomer(customers.count, total: count(scale: scale), seed: seed)
+    let tables = WeeklyArticleTables(catalog: catalog)
+    let chunkSize = 2048
+    let chunks = (customers.count + chunkSize - 1) / chunkSize
+    let done = ProgressCounter(total: chunks, report: progress)
+    let parts = Parallel.map(chunks: chunks) { chunk in
+      let range = (chunk * chunkSize)..<min(customers.count, (chunk + 1) * chunkSize)
+      var part = SynthTransactions()
+      var history: [UInt32] = []
+      for c in range {
+        ShoppingHistory.generate(
+          customer: c, rows: Int(rows[c]), catalog: catalog, customers: customers, tables: tables,
+          seed: seed, history: &history, into: &part)
+      }
+      done.advance()
+      return part
+    }
+    return sortedByDay(parts)
+  }
+
+  /// Rows per customer: none for 0.7%, else 1 + a heavy-tailed count, then rescaled to the exact total.
+  static func rowsPerCustomer(_ n: Int, total: Int, seed: UInt64) -> [UInt32] {
+    var rows = (0..<n).map { c -> Double in
+      var rng = CounterRandom(seed: seed, stream: 30, index: UInt64(c))
+      if rng.chance(0.00707) { return 0 }
+      return 1 + min(1894, rng.logNormal(median: 5.0, sigma: 1.62).rounded(.down))
+    }
+    let factor = Double(total) / max(1, rows.reduce(0, +))
+    var counts = rows.indices.map { c -> UInt32 in
+      guard rows[c] > 0 else { return 0 }
+      var rng = CounterRandom(seed: seed, stream: 31, index: UInt64(c))
+      return UInt32(max(1, min(1895, (rows[c] * factor + rng.uniform()).rounded(.down))))
+    }
+    rows = []
+    // Settle the last few rows on the busiest customers, in a fixed order.
+    var difference = total - counts.reduce(0) { $0 + Int($1) }
+    let busiest = counts.indices.sorted { (counts[$0], $0) > (counts[$1], $1) }
+    var i = 0
+    while difference != 0 && !busiest.isEmpty {
+      let c = busiest[i % min(busiest.count, 1000)]
+      if difference > 0 { counts[c] += 1; difference -= 1 } else if counts[c] > 1 { counts[c] -= 1; difference += 1 }
+      i += 1
+      if i > 10_000_000 { break }
+    }
+    return counts
+  }
+
+  /// Merges per-chunk rows into day order (stable: customers keep their order within a day),
+  /// scattering chunks in parallel into disjoint ranges.
+  static func sortedByDay(_ parts: [SynthTransactions]) -> SynthTransactions {
+    let perDay = parts.map { part in
+      var counts = [Int](repeating: 0, count: days)
+      for d in part.day { counts[Int(d)] += 1 }
+      return counts
+    }
+    // start[p][d]: where chunk p's rows of day d go.
+    var start = [[Int]](repeating: [Int](repeating: 0, count: days), count: parts.count)
+    var at = 0
+    for d in 0..<days {
+      for p in parts.indices {
+        start[p][d] = at
+        at += perDay[p][d]
+      }
+    }
+    let total = at
+    var out = SynthTransactions()
+    out.day = [UInt16](repeating: 0, count: total)
+    out.customer = [UInt32](repeating: 0, count: total)
+    out.article = [UInt32](repeating: 0, count: total)
+    out.priceCents = [UInt16](repeating: 0, count: total)
+    out.channel = [UInt8](repeating: 0, count: total)
+    out.day.withUnsafeMutableBufferPointer { day in
+      out.customer.withUnsafeMutableBufferPointer { customer in
+        out.article.withUnsafeMutableBufferPointer { article in
+          out.priceCents.withUnsafeMutableBufferPointer { price in
+            out.channel.withUnsafeMutableBufferPointer { channel in
+              let target = UnsafeTransfer((day, customer, article, price, channel))
+              let starts = start
+              // Chunk p writes only its own positions start[p][d] ..< start[p][d] + perDay[p][d].
+              Parallel.forEach(chunks: parts.count) { p in
+                var next = starts[p]
+                let part = parts[p]
+                for i in 0..<part.count {
+                  let d = Int(part.day[i])
+                  let j = next[d]
+                  next[d] += 1
+                  target.wrapped.0[j] = part.day[i]
+                  target.wrapped.1[j] = part.customer[i]
+                  target.wrapped.2[j] = part.article[i]
+                  target.wrapped.3[j] = part.priceCents[i]
+                  target.wrapped.4[j] = part.channel[i]
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return out
+  }
+}
+
+/// For each week, each index group, and each style (or any style): the articles alive that week
+/// with their sampling weights, popularity × lifecycle.
+struct WeeklyArticleTables: Sendable {
+  struct Table: Sendable {
+    var articles: [UInt32] = []
+    var cumulative: [Double] = []
+
+    mutating func append(_ article: Int, _ weight: Double) {
+      articles.append(UInt32(article))
+      cumulative.append((cumulative.last ?? 0) + weight)
+    }
+
+    func pick(_ u: Double) -> UInt32? {
+      guard let total = cumulative.last, total > 0 else { return nil }
+      let target = u * total
+      var lo = 0, hi = cumulative.count - 1
+      while lo < hi {
+        let mid = (lo + hi) >> 1
+        if cumulative[mid] > target { hi = mid } else { lo = mid + 1 }
+      }
+      return articles[lo]
+    }
+  }
+
+  static let anyStyle = SynthCatalog.styles
+  let weeks: Int
+  /// [week][group][style or anyStyle]
+  let tables: [[[Table]]]
+  /// [week][product type]
+  let byType: [[Table]]
+
+  init(catalog: SynthCatalog) {
+    let weeks = (SynthTransactions.days + 6) / 7
+    self.weeks = weeks
+    let groupOf = (0..<catalog.articleCount).map { a in
+      SynthIndex.groups.firstIndex(of: SynthIndex.all[catalog.index(ofArticle: a)].group)!
+    }
+    let types = SynthReference.productTypes.count
+    let built = Parallel.map(chunks: weeks) { week in
+      var byGroup = [[Table]](repeating: [Table](repeating: Table(), count: SynthCatalog.styles + 1), count: SynthIndex.groups.count)
+      var byType = [Table](repeating: Table(), count: types)
+      let day = week * 7 + 3
+      for a in 0..<catalog.articleCount {
+        let w = catalog.weight[a] * catalog.life(a, day: day)
+        guard w > 1e-4 else { continue }
+        let g = groupOf[a]
+        let p = Int(catalog.productOf[a])
+        let s = Int(catalog.productStyle[p])
+        for slot in [s, WeeklyArticleTables.anyStyle] { byGroup[g][slot].append(a, w) }
+        byType[Int(catalog.productType[p])].append(a, w)
+      }
+      return (byGroup, byType)
+    }
+    tables = built.map(\.0)
+    byType = built.map(\.1)
+  }
+}
+
+/// One customer's purchase history.
+enum ShoppingHistory {
+  static let groupTable = CumulativeTable(weights: SynthIndex.groups.map { SynthReference.indexGroups[$0]!.1 })
+  static let windowMedian = 480.0
+  static let windowSigma = 1.0
+  /// Day weights corrected for the windows: a visit falls in a customer's window, so plain volume
+  /// weights would over-sample the middle of the range. A few fixed-point steps make the expected
+  /// visits per day follow the real curve.
+  static let dayTable: CumulativeTable = {
+    let real = SynthReference.dailyTransactions.map(Double.init)
+    let days = real.count
+    var weights = real
+    var rng = CounterRandom(seed: 0, stream: 99, index: 0)
+    let windows = (0..<4000).map { _ in window(&rng) }
+    for _ in 0..<12 {
+      var cumulative = [0.0]
+      for w in weights { cumulative.append(cumulative.last! + w) }
+      var density = [Double](repeating: 1e-12, count: days)
+      for (a, b) in windows {
+        let mass = cumulative[b + 1] - cumulative[a]
+        for d in a...b { density[d] += weights[d] / mass }
+      }
+      let total = density.reduce(0, +), realTotal = real.reduce(0, +)
+      for d in 0..<days { weights[d] *= (real[d] / realTotal) / (density[d] / total) }
+    }
+    return CumulativeTable(weights: weights)
+  }()
+
+  /// A customer's active window: a heavy-tailed length, placed uniformly within the data's range.
+  static func window(_ rng: inout CounterRandom) -> (Int, Int) {
+    let days = SynthTransactions.days
+    let length = min(days - 1, Int(rng.logNormal(median: windowMedian, sigma: windowSigma)))
+    let first = rng.below(days - length)
+    return (first, first + length)
+  }
+
+  static func generate(
+    customer c: Int, rows: Int, catalog: SynthCatalog, customers: SynthCustomers, tables: WeeklyArticleTables,
+    seed: UInt64, history: inout [UInt32], into out: inout SynthTransactions
+  ) {
+    guard rows > 0 else { return }
+    var rng = CounterRandom(seed: seed, stream: 40, index: UInt64(c))
+    history.removeAll(keepingCapacity: true)
+    let (first, last) = window(&rng)
+    let low = first == 0 ? 0 : dayTable.cumulative[first - 1]
+    let high = dayTable.cumulative[last]
+    var remaining = rows
+    while remaining > 0 {
+      let day = dayTable.pick((low + rng.uniform() * (high - low)) / dayTable.total)
+      let online = rng.chance(Double(customers.online[c]))
+      var basket = min(remaining, 1 + rng.geometric(0.45))
+      let earlier = history.count
+      while basket > 0 && remaining > 0 {
+        let a = pickArticle(c, day: day, catalog: catalog, customers: customers, tables: tables, history: history[..<earlier], rng: &rng)
+        history.append(a)
+        let copies = min(remaining, rng.chance(0.085) ? 2 : 1)
+        let cents = price(Int(a), day: day, catalog: catalog, rng: &rng)
+        for _ in 0..<copies {
+          out.day.append(UInt16(day))
+          out.customer.append(UInt32(c))
+          out.article.append(a)
+          out.priceCents.append(cents)
+          out.channel.append(online ? 2 : 1)
+        }
+        remaining -= copies
+        basket -= 1
+      }
+    }
+  }
+
+  static func pickArticle(
+    _ c: Int, day: Int, catalog: SynthCatalog, customers: SynthCustomers, tables: WeeklyArticleTables,
+    history: ArraySlice<UInt32>, rng: inout CounterRandom
+  ) -> UInt32 {
+    let week = min(tables.weeks - 1, day / 7)
+    if !history.isEmpty {
+      let u = rng.uniform()
+      let seen = Int(history[history.startIndex + rng.below(history.count)])
+      if u < 0.012 { return UInt32(seen) }
+      if u < 0.04 {
+        // Another colour of something they bought: variants of a product are consecutive.
+        let product = catalog.productOf[seen]
+        var lo = seen, hi = seen
+        while lo > 0 && catalog.productOf[lo - 1] == product { lo -= 1 }
+        while hi + 1 < catalog.articleCount && catalog.productOf[hi + 1] == product { hi += 1 }
+        return UInt32(lo + rng.below(hi - lo + 1))
+      }
+      if u < 0.36, let a = tables.byType[week][Int(catalog.productType[Int(catalog.productOf[seen])])].pick(rng.uniform()) {
+        return a  // the same kind of garment again, a new one
+      }
+    }
+    let group = rng.chance(0.62) ? Int(customers.homeGroup[c]) : groupTable.pick(&rng)
+    let style = rng.chance(0.5) ? Int(customers.style[c]) : WeeklyArticleTables.anyStyle
+    let u = rng.uniform()
+    if let a = tables.tables[week][group][style].pick(u) ?? tables.tables[week][group][WeeklyArticleTables.anyStyle].pick(u) {
+      return a
+    }
+    for g in 0..<SynthIndex.groups.count {
+      if let a = tables.tables[week][g][WeeklyArticleTables.anyStyle].pick(u) { return a }
+    }
+    return UInt32(rng.below(catalog.articleCount))
+  }
+
+  /// Price in SEK cents, ending in .99; old articles are often on sale.
+  static func price(_ a: Int, day: Int, catalog: SynthCatalog, rng: inout CounterRandom) -> UInt16 {
+    var sek = Double(catalog.productBasePrice[Int(catalog.productOf[a])])
+    if Double(day - Int(catalog.launchDay[a])) > 2.5 * Double(catalog.halfLife[a]) && rng.chance(0.5) {
+      sek *= [0.5, 0.6, 0.7][rng.below(3)]
+    }
+    return UInt16(min(34_900, max(100, Int(sek.rounded()) * 100)) - 1)
+  }
+}
+
+/// Counts finished chunks across threads and reports the fraction.
+final class ProgressCounter: Sendable {
+  private let done = Mutex(0)
+  private let total: Int
+  private let report: @Sendable (Double) -> Void
+
+  init(total: Int, report: @escaping @Sendable (Double) -> Void) {
+    self.total = total
+    self.report = report
+  }
+
+  func advance() {
+    let n = done.withLock { $0 += 1; return $0 }
+    report(Double(n) / Double(max(total, 1)))
+  }
+}
+
+import Synchronization
