@@ -14,8 +14,12 @@ public struct UnsafeTransfer<Wrapped>: @unchecked Sendable {
 /// Determinism: callers split work into chunks by the data (never by the worker count) and write
 /// each chunk's result into its own slot, so the bytes produced do not depend on `workers`.
 public enum Parallel {
-  /// Processor cores available to this process.
-  public static var coreCount: Int { max(1, System.activeProcessorCount) }
+  /// Threads a kernel uses: the `HMPIPE_THREADS` environment variable when set, else the cores
+  /// available to this process. Results never depend on it.
+  public static let coreCount: Int = {
+    if let text = getenv("HMPIPE_THREADS"), let n = Int(String(cString: text)), n > 0 { return n }
+    return max(1, System.activeProcessorCount)
+  }()
 
   /// Runs `body(chunk)` for every chunk in `0..<chunks` on up to `workers` threads, dynamically
   /// balanced: a worker takes the next unclaimed chunk when it finishes one.

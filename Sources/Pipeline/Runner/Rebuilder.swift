@@ -95,6 +95,7 @@ struct Rebuilder: Sendable {
       stage: stage.name, store: store, inputIDs: inputs.artifacts, inputFiles: inputs.files, provenance: provenance,
       declaredOutputs: stage.definition.outputs, cancellation: cancellation, emit: emit)
     ResourceUsage.resetPeak()
+    defer { context.removeScratchDirectories() }
     do {
       try stage.definition.execute(stage.params, context)
       let missing = stage.definition.outputs.filter { context.outputs[$0] == nil }

@@ -30,6 +30,7 @@ public final class StageContext: Sendable {
   private let recordedFigures = Mutex<[String: Double]>([:])
   private let damaged = Mutex<[ArtifactID]>([])
   private let lastProgress = Mutex<Double>(0)
+  private let scratch = Mutex<[String]>([])
 
   init(
     stage: String, store: Store, inputIDs: [String: ArtifactID], inputFiles: [String: String],
@@ -114,6 +115,19 @@ public final class StageContext: Sendable {
   }
 
   var outputs: [String: Manifest] { written.withLock { $0 } }
+
+  /// A new empty folder inside the store for the stage's temporary files; removed when the stage
+  /// ends, whatever happens (and by the next run if the process dies).
+  public func scratchDirectory() throws -> String {
+    let path = store.temporaryPath("scratch-\(stage)")
+    try FileSystem.makeDirectories(path)
+    scratch.withLock { $0.append(path) }
+    return path
+  }
+
+  func removeScratchDirectories() {
+    for path in scratch.withLock({ $0 }) { FileSystem.removeTree(path) }
+  }
 
   // MARK: Progress, figures, cancellation
 

@@ -123,7 +123,7 @@ struct SynthCatalog: Sendable {
       let variants = min(1 + rng.geometric(1 / 2.235), 30, target - articleNumbers.count)
       let launch = Int32(rng.below(734 + 90)) - 90
       let boost = groupBoost[SynthIndex.all[index].group] ?? 1
-      let basic = rng.chance(0.1)
+      let basic = rng.chance(0.06)
       var variant = 0
       for _ in 0..<variants {
         variant += rng.chance(0.85) ? 1 : 2 + rng.below(8)
@@ -132,7 +132,7 @@ struct SynthCatalog: Sendable {
         colour.append(UInt8(colourTable.pick(&rng)))
         launchDay.append(launch + Int32(rng.below(21)))
         halfLife.append(Float(basic ? rng.logNormal(median: 300, sigma: 0.4) : rng.logNormal(median: 35, sigma: 0.6)))
-        weight.append(rng.logNormal(median: 1, sigma: 1.45) * boost)
+        weight.append(rng.logNormal(median: 1, sigma: 1.2) * boost)
         articleProductGroup.append(productGroup)
         hasImage.append(!rng.chance(0.0042))
       }

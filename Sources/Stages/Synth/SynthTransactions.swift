@@ -64,7 +64,7 @@ struct SynthTransactions: Sendable {
     var i = 0
     while difference != 0 && !busiest.isEmpty {
       let c = busiest[i % min(busiest.count, 1000)]
-      if difference > 0 { counts[c] += 1; difference -= 1 } else if counts[c] > 1 { counts[c] -= 1; difference += 1 }
+      if difference > 0 && counts[c] < 1895 { counts[c] += 1; difference -= 1 } else if counts[c] > 1 { counts[c] -= 1; difference += 1 }
       i += 1
       if i > 10_000_000 { break }
     }
@@ -187,7 +187,7 @@ struct WeeklyArticleTables: Sendable {
 /// One customer's purchase history.
 enum ShoppingHistory {
   static let groupTable = CumulativeTable(weights: SynthIndex.groups.map { SynthReference.indexGroups[$0]!.1 })
-  static let windowMedian = 480.0
+  static let windowMedian = 650.0
   static let windowSigma = 1.0
   /// Day weights corrected for the windows: a visit falls in a customer's window, so plain volume
   /// weights would over-sample the middle of the range. A few fixed-point steps make the expected
@@ -239,7 +239,7 @@ enum ShoppingHistory {
       while basket > 0 && remaining > 0 {
         let a = pickArticle(c, day: day, catalog: catalog, customers: customers, tables: tables, history: history[..<earlier], rng: &rng)
         history.append(a)
-        let copies = min(remaining, rng.chance(0.085) ? 2 : 1)
+        let copies = min(remaining, rng.chance(0.105) ? 2 : 1)
         let cents = price(Int(a), day: day, catalog: catalog, rng: &rng)
         for _ in 0..<copies {
           out.day.append(UInt16(day))
@@ -262,8 +262,8 @@ enum ShoppingHistory {
     if !history.isEmpty {
       let u = rng.uniform()
       let seen = Int(history[history.startIndex + rng.below(history.count)])
-      if u < 0.012 { return UInt32(seen) }
-      if u < 0.04 {
+      if u < 0.004 { return UInt32(seen) }
+      if u < 0.02 {
         // Another colour of something they bought: variants of a product are consecutive.
         let product = catalog.productOf[seen]
         var lo = seen, hi = seen
@@ -271,12 +271,12 @@ enum ShoppingHistory {
         while hi + 1 < catalog.articleCount && catalog.productOf[hi + 1] == product { hi += 1 }
         return UInt32(lo + rng.below(hi - lo + 1))
       }
-      if u < 0.36, let a = tables.byType[week][Int(catalog.productType[Int(catalog.productOf[seen])])].pick(rng.uniform()) {
+      if u < 0.1, let a = tables.byType[week][Int(catalog.productType[Int(catalog.productOf[seen])])].pick(rng.uniform()) {
         return a  // the same kind of garment again, a new one
       }
     }
     let group = rng.chance(0.62) ? Int(customers.homeGroup[c]) : groupTable.pick(&rng)
-    let style = rng.chance(0.5) ? Int(customers.style[c]) : WeeklyArticleTables.anyStyle
+    let style = rng.chance(0.35) ? Int(customers.style[c]) : WeeklyArticleTables.anyStyle
     let u = rng.uniform()
     if let a = tables.tables[week][group][style].pick(u) ?? tables.tables[week][group][WeeklyArticleTables.anyStyle].pick(u) {
       return a
