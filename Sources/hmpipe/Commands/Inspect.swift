@@ -37,7 +37,7 @@ struct Inspect: AsyncParsableCommand {
       let figures = opened.head(pipeline: spec.identity, stage: stage)?.figures ?? [:]
       return (opened, id, figures)
     }
-    let opened = try StoreOptions(store: store ?? "artifacts").open()
+    let opened = try StoreOptions.open(store ?? "artifacts")
     let matches = opened.objects(withPrefix: target[0])
     guard matches.count == 1 else {
       throw ValidationError(matches.isEmpty

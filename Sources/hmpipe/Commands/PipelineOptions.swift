@@ -39,7 +39,9 @@ struct StoreOptions: ParsableArguments {
   @Option(help: "The store folder.")
   var store: String = "artifacts"
 
-  func open() throws -> Store {
+  func open() throws -> Store { try StoreOptions.open(store) }
+
+  static func open(_ store: String) throws -> Store {
     guard FileSystem.isDirectory(store) else {
       throw ValidationError("no store at \(store); pass --store DIR (a pipeline's store is its \"store\" field, by default artifacts/ beside the project)")
     }

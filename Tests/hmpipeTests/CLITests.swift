@@ -1,0 +1,204 @@
+import Foundation
+import Pipeline
+import Testing
+
+/// The `hmpipe` command as a user types it: spawned as a process, its exit status, stdout and
+/// stderr checked.
+@Suite struct CLITests {
+  struct Result {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  static func hmpipe(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Result {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable())
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                  stderr: String(decoding: stderr, as: UTF8.self))
+  }
+
+  static func executable() -> String {
+    var dir = FileSystem.dirname(of: FileSystem.absolute(CommandLine.arguments[0]))
+    while dir != "/" {
+      if FileSystem.exists(dir + "/hmpipe") && !FileSystem.isDirectory(dir + "/hmpipe") { return dir + "/hmpipe" }
+      dir = FileSystem.dirname(of: dir)
+    }
+    return FileSystem.absolute(".build/debug/hmpipe")
+  }
+
+  /// A folder with a small synthetic pipeline in it.
+  static func project(scale: Double = 0.0005) -> TemporaryDirectory {
+    let dir = TemporaryDirectory()
+    dir.write("p.json", """
+      {"name": "tiny", "vars": {"scale": \(scale), "seed": 3},
+       "stages": [{"name": "data", "kind": "synth", "params": {"scale": "${scale}", "seed": "${seed}", "embedding_dims": 8}}]}
+      """)
+    return dir
+  }
+
+  static func json(_ text: String) throws -> [String: Any] {
+    let line = try #require(text.split(separator: "\n").last)
+    return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+  }
+
+  static func stages(_ object: [String: Any]) -> [[String: Any]] { object["stages"] as? [[String: Any]] ?? [] }
+
+  @Test func runThenRerunExecutesNothing() throws {
+    let dir = Self.project()
+    let first = try Self.hmpipe(["run", "p.json", "--json"], in: dir.path)
+    #expect(first.status == 0, "\(first.stderr)")
+    let ran = Self.stages(try Self.json(first.stdout))
+    #expect(ran.map { $0["status"] as? String } == ["ran"])
+    let outputs = try #require(ran[0]["outputs"] as? [String: String])
+    #expect(outputs.keys.sorted() == ["articles", "customers", "image_embeddings", "image_embeddings_ids", "sample_submission", "transactions"])
+    #expect(ran[0]["seconds"] is Double)
+    let second = try Self.hmpipe(["run", "p.json", "--json"], in: dir.path)
+    #expect(Self.stages(try Self.json(second.stdout)).map { $0["status"] as? String } == ["cached"])
+    let status = try Self.json(try Self.hmpipe(["status", "p.json", "--json"], in: dir.path).stdout)
+    #expect(Self.stages(status).map { $0["state"] as? String } == ["fresh"])
+  }
+
+  @Test func statusSaysWhyAStageIsStale() throws {
+    let dir = Self.project()
+    _ = try Self.hmpipe(["run", "p.json"], in: dir.path)
+    let status = try Self.hmpipe(["status", "p.json", "--set", "seed=4", "--json"], in: dir.path)
+    let stage = try #require(Self.stages(try Self.json(status.stdout)).first)
+    #expect(stage["state"] as? String == "stale")
+    #expect(stage["reason"] as? String == "params changed: seed (3 → 4)")
+    let rerun = try Self.hmpipe(["run", "p.json", "--set", "seed=4", "--json"], in: dir.path)
+    #expect(Self.stages(try Self.json(rerun.stdout)).first?["status"] as? String == "ran")
+  }
+
+  @Test func inspectShowsSchemaSizesProvenanceAndHead() throws {
+    let dir = Self.project()
+    let run = try Self.json(try Self.hmpipe(["run", "p.json", "--json"], in: dir.path).stdout)
+    let byStage = try Self.hmpipe(["inspect", "p.json", "data.customers"], in: dir.path)
+    #expect(byStage.status == 0, "\(byStage.stderr)")
+    for words in ["kind     file", "metadata filename=customers.csv", "made by  stage data (synth@1)", "COLUMN", "bytes", "u8", "figures"] {
+      #expect(byStage.stdout.contains(words), "\(words)")
+    }
+    let id = try #require((Self.stages(run)[0]["outputs"] as? [String: String])?["customers"])
+    let byID = try Self.hmpipe(["inspect", String(id.prefix(10))], in: dir.path)
+    #expect(byID.status == 0)
+    #expect(byID.stdout.contains("artifact \(id)"))
+    let missing = try Self.hmpipe(["inspect", "p.json", "data.nothing"], in: dir.path)
+    #expect(missing.status != 0 && missing.stderr.contains("stage 'data' has outputs"))
+  }
+
+  @Test func dagInThreeFormats() throws {
+    let dir = Self.project()
+    #expect(try Self.hmpipe(["dag", "p.json"], in: dir.path).stdout.contains("data [synth]"))
+    #expect(try Self.hmpipe(["dag", "p.json", "--format", "dot"], in: dir.path).stdout.hasPrefix("digraph"))
+    #expect(try Self.hmpipe(["dag", "p.json", "--format", "mermaid"], in: dir.path).stdout.hasPrefix("flowchart LR"))
+  }
+
+  @Test func exportWritesAFileArtifactsBytes() throws {
+    let dir = Self.project()
+    _ = try Self.hmpipe(["run", "p.json"], in: dir.path)
+    let csv = try Self.hmpipe(["export", "p.json", "data.articles", "--out", "articles.csv"], in: dir.path)
+    #expect(csv.status == 0, "\(csv.stderr)")
+    let text = try String(contentsOfFile: dir.path + "/articles.csv", encoding: .utf8)
+    #expect(text.hasPrefix("article_id,product_code,prod_name"))
+    _ = try Self.hmpipe(["export", "p.json", "data.image_embeddings", "--format", "npy", "--out", "e.npy"], in: dir.path)
+    #expect(try FileSystem.readAll(dir.path + "/e.npy").starts(with: [0x93] + Array("NUMPY".utf8)))
+  }
+
+  @Test func verifyCatchesAFlippedByteAndTheNextRunRecomputes() throws {
+    let dir = Self.project()
+    let run = try Self.json(try Self.hmpipe(["run", "p.json", "--json"], in: dir.path).stdout)
+    #expect(try Self.hmpipe(["verify", "--deep"], in: dir.path).stdout.contains("all sound"))
+    let id = try #require((Self.stages(run)[0]["outputs"] as? [String: String])?["transactions"])
+    let path = "\(dir.path)/artifacts/objects/\(id.prefix(2))/\(id)"
+    var bytes = try FileSystem.readAll(path)
+    bytes[bytes.count / 3] ^= 0x10
+    try FileSystem.writeAtomically(bytes, to: path)
+    let verify = try Self.hmpipe(["verify"], in: dir.path)
+    #expect(verify.status == 1)
+    #expect(verify.stdout.contains("damaged: \(id.prefix(12))"))
+    let again = try Self.json(try Self.hmpipe(["run", "p.json", "--json"], in: dir.path).stdout)
+    #expect(Self.stages(again).first?["status"] as? String == "ran")
+    #expect(try Self.hmpipe(["verify", "--deep"], in: dir.path).status == 0)
+  }
+
+  @Test func gcDryRunKeepsEverything() throws {
+    let dir = Self.project()
+    _ = try Self.hmpipe(["run", "p.json"], in: dir.path)
+    _ = try Self.hmpipe(["run", "p.json", "--set", "seed=5"], in: dir.path)
+    let dry = try Self.hmpipe(["gc", "p.json", "--keep-runs", "0", "--dry-run"], in: dir.path)
+    #expect(dry.stdout.contains("would delete 6 artifacts"), "\(dry.stdout)")
+    let real = try Self.hmpipe(["gc", "p.json", "--keep-runs", "0"], in: dir.path)
+    #expect(real.stdout.contains("deleted 6 artifacts"))
+    #expect(try Self.hmpipe(["status", "p.json"], in: dir.path).stdout.contains("fresh"))
+  }
+
+  @Test func badPipelineFileIsOneClearSentenceAndAFailure() throws {
+    let dir = TemporaryDirectory()
+    dir.write("bad.json", #"{"stages": [{"name": "data", "kind": "synth", "params": {"scale": "big"}}]}"#)
+    let result = try Self.hmpipe(["run", "bad.json"], in: dir.path)
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("bad.json: stages[0].params.scale: must be a number but is a string (\"big\")"))
+    #expect(!FileSystem.exists(dir.path + "/artifacts/objects"), "nothing is written for a bad file")
+  }
+
+  @Test func synthIsByteIdenticalWhateverTheThreadCount() throws {
+    let dir = TemporaryDirectory()
+    for threads in ["1", "2"] {
+      let result = try Self.hmpipe(["synth", "out\(threads)", "--scale", "0.002", "--embedding-dims", "16"], in: dir.path,
+                                   environment: ["HMPIPE_THREADS": threads])
+      #expect(result.status == 0, "\(result.stderr)")
+    }
+    for name in ["articles.csv", "customers.csv", "transactions_train.csv", "sample_submission.csv", "image_embeddings.npy", "image_embeddings_ids.npy"] {
+      #expect(try FileSystem.readAll("\(dir.path)/out1/\(name)") == FileSystem.readAll("\(dir.path)/out2/\(name)"), "\(name)")
+    }
+  }
+
+  @Test func interruptLeavesTheStoreConsistent() throws {
+    let dir = Self.project(scale: 0.05)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.executable())
+    process.arguments = ["run", "p.json"]
+    process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // Let it get into the stage, then Ctrl-C.
+    var waited = 0
+    while waited < 200 && !FileSystem.exists(dir.path + "/artifacts/tmp") { usleep(20_000); waited += 1 }
+    usleep(800_000)
+    kill(process.processIdentifier, SIGINT)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130 || process.terminationStatus == 0)
+    let store = try Store(root: dir.path + "/artifacts")
+    if process.terminationStatus == 130 { #expect(store.allCacheKeys().isEmpty) }
+    #expect(Maintenance.verify(store: store, deep: false).damaged.isEmpty)
+    let lock = try FileSystem.readAll(dir.path + "/artifacts/lock")
+    #expect(lock.isEmpty, "an interrupted run releases the lock")
+  }
+}
+
+/// A fresh folder under /tmp, removed when the value goes away.
+final class TemporaryDirectory: @unchecked Sendable {
+  let path: String
+  init() {
+    var template = Array("/tmp/hmpipe-cli-XXXXXX".utf8CString)
+    path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+  }
+  deinit { FileSystem.removeTree(path) }
+
+  @discardableResult
+  func write(_ name: String, _ text: String) -> String {
+    let file = path + "/" + name
+    try! FileSystem.writeAtomically(Array(text.utf8), to: file)
+    return file
+  }
+}
