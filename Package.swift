@@ -33,6 +33,7 @@ let package = Package(
     // A tiny driver with toy stages: proves Pipeline knows nothing about H&M, and gives the
     // crash, lock and concurrency tests a process they can kill.
     .executableTarget(name: "pipeline-toy", dependencies: ["Pipeline"], path: "Tests/PipelineToy"),
+    .executableTarget(name: "artifact-bench", dependencies: ["Pipeline", "Stages"], path: "bench/ArtifactBench"),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "pipeline-toy"]),
     .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline"]),
     .testTarget(name: "hmpipeTests", dependencies: ["hmpipe", "Pipeline"]),

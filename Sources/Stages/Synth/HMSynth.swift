@@ -39,3 +39,17 @@ public enum HMSynth {
     return Summary(articles: catalog.articleCount, customers: customers.count, transactions: tx.count, files: SynthFiles.names)
   }
 }
+
+extension HMSynth {
+  /// The synthetic transactions as the typed columns ingest produces (day, customer and article
+  /// indexes, price, channel), without writing CSV: for benchmarks and tests.
+  public static func transactionColumns(scale: Double, seed: UInt64) -> Table {
+    let catalog = SynthCatalog(scale: scale, seed: seed)
+    let customers = SynthCustomers(scale: scale, seed: seed)
+    let tx = SynthTransactions.generate(catalog: catalog, customers: customers, scale: scale, seed: seed) { _ in }
+    return Table([
+      Column("day", tx.day), Column("customer", tx.customer), Column("article", tx.article),
+      Column("price", tx.priceCents.map { Float(Double($0) / 100 / 590) }), Column("channel", tx.channel),
+    ])
+  }
+}
