@@ -61,8 +61,21 @@ public struct ColumnStatistics: Sendable {
 
 /// Renders cells of a table as text, for `inspect`'s head and CSV export.
 public enum CellFormatter {
-  /// The text of `row` in `column`; list values are space-separated, null is empty.
-  public static func text(_ column: Column, row: Int, maxListItems: Int = .max) -> String {
+  /// The text of `row` in `column`; list values are space-separated, null is empty. Integers are
+  /// zero-padded to `width` digits when the table's metadata says `zero_pad.<column>` (ids such as
+  /// H&M's article numbers, whose leading zero is part of their printed form).
+  public static func text(_ column: Column, row: Int, maxListItems: Int = .max, width: Int = 0) -> String {
+    let text = plainText(column, row: row, maxListItems: maxListItems)
+    guard width > 0, text.count < width, !text.isEmpty, text.allSatisfy(\.isNumber) else { return text }
+    return String(repeating: "0", count: width - text.count) + text
+  }
+
+  /// The zero-padding width a table's metadata asks for a column.
+  public static func width(of column: String, in table: Table) -> Int {
+    table.metadata["zero_pad.\(column)"].flatMap { Int($0) } ?? 0
+  }
+
+  static func plainText(_ column: Column, row: Int, maxListItems: Int) -> String {
     switch column.type {
     case .string:
       return column.string(at: row)

@@ -22,7 +22,8 @@ public enum Exporter {
   static func csv(_ table: Table) -> [UInt8] {
     var out = table.columns.map { quote($0.name) }.joined(separator: ",") + "\n"
     for row in 0..<table.rowCount {
-      out += table.columns.map { quote(CellFormatter.text($0, row: row)) }.joined(separator: ",")
+      out += table.columns.map { quote(CellFormatter.text($0, row: row, width: CellFormatter.width(of: $0.name, in: table))) }
+        .joined(separator: ",")
       out += "\n"
     }
     return Array(out.utf8)

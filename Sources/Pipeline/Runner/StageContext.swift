@@ -72,6 +72,21 @@ public final class StageContext: Sendable {
     return path
   }
 
+  /// The bytes of a file-like input, whether it is a file on disk (mapped, not copied) or a file
+  /// artifact of another stage (decompressed). `name` is what error messages call it.
+  public func bytes(_ slot: String) throws -> InputBytes {
+    if let path = inputFiles[slot] {
+      let mapped = try MappedFile(path: path)
+      return InputBytes(name: path, bytes: mapped.bytes, owner: mapped)
+    }
+    let table = try table(slot, columns: ["bytes"])
+    guard table.kind == .file else {
+      throw StageInputError(stage: stage, slot: slot, detail: "is a table, not a file")
+    }
+    let column = table.columns[0]
+    return InputBytes(name: table.metadata["filename"] ?? slot, bytes: column.values.bytes, owner: column.values)
+  }
+
   private func reader(_ slot: String) throws -> ArtifactReader {
     guard let id = inputIDs[slot] else {
       throw StageInputError(stage: stage, slot: slot, detail: inputFiles[slot] == nil ? "is not connected" : "is a file, not an artifact")
@@ -156,6 +171,14 @@ public final class StageContext: Sendable {
   public func checkCancellation() throws {
     if cancellation.isCancelled { throw CancelledError() }
   }
+}
+
+/// The bytes of a file-like input and what keeps them alive; valid while this value lives.
+public struct InputBytes: @unchecked Sendable {
+  /// The file's path or name, for messages.
+  public let name: String
+  public let bytes: UnsafeRawBufferPointer
+  let owner: AnyObject
 }
 
 /// Writes one output of a stage, column by column.

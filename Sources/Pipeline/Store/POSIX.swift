@@ -243,3 +243,30 @@ func retrying<T: FixedWidthInteger>(_ call: () -> T) -> T {
     return r
   }
 }
+
+/// A whole file mapped read-only into memory, for parsers that scan multi-GB inputs without
+/// copying them. Unmapped when released.
+public final class MappedFile: @unchecked Sendable {
+  public let path: String
+  public let bytes: UnsafeRawBufferPointer
+
+  public init(path: String) throws(SystemError) {
+    self.path = path
+    let file = try FileDescriptor.open(path, .read)
+    defer { file.close() }
+    let size = try file.size()
+    if size == 0 {
+      bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+      return
+    }
+    guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, file.raw, 0), base != MAP_FAILED else {
+      throw SystemError(operation: "map", path: path, errno: errno)
+    }
+    madvise(base, size, MADV_SEQUENTIAL)
+    bytes = UnsafeRawBufferPointer(start: base, count: size)
+  }
+
+  deinit {
+    if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+  }
+}

@@ -86,7 +86,7 @@ struct ArtifactReport {
       out.append("")
       out.append("first \(min(rows, table.rowCount)) rows")
       let head = (0..<min(rows, table.rowCount)).map { r in
-        table.columns.map { String(CellFormatter.text($0, row: r, maxListItems: 6).prefix(40)) }
+        table.columns.map { String(CellFormatter.text($0, row: r, maxListItems: 6, width: CellFormatter.width(of: $0.name, in: table)).prefix(40)) }
       }
       out.append(Format.table([table.columns.map(\.name)] + head))
     }

@@ -1,0 +1,134 @@
+import Pipeline
+
+/// articles.csv → the articles table: numeric columns as `i32` (null −1), category names as `u16`
+/// codes into the dictionaries (null 65535), free text kept as strings. Numeric nulls are
+/// Int32.min, since the real data uses −1 as a value ("unknown").
+struct ArticlesReader {
+  static let numeric = ["product_code", "product_type_no", "graphical_appearance_no", "colour_group_code",
+                        "perceived_colour_value_id", "perceived_colour_master_id", "department_no", "index_group_no",
+                        "section_no", "garment_group_no"]
+  static let categorical = ["product_type_name", "product_group_name", "graphical_appearance_name", "colour_group_name",
+                            "perceived_colour_value_name", "perceived_colour_master_name", "department_name", "index_code",
+                            "index_name", "index_group_name", "section_name", "garment_group_name"]
+  static let text = ["prod_name", "detail_desc"]
+  static let required = ["article_id", "product_type_no", "department_no", "index_code", "index_group_name"]
+
+  struct Part: Sendable {
+    var ids: [UInt64] = []
+    var numbers: [[Int32]] = Array(repeating: [], count: ArticlesReader.numeric.count)
+    var categories: [[String]] = Array(repeating: [], count: ArticlesReader.categorical.count)
+    var texts: [StringColumnBuilder] = Array(repeating: StringColumnBuilder(), count: ArticlesReader.text.count)
+  }
+
+  /// The parsed articles: ids in file order and their columns.
+  struct Result {
+    var ids: [UInt64]
+    var part: Part
+    var skipped: Int
+  }
+
+  static func read(_ input: InputBytes, badRows: BadRowPolicy) throws -> Result {
+    let reader = try CSVTableReader(input, kind: "the H&M articles file", required: required,
+                                    optional: numeric + categorical + text)
+    let scanner = reader.scanner
+    let idAt = reader.position("article_id")!
+    let numberAt = numeric.map { reader.position($0) }
+    let categoryAt = categorical.map { reader.position($0) }
+    let textAt = text.map { reader.position($0) }
+    let (parts, skipped) = try reader.parse(badRows: badRows, makePart: { Part() }) { part, fields, _ throws(RowError) in
+      part.ids.append(try articleID(scanner, fields[idAt]))
+      for (n, at) in numberAt.enumerated() {
+        guard let at else { continue }
+        let f = fields[at]
+        if f.count == 0 { part.numbers[n].append(Int32.min); continue }
+        guard let v = FieldParser.signed(scanner.data, f), v >= Int64(Int32.min), v <= Int64(Int32.max) else {
+          throw RowError(numeric[n], "'\(scanner.text(f))' is not an integer")
+        }
+        part.numbers[n].append(Int32(v))
+      }
+      for (n, at) in categoryAt.enumerated() { if let at { part.categories[n].append(scanner.text(fields[at])) } }
+      for (n, at) in textAt.enumerated() { if let at { part.texts[n].append(scanner, fields[at]) } }
+    }
+    var merged = Part()
+    for part in parts {
+      merged.ids += part.ids
+      for n in numeric.indices { merged.numbers[n] += part.numbers[n] }
+      for n in categorical.indices { merged.categories[n] += part.categories[n] }
+      for n in text.indices { merged.texts[n].append(contentsOf: part.texts[n]) }
+    }
+    var seen: [UInt64: Int] = [:]
+    for (row, id) in merged.ids.enumerated() {
+      if let first = seen[id] {
+        throw CSVError(code: .badField, file: input.name, line: 0, field: "article_id",
+                       message: "article \(ArticleNumber.text(id)) appears twice (rows \(first + 1) and \(row + 1))")
+      }
+      seen[id] = row
+    }
+    return Result(ids: merged.ids, part: merged, skipped: skipped)
+  }
+
+  /// An article id: digits, with or without the leading zero, at most 10 of them.
+  static func articleID(_ scanner: CSVScanner, _ f: FieldRange) throws(RowError) -> UInt64 {
+    guard f.count <= 10, let v = FieldParser.unsigned(scanner.data, f), v > 0 else {
+      throw RowError("article_id", "'\(scanner.text(f))' is not an article id (up to 10 digits)")
+    }
+    return v
+  }
+
+  /// The articles table, with `added` ids (bought but not in the file) appended with unknown attributes.
+  static func table(_ result: Result, added: [UInt64], dictionaries: inout DictionaryBuilder) -> Table {
+    let ids = result.ids + added
+    var columns = [Column("article_id", ids)]
+    for (n, name) in numeric.enumerated() where !result.part.numbers[n].isEmpty || result.ids.isEmpty {
+      var values = result.part.numbers[n]
+      values += added.map { name == "product_code" ? Int32($0 / 1000) : Int32.min }
+      columns.append(Column(name, values, nullSentinel: Int64(Int32.min)))
+    }
+    for (n, name) in categorical.enumerated() where !result.part.categories[n].isEmpty {
+      let codes = dictionaries.encode(name, result.part.categories[n]) + added.map { _ in UInt16.max }
+      columns.append(Column(name, codes, nullSentinel: Int64(UInt16.max)))
+    }
+    for (n, name) in text.enumerated() where result.part.texts[n].offsets.count > 1 {
+      var builder = result.part.texts[n]
+      for _ in added { builder.append("") }
+      columns.append(builder.column(name))
+    }
+    columns.append(Column("in_articles_file", ids.indices.map { UInt8($0 < result.ids.count ? 1 : 0) }))
+    return Table(columns, metadata: ["zero_pad.article_id": "10", "zero_pad.product_code": "7"])
+  }
+}
+
+/// Category values → dense codes, in sorted order of the values, one dictionary per column; the
+/// `dictionaries` output lists them all.
+struct DictionaryBuilder {
+  var entries: [(column: String, values: [String])] = []
+
+  mutating func encode(_ column: String, _ values: [String]) -> [UInt16] {
+    let distinct = Array(Set(values.filter { !$0.isEmpty })).sorted()
+    let code = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt16($0)) })
+    entries.append((column, distinct))
+    return values.map { code[$0] ?? UInt16.max }
+  }
+
+  mutating func add(_ column: String, values: [String]) { entries.append((column, values)) }
+
+  var table: Table {
+    var columns: [String] = [], codes: [UInt32] = [], values: [String] = []
+    for (column, list) in entries {
+      for (code, value) in list.enumerated() {
+        columns.append(column)
+        codes.append(UInt32(code))
+        values.append(value)
+      }
+    }
+    return Table([Column("column", strings: columns), Column("code", codes), Column("value", strings: values)])
+  }
+}
+
+/// Article ids as people and Kaggle print them: 10 digits, zero-padded.
+public enum ArticleNumber {
+  public static func text(_ id: UInt64) -> String {
+    let digits = String(id)
+    return String(repeating: "0", count: max(0, 10 - digits.count)) + digits
+  }
+}

@@ -1,0 +1,113 @@
+import Pipeline
+
+/// customers.csv → customer keys in file order and their attributes. Nullable columns use 255.
+struct CustomersReader {
+  static let required = ["customer_id"]
+  static let optional = ["FN", "Active", "club_member_status", "fashion_news_frequency", "age", "postal_code"]
+
+  struct Part: Sendable {
+    var keys: [CustomerKey] = []
+    var fn: [UInt8] = []
+    var active: [UInt8] = []
+    var club = SmallDictionary()
+    var news = SmallDictionary()
+    var age: [UInt8] = []
+    var postal = StringColumnBuilder()
+  }
+
+  struct Result {
+    var keys: [CustomerKey]
+    var parts: [Part]
+    var skipped: Int
+    var has: Set<String>
+  }
+
+  static func read(_ input: InputBytes, badRows: BadRowPolicy) throws -> Result {
+    let reader = try CSVTableReader(input, kind: "the H&M customers file", required: required, optional: optional)
+    let scanner = reader.scanner
+    let idAt = reader.position("customer_id")!
+    let fnAt = reader.position("FN"), activeAt = reader.position("Active"), clubAt = reader.position("club_member_status")
+    let newsAt = reader.position("fashion_news_frequency"), ageAt = reader.position("age"), postalAt = reader.position("postal_code")
+    let (parts, skipped) = try reader.parse(badRows: badRows, makePart: { Part() }) { part, fields, _ throws(RowError) in
+      guard let key = FieldParser.hex256(scanner.data, fields[idAt]) else {
+        throw RowError("customer_id", "'\(scanner.text(fields[idAt]))' is not a customer id (64 hex digits)")
+      }
+      part.keys.append(key)
+      if let fnAt { part.fn.append(try flag(scanner, fields[fnAt], "FN")) }
+      if let activeAt { part.active.append(try flag(scanner, fields[activeAt], "Active")) }
+      if let clubAt { part.club.append(scanner, fields[clubAt]) }
+      if let newsAt { part.news.append(scanner, fields[newsAt]) }
+      if let ageAt {
+        let f = fields[ageAt]
+        if f.count == 0 { part.age.append(255) } else {
+          guard let v = FieldParser.number(scanner.data, f), v >= 0, v < 255 else {
+            throw RowError("age", "'\(scanner.text(f))' is not an age")
+          }
+          part.age.append(UInt8(v))
+        }
+      }
+      if let postalAt { part.postal.append(scanner, fields[postalAt]) }
+    }
+    return Result(keys: parts.flatMap(\.keys), parts: parts, skipped: skipped, has: Set(reader.positions.keys))
+  }
+
+  /// `1.0`/`1` → 1, `0` → 0, empty → null (255).
+  static func flag(_ scanner: CSVScanner, _ f: FieldRange, _ name: String) throws(RowError) -> UInt8 {
+    if f.count == 0 { return 255 }
+    guard let v = FieldParser.number(scanner.data, f), v == 0 || v == 1 else {
+      throw RowError(name, "'\(scanner.text(f))' is not 1.0, 0 or empty")
+    }
+    return UInt8(v)
+  }
+
+  /// The customers table: file customers, then `added` ones (bought, not in the file).
+  static func table(_ result: Result, added: [CustomerKey], dictionaries: inout DictionaryBuilder) -> Table {
+    let keys = result.keys + added
+    let pad = { (values: [UInt8]) in values + [UInt8](repeating: 255, count: added.count) }
+    var columns = (0..<4).map { w in
+      Column("id_word\(w)", keys.map { [$0.a, $0.b, $0.c, $0.d][w] })
+    }
+    if result.has.contains("FN") { columns.append(Column("FN", pad(result.parts.flatMap(\.fn)), nullSentinel: 255)) }
+    if result.has.contains("Active") { columns.append(Column("Active", pad(result.parts.flatMap(\.active)), nullSentinel: 255)) }
+    for (name, path) in [("club_member_status", \Part.club), ("fashion_news_frequency", \Part.news)] where result.has.contains(name) {
+      let (codes, values) = SmallDictionary.merge(result.parts.map { $0[keyPath: path] })
+      dictionaries.add(name, values: values)
+      columns.append(Column(name, pad(codes), nullSentinel: 255))
+    }
+    if result.has.contains("age") { columns.append(Column("age", pad(result.parts.flatMap(\.age)), nullSentinel: 255)) }
+    if result.has.contains("postal_code") {
+      var postal = StringColumnBuilder()
+      for part in result.parts { postal.append(contentsOf: part.postal) }
+      for _ in added { postal.append("") }
+      columns.append(postal.column("postal_code"))
+    }
+    columns.append(Column("in_customers_file", keys.indices.map { UInt8($0 < result.keys.count ? 1 : 0) }))
+    return Table(columns, metadata: ["id_format": "id_word0..3: the 64-hex customer_id as four big-endian 64-bit words"])
+  }
+}
+
+/// A per-piece dictionary of a few category values, kept as bytes so rows allocate nothing.
+struct SmallDictionary: Sendable {
+  var values: [[UInt8]] = []
+  var codes: [UInt8] = []  // 255 = empty
+
+  mutating func append(_ scanner: CSVScanner, _ f: FieldRange) {
+    guard f.count > 0 else { codes.append(255); return }
+    let bytes = UnsafeRawBufferPointer(rebasing: scanner.data[f.start..<f.end])
+    if let n = values.firstIndex(where: { $0.elementsEqual(bytes) }) { codes.append(UInt8(n)); return }
+    values.append(Array(bytes))
+    codes.append(UInt8(min(values.count - 1, 254)))
+  }
+
+  /// One sorted dictionary for all pieces, and every row's code in it.
+  static func merge(_ parts: [SmallDictionary]) -> (codes: [UInt8], values: [String]) {
+    let all = Array(Set(parts.flatMap { $0.values.map { String(decoding: $0, as: UTF8.self) } })).sorted()
+    let index = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($1, UInt8($0)) })
+    var codes: [UInt8] = []
+    for part in parts {
+      let remap = part.values.map { index[String(decoding: $0, as: UTF8.self)]! }
+      codes += part.codes.map { $0 == 255 ? 255 : remap[Int($0)] }
+    }
+    return (codes, all)
+  }
+}

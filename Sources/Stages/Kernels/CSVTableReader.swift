@@ -1,0 +1,133 @@
+import Pipeline
+
+/// What to do with a malformed row.
+public enum BadRowPolicy: String, Codable, Sendable, CaseIterable {
+  /// Stop with an error naming file, line, column and value.
+  case fail
+  /// Skip the row and count it.
+  case skip
+}
+
+/// A bad value in one field of a row; becomes a `CSVError` with the file and line.
+public struct RowError: Error, Sendable {
+  public var field: String
+  public var message: String
+  public init(_ field: String, _ message: String) {
+    self.field = field
+    self.message = message
+  }
+}
+
+/// Reads the records of a CSV input in parallel pieces, finding columns by header name, checking
+/// field counts, and applying the bad-row policy. Each piece builds its own part; parts come back in
+/// file order, so the result does not depend on the thread count.
+public struct CSVTableReader: Sendable {
+  public let scanner: CSVScanner
+  public let header: [String]
+  public let bodyStart: Int
+  /// Required and optional column name → field position.
+  public let positions: [String: Int]
+
+  /// - Parameter kind: what the file should be ("the transactions file"), for messages.
+  public init(_ input: InputBytes, kind: String, required: [String], optional: [String] = []) throws(CSVError) {
+    scanner = CSVScanner(name: input.name, data: input.bytes)
+    (header, bodyStart) = try scanner.header()
+    var positions: [String: Int] = [:]
+    for name in required + optional { if let at = header.firstIndex(of: name) { positions[name] = at } }
+    if !required.contains(where: { positions[$0] != nil }) {
+      throw CSVError(code: .notCSV, file: input.name, line: 1, field: "", message:
+        "does not look like \(kind): its first line has none of the columns \(required.joined(separator: ", "))")
+    }
+    if let missing = required.first(where: { positions[$0] == nil }) {
+      throw CSVError(code: .missingColumn, file: input.name, line: 1, field: missing, message:
+        "required column is missing (the header has: \(header.joined(separator: ", ")))")
+    }
+    self.positions = positions
+  }
+
+  public func position(_ name: String) -> Int? { positions[name] }
+
+  /// Parses every record: `row(part, fields, offset)` adds one record to its piece's part.
+  /// - Returns: the parts in file order and the number of rows skipped.
+  /// - Throws: the first bad row in file order (under `.fail`), or an unreadable file.
+  public func parse<Part: Sendable>(
+    badRows: BadRowPolicy, bytesPerPiece: Int = 32 << 20, cancellation: (@Sendable () -> Bool)? = nil,
+    progress: (@Sendable (Double) -> Void)? = nil,
+    makePart: @escaping @Sendable () -> Part,
+    row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
+  ) throws -> (parts: [Part], skipped: Int) {
+    let pieceCount = max(1, (scanner.data.count - bodyStart) / bytesPerPiece)
+    let pieces = scanner.split(from: bodyStart, pieces: pieceCount)
+    let expected = header.count
+    let scanner = self.scanner
+    let done = ProgressCounter(total: pieces.count) { progress?($0) }
+    let results = Parallel.map(chunks: pieces.count) { p -> (Part, Int, CSVError?) in
+      var part = makePart()
+      var skipped = 0
+      var fields: [FieldRange] = []
+      fields.reserveCapacity(expected + 1)
+      var at = pieces[p].lowerBound
+      let end = pieces[p].upperBound
+      do {
+        while true {
+          let offset = at
+          guard try scanner.nextRecord(from: &at, end: end, fields: &fields) else { break }
+          if fields.count == 1 && fields[0].count == 0 && !fields[0].quoted { continue }  // a blank line
+          do {
+            guard fields.count == expected else {
+              let cut = fields.count < expected && scanner.isUnterminatedLastRecord(at: offset)
+              throw RowError("", cut
+                ? "the last line is cut short (\(fields.count) of \(expected) fields): the file looks truncated"
+                : "has \(fields.count) fields, the header has \(expected)")
+            }
+            try fields.withUnsafeBufferPointer { (f) throws(RowError) in try row(&part, f, offset) }
+          } catch let error as RowError {
+            if badRows == .skip { skipped += 1; continue }
+            throw CSVError(code: error.field.isEmpty ? .badFieldCount : .badField, file: scanner.name,
+                           line: scanner.line(at: offset), field: error.field, message: error.message)
+          }
+          if cancellation?() == true { break }
+        }
+      } catch let error as CSVError {
+        return (part, skipped, error)
+      } catch {
+        return (part, skipped, CSVError(code: .badField, file: scanner.name, line: 0, field: "", message: "\(error)"))
+      }
+      done.advance()
+      return (part, skipped, nil)
+    }
+    if let first = results.first(where: { $0.2 != nil })?.2 { throw first }
+    return (results.map { $0.0 }, results.reduce(0) { $0 + $1.1 })
+  }
+}
+
+/// Builds a string column from byte ranges, without a `String` per row.
+struct StringColumnBuilder {
+  var offsets: [UInt64] = [0]
+  var bytes: [UInt8] = []
+
+  mutating func append(_ scanner: CSVScanner, _ field: FieldRange) {
+    if field.quoted {
+      bytes.append(contentsOf: scanner.text(field).utf8)
+    } else {
+      bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scanner.data[field.start..<field.end]))
+    }
+    offsets.append(UInt64(bytes.count))
+  }
+
+  mutating func append(_ text: String) {
+    bytes.append(contentsOf: text.utf8)
+    offsets.append(UInt64(bytes.count))
+  }
+
+  mutating func append(contentsOf other: StringColumnBuilder) {
+    let base = UInt64(bytes.count)
+    bytes.append(contentsOf: other.bytes)
+    offsets.append(contentsOf: other.offsets.dropFirst().map { $0 + base })
+  }
+
+  func column(_ name: String) -> Column {
+    Column(name: name, type: .string, rowCount: offsets.count - 1,
+           values: ByteStorage(copying: bytes), offsets: ByteStorage(copying: offsets))
+  }
+}

@@ -1,0 +1,148 @@
+/// Typed parsing of CSV fields straight from bytes: no `String`, no allocation.
+public enum FieldParser {
+  /// An unsigned decimal integer of at most 19 digits.
+  @inline(__always)
+  public static func unsigned(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> UInt64? {
+    guard f.count > 0 && f.count <= 19 else { return nil }
+    var value: UInt64 = 0
+    for i in f.start..<f.end {
+      let d = data[i] &- 48
+      guard d < 10 else { return nil }
+      value = value &* 10 &+ UInt64(d)
+    }
+    return value
+  }
+
+  /// A signed decimal integer.
+  @inline(__always)
+  public static func signed(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> Int64? {
+    guard f.count > 0 else { return nil }
+    if data[f.start] == 0x2D {
+      return unsigned(data, FieldRange(start: f.start + 1, end: f.end, quoted: false)).map { -Int64($0) }
+    }
+    return unsigned(data, f).map { Int64($0) }
+  }
+
+  private static let powers: [Double] = (0...22).map { p in (0..<p).reduce(1.0) { r, _ in r * 10 } }
+
+  /// A decimal number `[-]digits[.digits][e[±]digits]`. Up to 19 significant digits are kept:
+  /// ample for Float32 columns, exact for prices.
+  @inline(__always)
+  public static func number(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> Double? {
+    var i = f.start
+    guard i < f.end else { return nil }
+    var negative = false
+    if data[i] == 0x2D { negative = true; i += 1 } else if data[i] == 0x2B { i += 1 }
+    var mantissa: UInt64 = 0
+    var digits = 0, exponent = 0, seen = false
+    while i < f.end, case let d = data[i] &- 48, d < 10 {
+      if digits < 19 { mantissa = mantissa * 10 + UInt64(d); if mantissa > 0 { digits += 1 } } else { exponent += 1 }
+      seen = true
+      i += 1
+    }
+    if i < f.end && data[i] == 0x2E {
+      i += 1
+      while i < f.end, case let d = data[i] &- 48, d < 10 {
+        if digits < 19 { mantissa = mantissa * 10 + UInt64(d); if mantissa > 0 { digits += 1 }; exponent -= 1 }
+        seen = true
+        i += 1
+      }
+    }
+    guard seen else { return nil }
+    if i < f.end && (data[i] == 0x65 || data[i] == 0x45) {
+      i += 1
+      var sign = 1
+      if i < f.end && (data[i] == 0x2D || data[i] == 0x2B) { sign = data[i] == 0x2D ? -1 : 1; i += 1 }
+      var e = 0, any = false
+      while i < f.end, case let d = data[i] &- 48, d < 10, e < 10_000 { e = e * 10 + Int(d); any = true; i += 1 }
+      guard any else { return nil }
+      exponent += sign * e
+    }
+    guard i == f.end else { return nil }
+    var value = Double(mantissa)
+    var e = exponent
+    while e < -22 { value /= 1e22; e += 22 }
+    while e > 22 { value *= 1e22; e -= 22 }
+    value = e < 0 ? value / powers[-e] : value * powers[e]
+    return negative ? -value : value
+  }
+
+  /// `YYYY-MM-DD` as a day number counted from 2018-09-20 (day 0), or nil when not a real date.
+  @inline(__always)
+  public static func day(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> Int32? {
+    guard f.count == 10, data[f.start + 4] == 0x2D, data[f.start + 7] == 0x2D else { return nil }
+    func digits(_ at: Int, _ n: Int) -> Int? {
+      var v = 0
+      for i in at..<(at + n) {
+        let d = data[f.start + i] &- 48
+        guard d < 10 else { return nil }
+        v = v * 10 + Int(d)
+      }
+      return v
+    }
+    guard let y = digits(0, 4), let m = digits(5, 2), let d = digits(8, 2), (1...12).contains(m),
+      d >= 1, d <= daysInMonth(m, y)
+    else { return nil }
+    return Int32(civilDays(y, m, d) - civilDays(2018, 9, 20))
+  }
+
+  static func daysInMonth(_ m: Int, _ y: Int) -> Int {
+    switch m {
+    case 2: (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
+    case 4, 6, 9, 11: 30
+    default: 31
+    }
+  }
+
+  /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+  static func civilDays(_ year: Int, _ month: Int, _ day: Int) -> Int {
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yoe = y - era * 400
+    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    return era * 146_097 + doe - 719_468
+  }
+
+  /// 64 hex digits as four big-endian words.
+  @inline(__always)
+  public static func hex256(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> CustomerKey? {
+    guard f.count == 64 else { return nil }
+    var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    for w in 0..<4 {
+      var v: UInt64 = 0
+      for i in 0..<16 {
+        let c = data[f.start + w * 16 + i]
+        let n: UInt8
+        switch c {
+        case 48...57: n = c - 48
+        case 97...102: n = c - 87
+        case 65...70: n = c - 55
+        default: return nil
+        }
+        v = v << 4 | UInt64(n)
+      }
+      switch w {
+      case 0: words.0 = v
+      case 1: words.1 = v
+      case 2: words.2 = v
+      default: words.3 = v
+      }
+    }
+    return CustomerKey(a: words.0, b: words.1, c: words.2, d: words.3)
+  }
+}
+
+/// A customer id's 256 bits, ordered as its hex text.
+public struct CustomerKey: Hashable, Comparable, Sendable {
+  public var a, b, c, d: UInt64
+  public static func < (x: CustomerKey, y: CustomerKey) -> Bool { (x.a, x.b, x.c, x.d) < (y.a, y.b, y.c, y.d) }
+
+  /// The 64-character lowercase hex text.
+  public var hex: String {
+    [a, b, c, d].map { w in
+      let s = String(w, radix: 16)
+      return String(repeating: "0", count: 16 - s.count) + s
+    }.joined()
+  }
+}
