@@ -179,6 +179,13 @@ public struct InputBytes: @unchecked Sendable {
   public let name: String
   public let bytes: UnsafeRawBufferPointer
   let owner: AnyObject
+
+  /// Bytes that `owner` keeps alive (for tests and tools that hold their own buffers).
+  public init(name: String, bytes: UnsafeRawBufferPointer, owner: AnyObject) {
+    self.name = name
+    self.bytes = bytes
+    self.owner = owner
+  }
 }
 
 /// Writes one output of a stage, column by column.

@@ -1,0 +1,216 @@
+import Foundation
+import Pipeline
+import Testing
+@testable import Stages
+
+/// What a harness run left: its record, its store, and the folder that holds them (kept alive with it).
+final class IngestResult {
+  let record: RunRecord
+  let store: Store
+  let dir: TemporaryDirectory
+  init(record: RunRecord, store: Store, dir: TemporaryDirectory) {
+    self.record = record
+    self.store = store
+    self.dir = dir
+  }
+}
+
+/// Runs ingest through the real runner on CSV texts written to a temporary folder.
+struct IngestHarness {
+  let dir = TemporaryDirectory()
+
+  static let articlesHeader = "article_id,product_code,prod_name,product_type_no,product_type_name,product_group_name,graphical_appearance_no,graphical_appearance_name,colour_group_code,colour_group_name,perceived_colour_value_id,perceived_colour_value_name,perceived_colour_master_id,perceived_colour_master_name,department_no,department_name,index_code,index_name,index_group_no,index_group_name,section_no,section_name,garment_group_no,garment_group_name,detail_desc"
+  static let articles = articlesHeader + "\n"
+    + "0108775015,0108775,Strap top,253,Vest top,Garment Upper body,1010016,Solid,9,Black,4,Dark,5,Black,1676,Jersey Basic,A,Ladieswear,1,Ladieswear,16,Womens Everyday Basics,1002,Jersey Basic,\"Jersey top with narrow shoulder straps, and a \"\"quoted\"\" word.\"\n"
+    + "0108775044,0108775,Strap top,253,Vest top,Garment Upper body,1010016,Solid,10,White,3,Light,9,White,1676,Jersey Basic,A,Ladieswear,1,Ladieswear,16,\"Womens Nightwear, Socks & Tigh\",1002,Jersey Basic,\"Two lines:\nsecond line, with comma\"\n"
+  static let customer1 = String(repeating: "ab", count: 32)
+  static let customer2 = String(repeating: "0c", count: 32)
+  static let customers = "customer_id,FN,Active,club_member_status,fashion_news_frequency,age,postal_code\n"
+    + "\(customer1),1.0,1.0,ACTIVE,Regularly,49.0,\(String(repeating: "f", count: 64))\n"
+    + "\(customer2),,,PRE-CREATE,NONE,,\(String(repeating: "e", count: 64))\n"
+  static let transactionsHeader = "t_dat,customer_id,article_id,price,sales_channel_id\n"
+  static func row(_ date: String = "2018-09-20", _ customer: String = customer1, _ article: String = "0108775015",
+                  _ price: String = "0.0508", _ channel: String = "2") -> String {
+    "\(date),\(customer),\(article),\(price),\(channel)\n"
+  }
+
+  func write(_ name: String, _ text: String) {
+    try! FileSystem.writeAtomically(Array(text.utf8), to: dir.path + "/" + name)
+  }
+
+  /// Runs ingest on the three files; returns the run record and the store.
+  func run(_ params: String = "{}", articles: String = articles, customers: String = customers,
+           transactions: String) async throws -> IngestResult {
+    write("articles.csv", articles)
+    write("customers.csv", customers)
+    write("transactions_train.csv", transactions)
+    write("p.json", """
+      {"store": "store", "stages": [{"name": "ingest", "kind": "ingest", "params": \(params), "inputs": {
+        "articles": "file:articles.csv", "customers": "file:customers.csv", "transactions": "file:transactions_train.csv"}}]}
+      """)
+    let spec = try PipelineLoader(registry: HMStages.registry).load(dir.path + "/p.json")
+    let store = try Store(root: spec.storePath)
+    return IngestResult(record: try await Runner(spec: spec, store: store, options: RunOptions(jobs: 1)).run(), store: store, dir: dir)
+  }
+
+  /// The error a failed ingest reported.
+  func error(_ params: String = "{}", articles: String = articles, customers: String = customers, transactions: String) async throws -> String {
+    let record = try await run(params, articles: articles, customers: customers, transactions: transactions)
+    #expect(record.record.stages[0].status == .failed)
+    return record.record.stages[0].error ?? ""
+  }
+}
+
+@Suite struct IngestTests {
+  @Test func realSliceIngestsWithTheDocumentedPolicy() async throws {
+    let data = try #require(["../shared/data", "../../shared/data", "/work/shared/data"].first { FileSystem.exists($0 + "/hm-real-slice") }
+      .map { $0 + "/hm-real-slice" } ?? Self.sharedSlice())
+    let harness = IngestHarness()
+    let read = { (name: String) in try String(contentsOfFile: data + "/" + name, encoding: .utf8) }
+    let result = try await harness.run(articles: try read("articles.csv"), customers: try read("customers.csv"),
+                                                transactions: try read("transactions_train.csv"))
+    let stage = result.record.stages[0]
+    #expect(stage.status == .ran, "\(stage.error ?? "")")
+    #expect(stage.figures["rows.transactions"] == 1000)
+    #expect(stage.figures["rows.articles"] == 815)
+    #expect(stage.figures["rows.customers"] == 1000)
+    let missing = try #require(stage.figures["missing_customers.ids"])
+    #expect(missing > 0 && stage.figures["missing_customers.rows"]! >= missing)
+    let customers = try result.store.reader(stage.outputs["customers"]!).table()
+    #expect(customers.rowCount == 1000 + Int(missing))
+    let inFile = try customers.column("in_customers_file").values(UInt8.self)
+    #expect(inFile.filter { $0 == 0 }.count == Int(missing))
+    // Article ids round trip to the 10 digits of the file.
+    let articles = try result.store.reader(stage.outputs["articles"]!).table()
+    let ids = try articles.column("article_id").values(UInt64.self).map(ArticleNumber.text)
+    let fileIDs = try read("articles.csv").split(separator: "\n").dropFirst().map { String($0.prefix(10)) }
+    #expect(ids == fileIDs)
+    // A quoted field with a comma survives.
+    let dictionaries = try result.store.reader(stage.outputs["dictionaries"]!).table()
+    let valueColumn = try dictionaries.column("value")
+    let values = (0..<dictionaries.rowCount).map { valueColumn.string(at: $0) }
+    #expect(values.contains("Womens Nightwear, Socks & Tigh"))
+  }
+
+  static func sharedSlice() -> String? {
+    var dir = FileSystem.dirname(of: #filePath)
+    while dir != "/" {
+      if FileSystem.exists(dir + "/shared/data/hm-real-slice") { return dir + "/shared/data/hm-real-slice" }
+      dir = FileSystem.dirname(of: dir)
+    }
+    return nil
+  }
+
+  @Test func quotedFieldsAndIDsRoundTrip() async throws {
+    let harness = IngestHarness()
+    let tx = IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row("2018-09-21", IngestHarness.customer2, "108775044")
+    let result = try await harness.run(transactions: tx)
+    let stage = result.record.stages[0]
+    #expect(stage.status == .ran, "\(stage.error ?? "")")
+    let articles = try result.store.reader(stage.outputs["articles"]!).table()
+    let descriptions = try articles.column("detail_desc")
+    #expect(descriptions.string(at: 0) == "Jersey top with narrow shoulder straps, and a \"quoted\" word.")
+    #expect(descriptions.string(at: 1) == "Two lines:\nsecond line, with comma")
+    let transactions = try result.store.reader(stage.outputs["transactions"]!).table()
+    #expect(Array(try transactions.column("article").values(UInt32.self)) == [0, 1], "ids with and without the leading zero")
+    #expect(Array(try transactions.column("day").values(Int32.self)) == [0, 1])
+    #expect(Array(try transactions.column("customer").values(UInt32.self)) == [0, 1])
+  }
+
+  /// (transaction row, expected field, words of the message)
+  static let malformed: [(String, String, String)] = [
+    ("2018-09-20,\(IngestHarness.customer1),0108775015,0.05\n", "", "has 4 fields, the header has 5"),
+    (IngestHarness.row("2018-13-01"), "t_dat", "'2018-13-01' is not a date"),
+    (IngestHarness.row("2019-02-29"), "t_dat", "'2019-02-29' is not a date"),
+    (IngestHarness.row("2018-09-20", "xyz"), "customer_id", "'xyz' is not a customer id"),
+    (IngestHarness.row("2018-09-20", IngestHarness.customer1, "01087750x5"), "article_id", "'01087750x5' is not an article id"),
+    (IngestHarness.row("2018-09-20", IngestHarness.customer1, "10108775015"), "article_id", "is not an article id (up to 10 digits)"),
+    (IngestHarness.row("2018-09-20", IngestHarness.customer1, "0108775015", "cheap"), "price", "'cheap' is not a price"),
+    (IngestHarness.row("2018-09-20", IngestHarness.customer1, "0108775015", "0.05", "x"), "sales_channel_id", "'x' is not a channel number"),
+  ]
+
+  @Test(arguments: 0..<malformed.count)
+  func malformedRowIsAnErrorWithItsLine(index: Int) async throws {
+    let (bad, field, words) = Self.malformed[index]
+    let tx = IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row() + bad + IngestHarness.row()
+    let error = try await IngestHarness().error(transactions: tx)
+    let place = field.isEmpty ? "transactions_train.csv:4: " : "transactions_train.csv:4: \(field): "
+    #expect(error.hasPrefix(place), "\(error)")
+    #expect(error.contains(words), "\(error)")
+  }
+
+  @Test func skipCountsBadRowsExactly() async throws {
+    let tx = IngestHarness.transactionsHeader + Self.malformed.map(\.0).joined() + IngestHarness.row() + IngestHarness.row()
+    let result = try await IngestHarness().run(#"{"bad_rows": "skip"}"#, transactions: tx)
+    #expect(result.record.stages[0].figures["bad_rows_skipped.transactions"] == Double(Self.malformed.count))
+    #expect(try result.store.reader(result.record.stages[0].outputs["transactions"]!).manifest.rows == 2)
+  }
+
+  @Test func missingIDPoliciesDropAndFail() async throws {
+    let unknown = String(repeating: "9", count: 64)
+    let tx = IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row("2018-09-20", unknown)
+      + IngestHarness.row("2018-09-20", IngestHarness.customer1, "0999999001")
+    let dropped = try await IngestHarness().run(#"{"missing_customers": "drop", "missing_articles": "drop"}"#, transactions: tx)
+    #expect(dropped.record.stages[0].status == .ran)
+    #expect(try dropped.store.reader(dropped.record.stages[0].outputs["transactions"]!).manifest.rows == 1)
+    #expect(dropped.record.stages[0].figures["missing_customers.rows"] == 1)
+    #expect(dropped.record.stages[0].figures["missing_articles.rows"] == 1)
+    let error = try await IngestHarness().error(#"{"missing_articles": "fail"}"#, transactions: tx)
+    #expect(error.contains("1 rows name 1 articles that are not in the articles file (first: 0999999001)"))
+  }
+
+  @Test func wholeFileProblemsAreOneSentenceEach() async throws {
+    let ok = IngestHarness.transactionsHeader + IngestHarness.row()
+    #expect(try await IngestHarness().error(transactions: "").contains("transactions_train.csv: the file is empty"))
+    #expect(try await IngestHarness().error(transactions: IngestHarness.transactionsHeader).contains("has a header but no rows"))
+    #expect(try await IngestHarness().error(transactions: "t_dat,customer_id,article_id,sales_channel_id\n2018-09-20,a,b,1\n")
+      .contains("transactions_train.csv:1: price: required column is missing"))
+    #expect(try await IngestHarness().error(transactions: "{\"not\": \"csv\"}\n").contains("does not look like the H&M transactions file"))
+    #expect(try await IngestHarness().error(transactions: "\u{0}\u{1}\u{2}binary\n").contains("not a CSV file"))
+    let truncated = ok + "2018-09-20,\(IngestHarness.customer1),01087"
+    #expect(try await IngestHarness().error(transactions: truncated).contains("transactions_train.csv:3: the last line is cut short (3 of 5 fields)"))
+    let unterminated = IngestHarness.articles + "0108775016,0108775,\"Open quote\n"
+    #expect(try await IngestHarness().error(articles: unterminated, transactions: ok).contains("articles.csv:5: a quoted field opened here is never closed"))
+  }
+
+  @Test func crlfBomAndExtraColumnsAreAccepted() async throws {
+    let tx = "\u{FEFF}t_dat,extra,customer_id,article_id,price,sales_channel_id\r\n2018-09-20,x,\(IngestHarness.customer1),108775015,0.05,1\r\n"
+    let result = try await IngestHarness().run(transactions: tx)
+    #expect(result.record.stages[0].status == .ran, "\(result.record.stages[0].error ?? "")")
+    let table = try result.store.reader(result.record.stages[0].outputs["transactions"]!).table()
+    #expect(Array(try table.column("channel").values(UInt8.self)) == [1])
+    #expect(Array(try table.column("price").values(Float.self)) == [0.05])
+  }
+
+  /// Pieces that start mid-record, or inside a quoted field with newlines, parse exactly as one piece.
+  @Test(arguments: [64, 97, 150, 333])
+  func pieceBoundariesInsideRecordsAndQuotedNewlines(bytesPerPiece: Int) throws {
+    var text = IngestHarness.articlesHeader + "\n"
+    for n in 0..<60 {
+      text += "01087750\(String(format: "%02d", n)),0108775,\"Name, \(n)\",253,Vest top,G,1,S,9,B,4,D,5,B,1676,J,A,L,1,L,16,S,1002,J,\"line one\nline \"\"two\"\", \(n)\"\n"
+    }
+    let bytes = Array(text.utf8)
+    try bytes.withUnsafeBytes { raw in
+      let input = InputBytesForTests.make(name: "articles.csv", bytes: raw)
+      let reader = try CSVTableReader(input, kind: "articles", required: ["article_id"], optional: ["detail_desc"])
+      let descAt = reader.position("detail_desc")!
+      func parse(_ piece: Int) throws -> [String] {
+        try reader.parse(badRows: .fail, bytesPerPiece: piece, makePart: { [String]() }) { part, fields, _ in
+          part.append(reader.scanner.text(fields[descAt]))
+        }.parts.flatMap { $0 }
+      }
+      let whole = try parse(1 << 30)
+      #expect(whole.count == 60)
+      #expect(whole[7] == "line one\nline \"two\", 7")
+      #expect(reader.scanner.split(from: reader.bodyStart, pieces: bytes.count / bytesPerPiece).count > 1)
+      #expect(try parse(bytesPerPiece) == whole)
+    }
+  }
+}
+
+/// Makes `InputBytes` for kernel tests.
+enum InputBytesForTests {
+  static func make(name: String, bytes: UnsafeRawBufferPointer) -> InputBytes {
+    InputBytes(name: name, bytes: bytes, owner: NSObject())
+  }
+}
