@@ -57,3 +57,42 @@ public struct MissingColumnError: Error, Sendable, CustomStringConvertible {
     "no column '\(column)' (the artifact has \(available.joined(separator: ", ")))"
   }
 }
+
+extension Table {
+  /// The rows for which `keep(row)` holds, in order, every column (scalar, string and list) kept.
+  /// - Complexity: O(rows + values).
+  public func filter(_ keep: (Int) -> Bool) -> Table {
+    let rows = (0..<rowCount).filter(keep)
+    var out = Table(columns.map { $0.selecting(rows) }, metadata: metadata)
+    out.kind = kind
+    return out
+  }
+}
+
+extension Column {
+  /// The given rows of this column, in the given order.
+  public func selecting(_ rows: [Int]) -> Column {
+    let width = type.valueType.byteWidth
+    guard type.isRagged else {
+      let storage = ByteStorage(count: rows.count * width) { out in
+        for (n, r) in rows.enumerated() {
+          out.baseAddress!.advanced(by: n * width).copyMemory(from: values.base.advanced(by: r * width), byteCount: width)
+        }
+      }
+      return Column(name: name, type: type, rowCount: rows.count, values: storage, offsets: nil, nullSentinel: nullSentinel)
+    }
+    let o = offsetBuffer
+    var newOffsets: [UInt64] = [0]
+    newOffsets.reserveCapacity(rows.count + 1)
+    for r in rows { newOffsets.append(newOffsets.last! + o[r + 1] - o[r]) }
+    let storage = ByteStorage(count: Int(newOffsets.last!) * width) { out in
+      for (n, r) in rows.enumerated() {
+        let count = Int(o[r + 1] - o[r]) * width
+        out.baseAddress!.advanced(by: Int(newOffsets[n]) * width)
+          .copyMemory(from: values.base.advanced(by: Int(o[r]) * width), byteCount: count)
+      }
+    }
+    return Column(name: name, type: type, rowCount: rows.count, values: storage, offsets: ByteStorage(copying: newOffsets),
+                  nullSentinel: nullSentinel)
+  }
+}

@@ -54,7 +54,7 @@ public struct PipelineLoader {
     let storePath = FileSystem.absolute(store.hasPrefix("/") ? store : directory + "/" + store)
     return PipelineSpec(
       path: absolute, name: document.name ?? FileSystem.basename(of: path), storePath: storePath,
-      variables: variables, stages: ordered)
+      variables: variables, stages: ordered, inputsHelp: document.inputsHelp)
   }
 
   private func resolveStage(

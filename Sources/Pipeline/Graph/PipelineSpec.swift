@@ -35,6 +35,8 @@ public struct PipelineSpec: Sendable {
   public var storePath: String
   public var variables: [String: JSONValue]
   public var stages: [StageSpec]
+  /// Said when an input file is missing: where the files go and how to get them.
+  public var inputsHelp: String?
 
   /// Identifies this pipeline's heads in a store: its file's absolute path.
   public var identity: Digest { Digest.of(path) }

@@ -12,10 +12,11 @@ struct RawPipeline {
 
   var name: String?
   var store: String?
+  var inputsHelp: String?
   var vars: [String: JSONValue]
   var stages: [Stage]
 
-  static let topLevelKeys: Set = ["name", "description", "extends", "store", "vars", "stages"]
+  static let topLevelKeys: Set = ["name", "description", "extends", "store", "vars", "stages", "inputs_help"]
   static let stageKeys: Set = ["name", "kind", "params", "inputs", "description"]
 
   /// Reads `path`; `chain` holds the files already being read, to catch an `extends` loop.
@@ -35,7 +36,7 @@ struct RawPipeline {
     for key in top.keys.sorted() where !topLevelKeys.contains(key) {
       throw PipelineFileError(file: file, path: key, message: "unknown field; a pipeline file has: \(topLevelKeys.sorted().joined(separator: ", "))")
     }
-    var base = RawPipeline(name: nil, store: nil, vars: [:], stages: [])
+    var base = RawPipeline(name: nil, store: nil, inputsHelp: nil, vars: [:], stages: [])
     if let extends = top["extends"] {
       guard case .string(let relative) = extends else {
         throw PipelineFileError(file: file, path: "extends", message: "must be a path (a string)")
@@ -48,6 +49,7 @@ struct RawPipeline {
     }
     let name = try string(top["name"], file: file, at: "name")
     let store = try string(top["store"], file: file, at: "store")
+    let inputsHelp = try string(top["inputs_help"], file: file, at: "inputs_help")
     var vars = base.vars
     if let v = top["vars"] {
       guard case .object(let o) = v else { throw PipelineFileError(file: file, path: "vars", message: "must be an object") }
@@ -68,7 +70,8 @@ struct RawPipeline {
         stages.append(stage)
       }
     }
-    return RawPipeline(name: name ?? base.name, store: store ?? base.store, vars: vars, stages: stages)
+    return RawPipeline(name: name ?? base.name, store: store ?? base.store, inputsHelp: inputsHelp ?? base.inputsHelp,
+                       vars: vars, stages: stages)
   }
 
   /// Parses one stage object. In a file that extends another, a stage with a base stage's name

@@ -43,7 +43,9 @@ struct Rebuilder: Sendable {
         digests[slot] = id.description
         sources[slot] = "\(producer).\(name)"
       case .file(let path):
-        guard FileSystem.exists(path) else { throw MissingInputFileError(stage: stage.name, slot: slot, path: path) }
+        guard FileSystem.exists(path) else {
+          throw MissingInputFileError(stage: stage.name, slot: slot, path: path, help: spec.inputsHelp)
+        }
         let digest = try store.fileDigest(path) { fraction in
           emit(.stageProgress(stage: stage.name, fraction: fraction, detail: "hashing \(FileSystem.basename(of: path))"))
         }
@@ -155,5 +157,8 @@ public struct MissingInputFileError: Error, Sendable, CustomStringConvertible {
   public var stage: String
   public var slot: String
   public var path: String
-  public var description: String { "stage '\(stage)': input '\(slot)': file \(path) does not exist" }
+  public var help: String?
+  public var description: String {
+    "stage '\(stage)': input '\(slot)': file \(path) does not exist" + (help.map { ". \($0)" } ?? "")
+  }
 }
