@@ -180,6 +180,9 @@ public struct InputBytes: @unchecked Sendable {
   public let bytes: UnsafeRawBufferPointer
   let owner: AnyObject
 
+  /// Says a range of the bytes is done with, so a mapped file's pages can leave memory.
+  public func release(_ range: Range<Int>) { (owner as? MappedFile)?.release(range) }
+
   /// Bytes that `owner` keeps alive (for tests and tools that hold their own buffers).
   public init(name: String, bytes: UnsafeRawBufferPointer, owner: AnyObject) {
     self.name = name

@@ -269,4 +269,14 @@ public final class MappedFile: @unchecked Sendable {
   deinit {
     if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
   }
+
+  /// Tells the kernel the whole pages inside `range` are done with: they leave this process's
+  /// resident memory (and are read again from the page cache if touched).
+  public func release(_ range: Range<Int>) {
+    guard let base = bytes.baseAddress else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let lower = (range.lowerBound + page - 1) / page * page
+    let upper = range.upperBound / page * page
+    if upper > lower { madvise(UnsafeMutableRawPointer(mutating: base + lower), upper - lower, MADV_DONTNEED) }
+  }
 }

@@ -75,69 +75,54 @@ public struct IngestStage: Stage {
   }
 }
 
-/// Concatenates the parsed pieces and applies the missing-id policies.
+/// The parsed pieces, with the missing-id policies applied in place, then laid end to end into
+/// columns with one copy.
 struct TransactionMerge {
-  var day: [Int32] = []
-  var customer: [UInt32] = []
-  var article: [UInt32] = []
-  var price: [Float] = []
-  var channel: [UInt8] = []
-  var missingCustomers: [(Int, CustomerKey)] = []
-  var missingArticles: [(Int, UInt64)] = []
+  var parts: [TransactionsReader.Part]
   let customersInFile: Int
   let articlesInFile: Int
   var figures: [String: Int] = [:]
   var notes: [String] = []
-  var rows: Int { day.count }
+  var rows: Int { parts.reduce(0) { $0 + $1.count } }
 
   init(parts: [TransactionsReader.Part], customersInFile: Int, articlesInFile: Int) {
+    self.parts = parts
     self.customersInFile = customersInFile
     self.articlesInFile = articlesInFile
-    let total = parts.reduce(0) { $0 + $1.count }
-    day.reserveCapacity(total)
-    customer.reserveCapacity(total)
-    article.reserveCapacity(total)
-    price.reserveCapacity(total)
-    channel.reserveCapacity(total)
-    for part in parts {
-      let base = day.count
-      day += part.day
-      customer += part.customer
-      article += part.article
-      price += part.price
-      channel += part.channel
-      missingCustomers += part.missingCustomers.map { ($0.0 + base, $0.1) }
-      missingArticles += part.missingArticles.map { ($0.0 + base, $0.1) }
-    }
   }
 
   /// Applies the policy to rows whose customer is not in customers.csv; returns the ids added.
   mutating func resolveCustomers(_ policy: IngestStage.MissingPolicy, file: String) throws -> [CustomerKey] {
-    figures["missing_customers.ids"] = Set(missingCustomers.map(\.1)).count
-    figures["missing_customers.rows"] = missingCustomers.count
-    let (added, index) = try plan(missingCustomers, policy, what: "customer", file: file, firstIndex: customersInFile, describe: \.hex)
-    if let index { for (row, key) in missingCustomers { customer[row] = index[key]! } }
+    let missing = parts.map(\.missingCustomers)
+    let (added, index) = try plan(missing, policy, what: "customer", file: file, firstIndex: customersInFile, describe: \.hex)
+    if let index {
+      for p in parts.indices { for (row, key) in missing[p] { parts[p].customer[row] = index[key]! } }
+    }
     return added
   }
 
   /// Applies the policy to rows whose article is not in articles.csv; returns the ids added.
   mutating func resolveArticles(_ policy: IngestStage.MissingPolicy, file: String) throws -> [UInt64] {
-    figures["missing_articles.ids"] = Set(missingArticles.map(\.1)).count
-    figures["missing_articles.rows"] = missingArticles.count
-    let (added, index) = try plan(missingArticles, policy, what: "article", file: file, firstIndex: articlesInFile, describe: ArticleNumber.text)
-    if let index { for (row, key) in missingArticles { article[row] = index[key]! } }
+    let missing = parts.map(\.missingArticles)
+    let (added, index) = try plan(missing, policy, what: "article", file: file, firstIndex: articlesInFile, describe: ArticleNumber.text)
+    if let index {
+      for p in parts.indices { for (row, key) in missing[p] { parts[p].article[row] = index[key]! } }
+    }
     return added
   }
 
   /// Under `add`: the ids to add and their new indexes (sorted ids take the next indexes, so the same
   /// input gives the same indexes on any thread count). Under `drop`: drops the rows now.
   private mutating func plan<Key: Hashable & Comparable>(
-    _ missing: [(Int, Key)], _ policy: IngestStage.MissingPolicy, what: String, file: String, firstIndex: Int,
+    _ missing: [[(Int, Key)]], _ policy: IngestStage.MissingPolicy, what: String, file: String, firstIndex: Int,
     describe: (Key) -> String
   ) throws -> (added: [Key], index: [Key: UInt32]?) {
-    guard !missing.isEmpty else { return ([], nil) }
-    let distinct = Array(Set(missing.map(\.1))).sorted()
-    let summary = "\(missing.count) rows name \(distinct.count) \(what)s that are not in the \(what)s file"
+    let rows = missing.reduce(0) { $0 + $1.count }
+    let distinct = Array(Set(missing.joined().map(\.1))).sorted()
+    figures["missing_\(what)s.ids"] = distinct.count
+    figures["missing_\(what)s.rows"] = rows
+    guard rows > 0 else { return ([], nil) }
+    let summary = "\(rows) rows name \(distinct.count) \(what)s that are not in the \(what)s file"
     switch policy {
     case .fail:
       throw CSVError(code: .missingKey, file: file, line: 0, field: "\(what)_id", message:
@@ -147,31 +132,39 @@ struct TransactionMerge {
       return (distinct, Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt32(firstIndex + $0)) }))
     case .drop:
       notes.append("\(summary): dropped (missing_\(what)s = drop)")
-      dropRows(Set(missing.map(\.0)))
+      for p in parts.indices { parts[p].drop(Set(missing[p].map(\.0))) }
       return ([], nil)
     }
   }
 
-  /// Removes rows, keeping order; row numbers of the other policy's list are shifted to match.
-  private mutating func dropRows(_ doomed: Set<Int>) {
-    var newIndex = [Int](repeating: -1, count: rows)
+  /// The transactions table; the parts are consumed as their columns are built.
+  mutating func table() -> Table {
+    func take<T: ColumnElement>(_ name: String, _ path: WritableKeyPath<TransactionsReader.Part, [T]>) -> Column {
+      let pieces = parts.map { $0[keyPath: path] }
+      for p in parts.indices { parts[p][keyPath: path] = [] }
+      return Column(name, concatenating: pieces)
+    }
+    return Table([take("day", \.day), take("customer", \.customer), take("article", \.article),
+                  take("price", \.price), take("channel", \.channel)], metadata: ["day0": "2018-09-20"])
+  }
+}
+
+extension TransactionsReader.Part {
+  /// Removes rows, keeping order; the other missing-id list's row numbers follow.
+  mutating func drop(_ doomed: Set<Int>) {
+    guard !doomed.isEmpty else { return }
+    var newIndex = [Int](repeating: -1, count: count)
     var kept = 0
-    for row in 0..<rows where !doomed.contains(row) {
+    for row in 0..<count where !doomed.contains(row) {
       newIndex[row] = kept
       day[kept] = day[row]; customer[kept] = customer[row]; article[kept] = article[row]
       price[kept] = price[row]; channel[kept] = channel[row]
       kept += 1
     }
-    day.removeLast(rows - kept); customer.removeLast(customer.count - kept); article.removeLast(article.count - kept)
-    price.removeLast(price.count - kept); channel.removeLast(channel.count - kept)
+    let removed = count - kept
+    day.removeLast(removed); customer.removeLast(removed); article.removeLast(removed)
+    price.removeLast(removed); channel.removeLast(removed)
     missingCustomers = missingCustomers.compactMap { newIndex[$0.0] >= 0 ? (newIndex[$0.0], $0.1) : nil }
     missingArticles = missingArticles.compactMap { newIndex[$0.0] >= 0 ? (newIndex[$0.0], $0.1) : nil }
-  }
-
-  func table() -> Table {
-    Table([
-      Column("day", day), Column("customer", customer), Column("article", article),
-      Column("price", price), Column("channel", channel),
-    ], metadata: ["day0": "2018-09-20"])
   }
 }

@@ -15,7 +15,30 @@ struct TransactionsReader {
     /// (row in this part, id) of rows whose customer or article is not in its file.
     var missingCustomers: [(Int, CustomerKey)] = []
     var missingArticles: [(Int, UInt64)] = []
+    /// Ids parsed but not yet looked up: looking many up in one tight loop lets the processor
+    /// overlap their cache misses, which a lookup per row cannot.
+    var pendingCustomers: [CustomerKey] = []
+    var pendingArticles: [UInt64] = []
     var count: Int { day.count }
+    static let batch = 4096
+
+    /// Resolves the pending ids of the last rows into indexes.
+    mutating func lookUp(_ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>) {
+      let first = count - pendingCustomers.count
+      var found = [Int32](repeating: -1, count: pendingCustomers.count)
+      for (n, key) in pendingCustomers.enumerated() { found[n] = Int32(customers.index(of: key) ?? -1) }
+      for (n, index) in found.enumerated() {
+        if index < 0 { missingCustomers.append((first + n, pendingCustomers[n])); customer.append(unknown) }
+        else { customer.append(UInt32(index)) }
+      }
+      for (n, id) in pendingArticles.enumerated() { found[n] = Int32(articles.index(of: id) ?? -1) }
+      for (n, index) in found.enumerated() {
+        if index < 0 { missingArticles.append((first + n, pendingArticles[n])); article.append(unknown) }
+        else { article.append(UInt32(index)) }
+      }
+      pendingCustomers.removeAll(keepingCapacity: true)
+      pendingArticles.removeAll(keepingCapacity: true)
+    }
 
     init(capacity: Int = 0) {
       day.reserveCapacity(capacity)
@@ -37,7 +60,8 @@ struct TransactionsReader {
     return try reader.parse(
       badRows: badRows, bytesPerPiece: piece, cancellation: { context.isCancelled },
       progress: { context.progress($0 * 0.9, "parsing \(FileSystem.basename(of: input.name))") },
-      makePart: { Part(capacity: piece / 100) }
+      makePart: { Part(capacity: piece / 100) },
+      finishPart: { $0.lookUp(customers, articles) }
     ) { part, fields, _ throws(RowError) in
       let data = scanner.data
       guard let day = FieldParser.day(data, fields[at[0]]) else {
@@ -53,16 +77,12 @@ struct TransactionsReader {
       guard let channel = FieldParser.unsigned(data, fields[at[4]]), channel < 255 else {
         throw RowError("sales_channel_id", "'\(scanner.text(fields[at[4]]))' is not a channel number")
       }
-      let row = part.count
-      let c = customers.index(of: key)
-      if c == nil { part.missingCustomers.append((row, key)) }
-      let a = articles.index(of: articleID)
-      if a == nil { part.missingArticles.append((row, articleID)) }
       part.day.append(day)
-      part.customer.append(c.map(UInt32.init) ?? unknown)
-      part.article.append(a.map(UInt32.init) ?? unknown)
       part.price.append(Float(price))
       part.channel.append(UInt8(channel))
+      part.pendingCustomers.append(key)
+      part.pendingArticles.append(articleID)
+      if part.pendingCustomers.count == Part.batch { part.lookUp(customers, articles) }
     }
   }
 }

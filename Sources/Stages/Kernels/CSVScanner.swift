@@ -58,16 +58,16 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
   /// Pass 1 counts quotes per slice in parallel so each slice knows whether it starts inside a
   /// quoted field; a boundary is the first newline outside quotes.
   /// - Complexity: O(bytes), in parallel.
-  public func split(from start: Int, pieces: Int) -> [Range<Int>] {
+  public func split(from start: Int, pieces: Int, release: (@Sendable (Range<Int>) -> Void)? = nil) -> [Range<Int>] {
     let count = data.count - start
     let pieces = Swift.min(pieces, count / 64)
     guard pieces > 1 else { return [start..<data.count] }
     let bytes = UnsafeTransfer(data)
     let parity = Parallel.map(chunks: pieces) { p in
       let r = Parallel.range(p, of: pieces, count: count)
-      var quotes = 0
-      for i in (start + r.lowerBound)..<(start + r.upperBound) where bytes.wrapped[i] == 0x22 { quotes += 1 }
-      return quotes & 1 == 1
+      let slice = (start + r.lowerBound)..<(start + r.upperBound)
+      defer { release?(slice) }
+      return FieldParser.count(0x22, in: bytes.wrapped, slice) & 1 == 1
     }
     var inside = false
     var starts = [start]
@@ -160,9 +160,7 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
 
   /// The 1-based physical line holding `offset` (only computed for messages).
   public func line(at offset: Int) -> Int {
-    var lines = 1
-    for i in 0..<Swift.min(offset, data.count) where data[i] == 0x0A { lines += 1 }
-    return lines
+    1 + FieldParser.count(0x0A, in: data, 0..<Swift.min(offset, data.count))
   }
 
   /// Whether the record starting at `offset` is the file's last and has no final newline.

@@ -22,6 +22,7 @@ public struct RowError: Error, Sendable {
 /// field counts, and applying the bad-row policy. Each piece builds its own part; parts come back in
 /// file order, so the result does not depend on the thread count.
 public struct CSVTableReader: Sendable {
+  public let input: InputBytes
   public let scanner: CSVScanner
   public let header: [String]
   public let bodyStart: Int
@@ -30,6 +31,7 @@ public struct CSVTableReader: Sendable {
 
   /// - Parameter kind: what the file should be ("the transactions file"), for messages.
   public init(_ input: InputBytes, kind: String, required: [String], optional: [String] = []) throws(CSVError) {
+    self.input = input
     scanner = CSVScanner(name: input.name, data: input.bytes)
     (header, bodyStart) = try scanner.header()
     var positions: [String: Int] = [:]
@@ -54,10 +56,13 @@ public struct CSVTableReader: Sendable {
     badRows: BadRowPolicy, bytesPerPiece: Int = 32 << 20, cancellation: (@Sendable () -> Bool)? = nil,
     progress: (@Sendable (Double) -> Void)? = nil,
     makePart: @escaping @Sendable () -> Part,
+    finishPart: @escaping @Sendable (inout Part) -> Void = { _ in },
     row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
   ) throws -> (parts: [Part], skipped: Int) {
     let pieceCount = max(1, (scanner.data.count - bodyStart) / bytesPerPiece)
-    let pieces = scanner.split(from: bodyStart, pieces: pieceCount)
+    let input = self.input
+    // The quote-parity pass reads the whole file; its pages leave memory as it goes.
+    let pieces = scanner.split(from: bodyStart, pieces: pieceCount) { input.release($0) }
     let expected = header.count
     let scanner = self.scanner
     let done = ProgressCounter(total: pieces.count) { progress?($0) }
@@ -93,6 +98,8 @@ public struct CSVTableReader: Sendable {
       } catch {
         return (part, skipped, CSVError(code: .badField, file: scanner.name, line: 0, field: "", message: "\(error)"))
       }
+      finishPart(&part)
+      input.release(pieces[p])
       done.advance()
       return (part, skipped, nil)
     }
