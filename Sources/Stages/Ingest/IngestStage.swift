@@ -44,7 +44,8 @@ public struct IngestStage: Stage {
       transactionBytes, customers: customerIndex, articles: IDIndex(articles.ids), badRows: params.bad_rows, context: context)
     try context.checkCancellation()
     var merged = TransactionMerge(parts: parts, customersInFile: customers.keys.count, articlesInFile: articles.ids.count)
-    try requireRows(merged.rows, transactionBytes.name)
+    let rows = merged.rows
+    try requireRows(rows, transactionBytes.name)
     let addedCustomers = try merged.resolveCustomers(params.missing_customers, file: transactionBytes.name)
     let addedArticles = try merged.resolveArticles(params.missing_articles, file: transactionBytes.name)
     context.progress(0.92, "writing tables")
@@ -57,7 +58,7 @@ public struct IngestStage: Stage {
 
     context.record("rows.articles", Double(articles.ids.count))
     context.record("rows.customers", Double(customers.keys.count))
-    context.record("rows.transactions", Double(merged.rows))
+    context.record("rows.transactions", Double(rows))
     context.record("bad_rows_skipped.articles", Double(articles.skipped))
     context.record("bad_rows_skipped.customers", Double(customers.skipped))
     context.record("bad_rows_skipped.transactions", Double(skipped))
