@@ -34,9 +34,10 @@ let package = Package(
     // crash, lock and concurrency tests a process they can kill.
     .executableTarget(name: "pipeline-toy", dependencies: ["Pipeline"], path: "Tests/PipelineToy"),
     .executableTarget(name: "artifact-bench", dependencies: ["Pipeline", "Stages"], path: "bench/ArtifactBench"),
-    .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "pipeline-toy"]),
-    .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline"]),
-    .testTarget(name: "hmpipeTests", dependencies: ["hmpipe", "Pipeline"]),
+    .target(name: "TestSupport", dependencies: ["Pipeline"], path: "Tests/TestSupport"),
+    .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "pipeline-toy", "TestSupport"]),
+    .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(name: "hmpipeTests", dependencies: ["hmpipe", "Pipeline", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

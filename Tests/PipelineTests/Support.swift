@@ -1,24 +1,7 @@
 import Foundation
 import Pipeline
+@_exported import TestSupport
 @testable import pipeline_toy
-
-/// A fresh folder under /tmp, removed when the test's value goes away.
-final class TemporaryDirectory: @unchecked Sendable {
-  let path: String
-  init() {
-    var template = Array("/tmp/hmpipe-test-XXXXXX".utf8CString)
-    path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-  }
-  deinit { FileSystem.removeTree(path) }
-
-  /// Writes `text` to `name` inside the folder and returns its path.
-  @discardableResult
-  func write(_ name: String, _ text: String) -> String {
-    let file = path + "/" + name
-    try! FileSystem.writeAtomically(Array(text.utf8), to: file)
-    return file
-  }
-}
 
 /// A toy pipeline: source → clamp → sum, plus a file reader. `vars` fill its params.
 func toyPipeline(count: Int = 100, max: Int = 1_000_000, columns: Int = 1, delay: Int = 0) -> String {
@@ -46,20 +29,10 @@ func statuses(_ record: RunRecord) -> [String: RunRecord.StageRecord.Status] {
   Dictionary(uniqueKeysWithValues: record.stages.map { ($0.name, $0.status) })
 }
 
-/// The built `pipeline-toy` executable, beside the test bundle.
-func toyExecutable() -> String {
-  var dir = FileSystem.dirname(of: FileSystem.absolute(CommandLine.arguments[0]))
-  while dir != "/" {
-    if FileSystem.exists(dir + "/pipeline-toy") { return dir + "/pipeline-toy" }
-    dir = FileSystem.dirname(of: dir)
-  }
-  return FileSystem.absolute(".build/debug/pipeline-toy")
-}
-
 /// Starts `pipeline-toy` with `arguments`, stdout and stderr to files in `directory`.
 func startToy(_ arguments: [String], in directory: String, tag: String) throws -> Process {
   let process = Process()
-  process.executableURL = URL(fileURLWithPath: toyExecutable())
+  process.executableURL = URL(fileURLWithPath: builtExecutable("pipeline-toy"))
   process.arguments = arguments
   process.currentDirectoryURL = URL(fileURLWithPath: directory)
   _ = FileManager.default.createFile(atPath: "\(directory)/\(tag).out", contents: nil)

@@ -63,8 +63,8 @@ struct IngestHarness {
 
 @Suite struct IngestTests {
   @Test func realSliceIngestsWithTheDocumentedPolicy() async throws {
-    let data = try #require(["../shared/data", "../../shared/data", "/work/shared/data"].first { FileSystem.exists($0 + "/hm-real-slice") }
-      .map { $0 + "/hm-real-slice" } ?? Self.sharedSlice())
+    // The first rows of the real Kaggle files (../shared/data/hm-real-slice), kept as a fixture.
+    let data = FileSystem.dirname(of: #filePath) + "/Fixtures/hm-real-slice"
     let harness = IngestHarness()
     let read = { (name: String) in try String(contentsOfFile: data + "/" + name, encoding: .utf8) }
     let result = try await harness.run(articles: try read("articles.csv"), customers: try read("customers.csv"),
@@ -90,15 +90,6 @@ struct IngestHarness {
     let valueColumn = try dictionaries.column("value")
     let values = (0..<dictionaries.rowCount).map { valueColumn.string(at: $0) }
     #expect(values.contains("Womens Nightwear, Socks & Tigh"))
-  }
-
-  static func sharedSlice() -> String? {
-    var dir = FileSystem.dirname(of: #filePath)
-    while dir != "/" {
-      if FileSystem.exists(dir + "/shared/data/hm-real-slice") { return dir + "/shared/data/hm-real-slice" }
-      dir = FileSystem.dirname(of: dir)
-    }
-    return nil
   }
 
   @Test func quotedFieldsAndIDsRoundTrip() async throws {

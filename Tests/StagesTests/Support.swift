@@ -1,15 +1,6 @@
 import Foundation
 import Pipeline
-
-/// A fresh folder under /tmp, removed when the value goes away.
-final class TemporaryDirectory: @unchecked Sendable {
-  let path: String
-  init() {
-    var template = Array("/tmp/hmpipe-stages-XXXXXX".utf8CString)
-    path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-  }
-  deinit { FileSystem.removeTree(path) }
-}
+@_exported import TestSupport
 
 /// The lines of a CSV file we wrote (no quoted newlines), split on commas outside quotes.
 func csvRows(_ path: String) throws -> [[Substring]] {

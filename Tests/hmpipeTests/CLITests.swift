@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+import TestSupport
 
 /// The `hmpipe` command as a user types it: spawned as a process, its exit status, stdout and
 /// stderr checked.
@@ -28,14 +29,7 @@ import Testing
                   stderr: String(decoding: stderr, as: UTF8.self))
   }
 
-  static func executable() -> String {
-    var dir = FileSystem.dirname(of: FileSystem.absolute(CommandLine.arguments[0]))
-    while dir != "/" {
-      if FileSystem.exists(dir + "/hmpipe") && !FileSystem.isDirectory(dir + "/hmpipe") { return dir + "/hmpipe" }
-      dir = FileSystem.dirname(of: dir)
-    }
-    return FileSystem.absolute(".build/debug/hmpipe")
-  }
+  static func executable() -> String { builtExecutable("hmpipe") }
 
   /// A folder with a small synthetic pipeline in it.
   static func project(scale: Double = 0.0005) -> TemporaryDirectory {
@@ -186,19 +180,3 @@ import Testing
   }
 }
 
-/// A fresh folder under /tmp, removed when the value goes away.
-final class TemporaryDirectory: @unchecked Sendable {
-  let path: String
-  init() {
-    var template = Array("/tmp/hmpipe-cli-XXXXXX".utf8CString)
-    path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-  }
-  deinit { FileSystem.removeTree(path) }
-
-  @discardableResult
-  func write(_ name: String, _ text: String) -> String {
-    let file = path + "/" + name
-    try! FileSystem.writeAtomically(Array(text.utf8), to: file)
-    return file
-  }
-}

@@ -11,15 +11,6 @@ public struct ArtifactID: Hashable, Sendable, Comparable, CustomStringConvertibl
   public var short: String { digest.short }
   public static func < (a: ArtifactID, b: ArtifactID) -> Bool { a.digest < b.digest }
 
-  public init(from decoder: any Decoder) throws {
-    let text = try decoder.singleValueContainer().decode(String.self)
-    guard let d = Digest(hex: text) else {
-      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an artifact id: \(text)"))
-    }
-    digest = d
-  }
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.singleValueContainer()
-    try c.encode(digest.hex)
-  }
+  public init(from decoder: any Decoder) throws { digest = try Digest(from: decoder) }
+  public func encode(to encoder: any Encoder) throws { try digest.encode(to: encoder) }
 }
