@@ -116,3 +116,30 @@ import Testing
     #expect(matrix.count == 128 + 10554 * 32 * 4)
   }
 }
+
+/// The synthetic files parse as the Kaggle files do: the demo pipeline's synth → ingest → split.
+@Suite struct SynthRoundTripTests {
+  @Test func synthOutputIngestsCompletely() async throws {
+    let dir = TemporaryDirectory()
+    dir.write("p.json", """
+      {"store": "store", "stages": [
+        {"name": "data", "kind": "synth", "params": {"scale": 0.001, "seed": 11, "embedding_dims": 4}},
+        {"name": "ingest", "kind": "ingest", "params": {"missing_customers": "fail", "missing_articles": "fail"},
+         "inputs": {"articles": "data.articles", "customers": "data.customers", "transactions": "data.transactions"}},
+        {"name": "split", "kind": "split", "inputs": {"transactions": "ingest.transactions"}}
+      ]}
+      """)
+    let spec = try PipelineLoader(registry: HMStages.registry).load(dir.path + "/p.json")
+    let store = try Store(root: spec.storePath)
+    let record = try await Runner(spec: spec, store: store, options: RunOptions()).run()
+    #expect(record.stages.map(\.status) == [.ran, .ran, .ran], "\(record.stages.compactMap(\.error))")
+    let synth = record.stages[0].figures, ingest = record.stages[1].figures
+    #expect(ingest["rows.transactions"] == synth["transactions"])
+    #expect(ingest["rows.customers"] == synth["customers"])
+    #expect(ingest["rows.articles"] == synth["articles"])
+    #expect(ingest["bad_rows_skipped.transactions"] == 0)
+    let split = record.stages[2].figures
+    #expect(split["train_rows"]! + split["test_rows"]! == synth["transactions"]!)
+    #expect(split["test_first_day"] == 727, "the last 7 of 734 days are the test week")
+  }
+}
