@@ -19,6 +19,9 @@ struct TransactionsReader {
     /// overlap their cache misses, which a lookup per row cannot.
     var pendingCustomers: [CustomerKey] = []
     var pendingArticles: [UInt64] = []
+    /// The file is in date order: the last date's text and day, to skip parsing repeats.
+    var lastDate: (UInt64, UInt16) = (0, 0)
+    var lastDay: Int32 = -1
     var count: Int { day.count }
     static let batch = 4096
 
@@ -64,8 +67,21 @@ struct TransactionsReader {
       finishPart: { $0.lookUp(customers, articles) }
     ) { part, fields, _ throws(RowError) in
       let data = scanner.data
-      guard let day = FieldParser.day(data, fields[at[0]]) else {
-        throw RowError("t_dat", "'\(scanner.text(fields[at[0]]))' is not a date (YYYY-MM-DD)")
+      let dateField = fields[at[0]]
+      let day: Int32
+      if dateField.count == 10, part.lastDay >= 0,
+        data.loadUnaligned(fromByteOffset: dateField.start, as: UInt64.self) == part.lastDate.0,
+        data.loadUnaligned(fromByteOffset: dateField.start + 8, as: UInt16.self) == part.lastDate.1
+      {
+        day = part.lastDay
+      } else {
+        guard let parsed = FieldParser.day(data, dateField) else {
+          throw RowError("t_dat", "'\(scanner.text(dateField))' is not a date (YYYY-MM-DD)")
+        }
+        day = parsed
+        part.lastDay = parsed
+        part.lastDate = (data.loadUnaligned(fromByteOffset: dateField.start, as: UInt64.self),
+                         data.loadUnaligned(fromByteOffset: dateField.start + 8, as: UInt16.self))
       }
       guard let key = FieldParser.hex256(data, fields[at[1]]) else {
         throw RowError("customer_id", "'\(scanner.text(fields[at[1]]))' is not a customer id (64 hex digits)")

@@ -120,11 +120,7 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
         }
       } else {
         let fieldStart = i
-        while i < end {
-          let c = data[i]
-          if c == 0x2C || c == 0x0A { break }
-          i += 1
-        }
+        i = nextDelimiter(from: i, end: end)
         var fieldEnd = i
         if fieldEnd > fieldStart && data[fieldEnd - 1] == 0x0D && (i == end || data[i] == 0x0A) { fieldEnd -= 1 }
         fields.append(FieldRange(start: fieldStart, end: fieldEnd, quoted: false))
@@ -140,6 +136,24 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
     }
     at = i
     return true
+  }
+
+  /// The first comma or newline at or after `from` (or `end`), eight bytes at a time: a byte equal
+  /// to the pattern becomes zero after XOR, and `(v - 0x01…) & ~v & 0x80…` marks zero bytes; the
+  /// lowest mark is exact.
+  @inline(__always)
+  func nextDelimiter(from start: Int, end: Int) -> Int {
+    let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+    var i = start
+    while i + 8 <= end {
+      let word = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+      let comma = word ^ (ones &* 0x2C), newline = word ^ (ones &* 0x0A)
+      let marks = ((comma &- ones) & ~comma | (newline &- ones) & ~newline) & highs
+      if marks != 0 { return i + marks.trailingZeroBitCount / 8 }
+      i += 8
+    }
+    while i < end && data[i] != 0x2C && data[i] != 0x0A { i += 1 }
+    return i
   }
 
   /// A field's text, with doubled quotes undone.
