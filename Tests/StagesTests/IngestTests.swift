@@ -205,3 +205,22 @@ enum InputBytesForTests {
     InputBytes(name: name, bytes: bytes, owner: NSObject())
   }
 }
+
+@Suite struct FieldParserTests {
+  @Test(arguments: 0..<200)
+  func hexMatchesAScalarReference(seed: Int) {
+    var rng = CounterRandom(seed: 3, stream: 1, index: UInt64(seed))
+    let alphabet = Array("0123456789abcdefABCDEF".utf8)
+    var text = (0..<64).map { _ in alphabet[rng.below(alphabet.count)] }
+    // Every fourth case carries one byte that is not a hex digit.
+    let broken = seed % 4 == 0
+    if broken { text[rng.below(64)] = Array("gG/:@`z \u{7F}".utf8)[rng.below(9)] }
+    let key = text.withUnsafeBytes { FieldParser.hex256($0, FieldRange(start: 0, end: 64, quoted: false)) }
+    if broken {
+      #expect(key == nil)
+    } else {
+      let words = (0..<4).map { UInt64(String(decoding: text[($0 * 16)..<($0 * 16 + 16)], as: UTF8.self), radix: 16)! }
+      #expect(key == CustomerKey(a: words[0], b: words[1], c: words[2], d: words[3]))
+    }
+  }
+}

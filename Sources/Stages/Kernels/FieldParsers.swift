@@ -104,22 +104,14 @@ public enum FieldParser {
     return era * 146_097 + doe - 719_468
   }
 
-  /// 64 hex digits as four big-endian words.
+  /// 64 hex digits as four big-endian words, eight digits per step (SWAR on 64-bit words).
   @inline(__always)
   public static func hex256(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> CustomerKey? {
     guard f.count == 64 else { return nil }
     var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-    var bad: UInt8 = 0
     for w in 0..<4 {
-      var v: UInt64 = 0
-      for i in 0..<16 {
-        let c = data[f.start + w * 16 + i]
-        // Valid: 0-9, a-f, A-F. (c & 0xF) + 9 · (c >> 6) maps all three ranges to 0...15.
-        let digit = c &- 48 < 10
-        let letter = (c | 0x20) &- 97 < 6
-        bad |= (digit || letter) ? 0 : 1
-        v = v << 4 | UInt64((c & 0xF) &+ 9 &* (c >> 6))
-      }
+      guard let high = hex8(data, f.start + w * 16), let low = hex8(data, f.start + w * 16 + 8) else { return nil }
+      let v = UInt64(high) << 32 | UInt64(low)
       switch w {
       case 0: words.0 = v
       case 1: words.1 = v
@@ -127,8 +119,26 @@ public enum FieldParser {
       default: words.3 = v
       }
     }
-    guard bad == 0 else { return nil }
     return CustomerKey(a: words.0, b: words.1, c: words.2, d: words.3)
+  }
+
+  /// Eight hex digits at `at` as a 32-bit value, or nil if any is not 0-9, a-f, A-F.
+  @inline(__always)
+  static func hex8(_ data: UnsafeRawBufferPointer, _ at: Int) -> UInt32? {
+    let ones: UInt64 = 0x0101_0101_0101_0101, low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, highs: UInt64 = 0x8080_8080_8080_8080
+    let x = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+    // Bytes strictly between m and n get their high bit set (exact for ASCII bytes).
+    func between(_ m: UInt64, _ n: UInt64) -> UInt64 {
+      ((ones &* (127 + n) &- (x & low7)) & ~x & ((x & low7) &+ ones &* (127 - m))) & highs
+    }
+    guard x & highs == 0, between(0x2F, 0x3A) | between(0x40, 0x47) | between(0x60, 0x67) == highs else { return nil }
+    // (c & 0xF) + 9 · (c >> 6) is the digit's value for all three ranges.
+    let nibbles = (x & (ones &* 0x0F)) &+ 9 &* ((x >> 6) & ones)
+    // Byte i holds digit i (little-endian load): pair them, then gather the four bytes.
+    let pairs = ((nibbles & 0x00FF_00FF_00FF_00FF) << 4) | ((nibbles >> 8) & 0x00FF_00FF_00FF_00FF)
+    let quads = (pairs | (pairs >> 8)) & 0x0000_FFFF_0000_FFFF
+    let packed = UInt32(truncatingIfNeeded: quads | (quads >> 16))
+    return packed.byteSwapped
   }
 
   /// How many bytes of `range` equal `byte`, sixteen at a time.
