@@ -111,7 +111,7 @@ struct Rebuilder: Sendable {
       key: key, stage: stage.name, kind: stage.kind, version: stage.definition.version, params: stage.params,
       inputs: inputs.components.inputs, inputSources: inputs.sources,
       outputs: context.outputs.mapValues { m in
-        CacheEntry.Output(id: m.id, rows: m.rows, rawBytes: m.rawBytes, storedBytes: store.storedSize(m.id) ?? 0)
+        CacheEntry.Output(id: m.id, kind: m.kind, rows: m.rows, rawBytes: m.rawBytes, storedBytes: store.storedSize(m.id) ?? 0)
       },
       seconds: Date().timeIntervalSince(started), peakMemoryBytes: ResourceUsage.peakBytes(), figures: context.figures,
       finishedAt: Date())
@@ -128,7 +128,7 @@ struct Rebuilder: Sendable {
   private func record(_ stage: StageSpec, _ status: RunRecord.StageRecord.Status, reason: String, entry: CacheEntry, seconds: Double) -> RunRecord.StageRecord {
     RunRecord.StageRecord(
       name: stage.name, status: status, reason: reason, seconds: seconds,
-      rows: entry.outputs.values.reduce(0) { $0 + $1.rows },
+      rows: entry.outputs.values.filter { $0.kind == .table }.reduce(0) { $0 + $1.rows },
       rawBytes: entry.outputs.values.reduce(0) { $0 + $1.rawBytes },
       storedBytes: entry.outputs.values.reduce(0) { $0 + $1.storedBytes },
       peakMemoryBytes: status == .ran ? entry.peakMemoryBytes : 0,

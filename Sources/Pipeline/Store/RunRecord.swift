@@ -9,6 +9,7 @@ public struct RunRecord: Codable, Sendable {
     public var status: Status
     public var reason: String
     public var seconds: Double
+    /// Rows of the stage's table outputs (file outputs count in the byte figures only).
     public var rows: Int
     public var rawBytes: Int
     public var storedBytes: Int

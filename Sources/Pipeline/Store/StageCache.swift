@@ -6,6 +6,8 @@ public struct CacheEntry: Codable, Sendable {
   /// One output artifact of the stage.
   public struct Output: Codable, Sendable {
     public var id: ArtifactID
+    public var kind: Table.Kind
+    /// Rows of a table; bytes of a file.
     public var rows: Int
     public var rawBytes: Int
     public var storedBytes: Int

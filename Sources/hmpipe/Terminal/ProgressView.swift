@@ -72,7 +72,8 @@ final class ProgressView: Sendable {
     switch r.status {
     case .cached: return "\(pad(r.name))  cached"
     case .ran:
-      var text = "\(pad(r.name))  ran in \(Format.seconds(r.seconds)): \(Format.count(r.rows)) rows, \(Format.bytes(r.storedBytes)) stored"
+      var text = "\(pad(r.name))  ran in \(Format.seconds(r.seconds)): "
+        + (r.rows > 0 ? "\(Format.count(r.rows)) rows, " : "") + "\(Format.bytes(r.rawBytes)) raw, \(Format.bytes(r.storedBytes)) stored"
       if r.peakMemoryBytes > 0 { text += ", peak \(Format.bytes(r.peakMemoryBytes))" }
       return text
     case .failed: return "\(pad(r.name))  FAILED: \(r.error ?? "unknown error")"
