@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Moves a non-Sendable value (a pointer, a buffer) into `concurrentPerform`. The caller promises that
@@ -17,8 +18,8 @@ public enum Parallel {
   /// Threads a kernel uses: the `HMPIPE_THREADS` environment variable when set, else the cores
   /// available to this process. Results never depend on it.
   public static let coreCount: Int = {
-    if let text = getenv("HMPIPE_THREADS"), let n = Int(String(cString: text)), n > 0 { return n }
-    return max(1, System.activeProcessorCount)
+    if let text = ProcessInfo.processInfo.environment["HMPIPE_THREADS"], let n = Int(text), n > 0 { return n }
+    return max(1, ProcessInfo.processInfo.activeProcessorCount)
   }()
 
   /// Runs `body(chunk)` for every chunk in `0..<chunks` on up to `workers` threads, dynamically
@@ -70,17 +71,3 @@ public enum Parallel {
   }
 }
 
-/// Processor count, kept apart so tests can reason about it.
-enum System {
-  static var activeProcessorCount: Int {
-    #if canImport(Glibc)
-    return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-    #else
-    return 1
-    #endif
-  }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -227,10 +227,6 @@ public enum FileSystem {
     return ok ? String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self) : "."
   }
 
-  public static func processExists(_ pid: Int32) -> Bool {
-    kill(pid, 0) == 0 || errno == EPERM
-  }
-
   public static var processID: Int32 { getpid() }
 }
 

@@ -101,12 +101,6 @@ public final class Store: Sendable {
 
   public func removeObject(_ id: ArtifactID) { FileSystem.remove(objectPath(id)) }
 
-  /// The id whose object a path names, when it is an object path of this store.
-  public func objectID(atPath path: String) -> ArtifactID? {
-    guard path.hasPrefix(root + "/objects/") else { return nil }
-    return ArtifactID(hex: FileSystem.basename(of: path))
-  }
-
   /// Ids that start with `prefix` (at least 4 hex digits).
   public func objects(withPrefix prefix: String) -> [ArtifactID] {
     let p = prefix.lowercased()
