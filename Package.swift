@@ -3,7 +3,7 @@ import PackageDescription
 
 /// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
 /// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
-/// hmpipe → Stages → Pipeline → CZstd.
+/// hmpipe → Stages → Pipeline → CZstd; Stages → COpenBLAS.
 let package = Package(
   name: "hmpipe",
   platforms: [.macOS(.v15)],
@@ -21,11 +21,16 @@ let package = Package(
       pkgConfig: "libzstd",
       providers: [.apt(["libzstd-dev"])]
     ),
+    .systemLibrary(
+      name: "COpenBLAS",
+      pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]
+    ),
     .target(
       name: "Pipeline",
       dependencies: ["CZstd", .product(name: "Crypto", package: "swift-crypto")]
     ),
-    .target(name: "Stages", dependencies: ["Pipeline"]),
+    .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS"]),
     .executableTarget(
       name: "hmpipe",
       dependencies: ["Stages", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -13,4 +13,9 @@ struct HMPipe: AsyncParsableCommand {
       """,
     version: "0.1.0",
     subcommands: [Run.self, Status.self, Inspect.self, Dag.self, GC.self, Verify.self, Export.self, Synth.self])
+
+  static func main() async {
+    Startup.chooseBLASKernel()
+    await main(nil)
+  }
 }

@@ -63,6 +63,20 @@ import TestSupport
     #expect(Self.stages(status).map { $0["state"] as? String } == ["fresh"])
   }
 
+  /// The run record names the BLAS kernel: hmpipe's own choice for this processor, or the user's.
+  @Test func runRecordNamesTheBLASKernelAndKeepsTheUsersChoice() throws {
+    let dir = Self.project()
+    for (environment, expected) in [([String: String](), nil), (["OPENBLAS_CORETYPE": "Prescott"], "Prescott")] {
+      let run = try Self.hmpipe(["run", "p.json"], in: dir.path, environment: environment)
+      #expect(run.status == 0)
+      let runs = try FileSystem.list(dir.path + "/artifacts/runs").sorted()
+      let record = try JSONSerialization.jsonObject(with: Data(try FileSystem.readAll(dir.path + "/artifacts/runs/" + runs.last!))) as? [String: Any]
+      let facts = try #require(record?["environment"] as? [String: String])
+      #expect(!(facts["openblas_core"] ?? "").isEmpty)
+      if let expected { #expect(facts["openblas_core"] == expected && facts["openblas_coretype_env"] == expected) }
+    }
+  }
+
   @Test func statusSaysWhyAStageIsStale() throws {
     let dir = Self.project()
     _ = try Self.hmpipe(["run", "p.json"], in: dir.path)

@@ -142,7 +142,10 @@ public final class Store: Sendable {
   // MARK: Run records
 
   public func putRunRecord(_ record: RunRecord) throws {
-    let stamp = ISO8601DateFormatter().string(from: record.startedAt).replacingOccurrences(of: ":", with: "")
+    // Sortable to the millisecond, so records list in the order the runs started.
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    let stamp = formatter.string(from: record.startedAt).replacingOccurrences(of: ":", with: "")
     try RecordFile.write(record, to: "\(root)/runs/\(stamp)-\(FileSystem.processID).json")
   }
 

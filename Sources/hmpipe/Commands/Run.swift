@@ -36,7 +36,7 @@ struct Run: AsyncParsableCommand {
     let interrupt = InterruptHandler { cancellation.cancel(); progress.note("interrupting: finishing the stage in flight, then stopping (Ctrl-C again to quit at once)") }
     defer { interrupt.cancel() }
     var runOptions = RunOptions(rerun: rerun, force: force, until: until, jobs: jobs, command: CommandLine.arguments.joined(separator: " "))
-    runOptions.environment = BuildFacts.current
+    runOptions.environment = BuildFacts.current.merging(Startup.facts) { a, _ in a }
     let runner = Runner(spec: spec, store: store, options: runOptions, cancellation: cancellation) { progress.handle($0) }
     let record = try await runner.run()
     progress.finish(record)

@@ -1,0 +1,4 @@
+#ifndef HMPIPE_COPENBLAS_SHIM_H
+#define HMPIPE_COPENBLAS_SHIM_H
+#include <cblas.h>
+#endif

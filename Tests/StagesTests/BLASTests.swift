@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+@testable import Stages
+
+@Suite struct BLASTests {
+  @Test func sgemmMatchesANaiveProduct() {
+    let (m, n, k) = (37, 53, 71)
+    var rng = CounterRandom(seed: 5, stream: 0, index: 0)
+    let a = (0..<(m * k)).map { _ in Float(rng.normal()) }
+    let b = (0..<(n * k)).map { _ in Float(rng.normal()) }
+    var c = [Float](repeating: .nan, count: m * n)
+    a.withUnsafeBufferPointer { a in
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { BLAS.multiplyTransposed(a, b, into: $0, m: m, n: n, k: k) }
+      }
+    }
+    for i in 0..<m {
+      for j in 0..<n {
+        let expected = (0..<k).reduce(0.0) { $0 + Double(a[i * k + $1]) * Double(b[j * k + $1]) }
+        #expect(abs(Double(c[i * n + j]) - expected) < 1e-3 * max(1, abs(expected)), "c[\(i), \(j)]")
+      }
+    }
+  }
+
+  @Test func kernelFollowsTheProcessorsFeatures() {
+    let avx512 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl\n"
+    let avx2 = "flags\t\t: fpu sse2 avx avx2 fma bmi2\n"
+    let old = "flags\t\t: fpu sse2 sse4_2\n"
+    #expect(BLASKernel.choice(environment: [:], cpuinfo: avx512) == "SkylakeX")
+    #expect(BLASKernel.choice(environment: [:], cpuinfo: avx2) == "Haswell")
+    #expect(BLASKernel.choice(environment: [:], cpuinfo: old) == nil)
+    #expect(BLASKernel.choice(environment: ["OPENBLAS_CORETYPE": "Zen"], cpuinfo: avx512) == nil, "never override the user")
+    #expect(BLASKernel.choice(environment: [:], cpuinfo: nil) == nil)
+  }
+}
