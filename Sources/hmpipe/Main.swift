@@ -5,8 +5,10 @@ import Stages
 /// Startup work that must happen before any library initialises.
 enum Startup {
   /// Picks OpenBLAS's kernel for this processor, re-executing once with `OPENBLAS_CORETYPE` set
-  /// (it is read when the library loads, before `main`).
+  /// (it is read when the library loads, before `main`). Only `run` computes, so only `run` pays
+  /// for the second start.
   static func chooseBLASKernel() {
+    guard CommandLine.arguments.dropFirst().first == "run" else { return }
     let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
     if let core = BLASKernel.choice(environment: ProcessInfo.processInfo.environment, cpuinfo: cpuinfo) {
       SelfExec.restart(setting: "OPENBLAS_CORETYPE", to: core)
