@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import Stages
+
+/// The blocked BLAS top-K equals a naive reference, with exact ties to the lower index, zero rows
+/// excluded, and the same result whatever the block sizes.
+@Suite struct TopKCosineTests {
+  static func matrix(rows: Int, dims: Int, seed: UInt64) -> [Float] {
+    var rng = CounterRandom(seed: seed, stream: 0, index: 0)
+    var m = (0..<(rows * dims)).map { _ in Float(rng.normal()) }
+    // Rows 10, 11 and 12 are the same vector (exact ties); rows 20 and 21 are zero.
+    for r in [11, 12] { for d in 0..<dims { m[r * dims + d] = m[10 * dims + d] } }
+    for r in [20, 21] { for d in 0..<dims { m[r * dims + d] = 0 } }
+    return m
+  }
+
+  /// (index, score) best first, ties to the lower index, from unit vectors in Double.
+  static func reference(_ m: [Float], rows: Int, dims: Int, k: Int) -> [[(Int, Double)]] {
+    let unit = TopKCosine.normalised(m.withUnsafeBufferPointer { $0 }, rows: rows, dims: dims)
+    return (0..<rows).map { q in
+      guard !unit.1[q] else { return [] }
+      let scored = (0..<rows).filter { $0 != q && !unit.1[$0] }.map { t in
+        (t, (0..<dims).reduce(0.0) { $0 + Double(unit.0[q * dims + $1]) * Double(unit.0[t * dims + $1]) })
+      }
+      return Array(scored.sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }.prefix(k))
+    }
+  }
+
+  @Test(arguments: [(1024, 8192), (7, 13), (64, 100)])
+  func matchesANaiveReference(blocks: (Int, Int)) {
+    let (rows, dims, k) = (300, 12, 10)
+    let m = Self.matrix(rows: rows, dims: dims, seed: 9)
+    let result = m.withUnsafeBufferPointer {
+      TopKCosine.neighbours(of: $0, rows: rows, dims: dims, k: k, queryBlock: blocks.0, targetBlock: blocks.1)
+    }
+    let expected = Self.reference(m, rows: rows, dims: dims, k: k)
+    for q in 0..<rows {
+      let got = Array(Int(result.offsets[q])..<Int(result.offsets[q + 1]))
+      #expect(got.count == expected[q].count, "row \(q)")
+      for (i, at) in got.enumerated() where i < expected[q].count {
+        let (index, score) = expected[q][i]
+        #expect(abs(Double(result.scores[at]) - score) < 1e-5)
+        // Where the reference has a clear order (no near-tie), the index must match.
+        let clear = (i == 0 || expected[q][i - 1].1 - score > 1e-5) && (i + 1 == expected[q].count || score - expected[q][i + 1].1 > 1e-5)
+        if clear { #expect(Int(result.neighbours[at]) == index, "row \(q) rank \(i)") }
+      }
+    }
+    // Exact ties go to the lower index; zero rows have and are no neighbours.
+    let first = { (q: Int) in Array(result.neighbours[Int(result.offsets[q])..<Int(result.offsets[q + 1])].prefix(2)) }
+    #expect(first(10) == [11, 12] && first(11) == [10, 12] && first(12) == [10, 11])
+    #expect(result.offsets[20] == result.offsets[22])
+    #expect(!result.neighbours.contains(20) && !result.neighbours.contains(21))
+  }
+}
