@@ -2,5 +2,5 @@ import Pipeline
 
 /// The H&M stage kinds, as the `hmpipe` command registers them.
 public enum HMStages {
-  public static let registry = StageRegistry([SynthStage.self, IngestStage.self, SplitStage.self])
+  public static let registry = StageRegistry([SynthStage.self, IngestStage.self, SplitStage.self, EmbedNeighboursStage.self])
 }

@@ -220,5 +220,10 @@ public struct StageInputError: Error, Sendable, CustomStringConvertible {
   public var stage: String
   public var slot: String
   public var detail: String
+  public init(stage: String, slot: String, detail: String) {
+    self.stage = stage
+    self.slot = slot
+    self.detail = detail
+  }
   public var description: String { "stage '\(stage)': '\(slot)' \(detail)" }
 }
