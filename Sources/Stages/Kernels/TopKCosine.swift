@@ -17,35 +17,60 @@ public enum TopKCosine {
 
   /// - Parameters:
   ///   - matrix: `rows` × `dims`, row-major.
-  ///   - queryBlock, targetBlock: rows per block of the product (1024 × 8192 Floats is 32 MB).
-  ///   - progress: the fraction of query blocks done.
-  /// - Complexity: O(rows² · dims) arithmetic in BLAS, O(rows · k) memory for the result.
+  ///   - block: rows per block of the product (4096 × 4096 Floats is 64 MB).
+  ///   - progress: the fraction of block pairs done.
+  /// - Complexity: O(rows² · dims / 2) arithmetic in BLAS: similarity is symmetric, so each pair of
+  ///   blocks is multiplied once and merged both ways. Targets still reach every query in
+  ///   increasing order, which is what makes ties go to the lower index.
   public static func neighbours(
-    of matrix: UnsafeBufferPointer<Float>, rows: Int, dims: Int, k: Int,
-    queryBlock: Int = 1024, targetBlock: Int = 8192, progress: (Double) -> Void = { _ in }, cancelled: () -> Bool = { false }
+    of matrix: UnsafeBufferPointer<Float>, rows: Int, dims: Int, k: Int, block: Int = 4096,
+    progress: (Double) -> Void = { _ in }, cancelled: () -> Bool = { false }
   ) -> Result {
-    precondition(matrix.count >= rows * dims && k >= 0)
+    precondition(matrix.count >= rows * dims && k >= 0 && block > 0)
     let (unit, isZero) = normalised(matrix, rows: rows, dims: dims)
     var best = [Float](repeating: -.infinity, count: rows * k)
     var bestIndex = [UInt32](repeating: UInt32.max, count: rows * k)
-    var block = [Float](repeating: 0, count: queryBlock * targetBlock)
-    let queryBlocks = (rows + queryBlock - 1) / queryBlock
-    for qb in 0..<queryBlocks where !cancelled() {
-      let q0 = qb * queryBlock, qn = min(queryBlock, rows - q0)
-      for t0 in stride(from: 0, to: rows, by: targetBlock) {
-        let tn = min(targetBlock, rows - t0)
+    var product = [Float](repeating: 0, count: block * block)
+    var transposed = [Float](repeating: 0, count: block * block)
+    let blocks = (rows + block - 1) / block
+    var done = 0
+    for i in 0..<blocks {
+      for j in i..<blocks {
+        if cancelled() { return compact(best, bestIndex, rows: rows, k: k) }
+        let a = (i * block)..<min(rows, (i + 1) * block), b = (j * block)..<min(rows, (j + 1) * block)
         unit.withUnsafeBufferPointer { u in
-          block.withUnsafeMutableBufferPointer { c in
+          product.withUnsafeMutableBufferPointer { c in
             BLAS.multiplyTransposed(
-              UnsafeBufferPointer(rebasing: u[(q0 * dims)..<((q0 + qn) * dims)]),
-              UnsafeBufferPointer(rebasing: u[(t0 * dims)..<((t0 + tn) * dims)]), into: c, m: qn, n: tn, k: dims)
+              UnsafeBufferPointer(rebasing: u[(a.lowerBound * dims)..<(a.upperBound * dims)]),
+              UnsafeBufferPointer(rebasing: u[(b.lowerBound * dims)..<(b.upperBound * dims)]), into: c, m: a.count, n: b.count, k: dims)
           }
         }
-        merge(block, queries: q0..<(q0 + qn), targets: t0..<(t0 + tn), k: k, isZero: isZero, best: &best, bestIndex: &bestIndex)
+        merge(product, queries: a, targets: b, k: k, isZero: isZero, best: &best, bestIndex: &bestIndex)
+        if i != j {
+          transpose(product, rows: a.count, columns: b.count, into: &transposed)
+          merge(transposed, queries: b, targets: a, k: k, isZero: isZero, best: &best, bestIndex: &bestIndex)
+        }
+        done += 1
+        progress(Double(done) / Double(blocks * (blocks + 1) / 2))
       }
-      progress(Double(qb + 1) / Double(queryBlocks))
     }
     return compact(best, bestIndex, rows: rows, k: k)
+  }
+
+  /// `out` (columns × rows) = `c` (rows × columns)ᵀ, in 32 × 32 tiles so both sides stay in cache.
+  static func transpose(_ c: [Float], rows: Int, columns: Int, into out: inout [Float]) {
+    let tile = 32
+    c.withUnsafeBufferPointer { c in
+      out.withUnsafeMutableBufferPointer { out in
+        for r0 in stride(from: 0, to: rows, by: tile) {
+          for c0 in stride(from: 0, to: columns, by: tile) {
+            for r in r0..<min(rows, r0 + tile) {
+              for col in c0..<min(columns, c0 + tile) { out[col * rows + r] = c[r * columns + col] }
+            }
+          }
+        }
+      }
+    }
   }
 
   /// Unit rows (zero rows stay zero) and which rows are zero.
