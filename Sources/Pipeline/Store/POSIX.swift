@@ -175,20 +175,16 @@ public enum FileSystem {
     return names.sorted()
   }
 
-  /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+  /// Writes `bytes` to `path` atomically (see `AtomicFile`).
   public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SystemError) {
-    let temp = path + ".tmp-\(getpid())"
-    let fd = try FileDescriptor.open(temp, .createOrTruncate)
+    let file = try AtomicFile(path: path)
     do {
-      try fd.writeAll(bytes)
-      try fd.sync()
-      fd.close()
+      try file.write(bytes)
+      try file.commit()
     } catch {
-      fd.close()
-      remove(temp)
+      file.abandon()
       throw error
     }
-    try rename(temp, to: path)
   }
 
   public static func readAll(_ path: String) throws(SystemError) -> [UInt8] {
@@ -228,6 +224,39 @@ public enum FileSystem {
   }
 
   public static var processID: Int32 { getpid() }
+}
+
+/// A file written in pieces that appears at its path only when whole: the pieces go to a temporary
+/// file beside it, then fsync, rename and a directory fsync. A crash leaves the old file (or none).
+public struct AtomicFile: Sendable {
+  public let path: String
+  private let temporary: String
+  private let file: FileDescriptor
+
+  public init(path: String) throws(SystemError) {
+    self.path = path
+    temporary = path + ".partial-\(FileSystem.processID)"
+    FileSystem.remove(temporary)
+    file = try FileDescriptor.open(temporary, .createExclusive)
+  }
+
+  public func write(_ bytes: [UInt8]) throws(SystemError) { try file.writeAll(bytes) }
+
+  /// Syncs the file and renames it into place.
+  public func commit() throws(SystemError) {
+    do { try file.sync() } catch {
+      abandon()
+      throw error
+    }
+    file.close()
+    try FileSystem.rename(temporary, to: path)
+  }
+
+  /// Closes and deletes the unfinished file.
+  public func abandon() {
+    file.close()
+    FileSystem.remove(temporary)
+  }
 }
 
 /// Retries a system call interrupted by a signal.

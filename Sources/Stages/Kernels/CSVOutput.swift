@@ -35,30 +35,3 @@ struct CSVOutput {
     bytes.append(contentsOf: digits)
   }
 }
-
-/// Writes a file atomically, in pieces produced in order: temp file beside it, then rename.
-struct AtomicFileWriter {
-  let path: String
-  private let temp: String
-  private let file: FileDescriptor
-
-  init(path: String) throws {
-    self.path = path
-    temp = path + ".partial"
-    FileSystem.remove(temp)
-    file = try FileDescriptor.open(temp, .createExclusive)
-  }
-
-  func write(_ bytes: [UInt8]) throws { try file.writeAll(bytes) }
-
-  func finish() throws {
-    try file.sync()
-    file.close()
-    try FileSystem.rename(temp, to: path)
-  }
-
-  func abandon() {
-    file.close()
-    FileSystem.remove(temp)
-  }
-}

@@ -105,7 +105,7 @@ enum SynthFiles {
     var prices = [[UInt8]](repeating: [], count: 35_000)
     for cents in Set(tx.priceCents) { prices[Int(cents)] = Array("\(Double(cents) / 100 / 590)".utf8) }
     let priceText = prices
-    let writer = try AtomicFileWriter(path: path)
+    let writer = try AtomicFile(path: path)
     do {
       try writer.write(Array("t_dat,customer_id,article_id,price,sales_channel_id\n".utf8))
       let rowsPerChunk = 1 << 17
@@ -132,7 +132,7 @@ enum SynthFiles {
         for part in parts { try writer.write(part) }
         progress(Double(min(chunks, start + batch)) / Double(max(chunks, 1)))
       }
-      try writer.finish()
+      try writer.commit()
     } catch {
       writer.abandon()
       throw error
@@ -163,10 +163,10 @@ enum SynthFiles {
   static func write(_ bytes: [UInt8], to path: String) throws { try write([bytes], to: path) }
 
   static func write(_ parts: [[UInt8]], to path: String) throws {
-    let writer = try AtomicFileWriter(path: path)
+    let writer = try AtomicFile(path: path)
     do {
       for part in parts { try writer.write(part) }
-      try writer.finish()
+      try writer.commit()
     } catch {
       writer.abandon()
       throw error
