@@ -2,5 +2,8 @@ import Pipeline
 
 /// The H&M stage kinds, as the `hmpipe` command registers them.
 public enum HMStages {
-  public static let registry = StageRegistry([SynthStage.self, IngestStage.self, SplitStage.self, EmbedNeighboursStage.self])
+  public static let registry = StageRegistry([
+    SynthStage.self, IngestStage.self, SplitStage.self, EmbedNeighboursStage.self, FilterStage.self,
+    AlsTrainStage.self, RankStage.self, FillStage.self, FallbackStage.self, SubmitStage.self, EvaluateStage.self,
+  ])
 }

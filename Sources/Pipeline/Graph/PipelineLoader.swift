@@ -109,7 +109,18 @@ public struct PipelineLoader {
     for slot in definition.inputs where !slot.optional && inputs[slot.name] == nil {
       throw PipelineFileError(file: file, path: "\(at).inputs", message: "input '\(slot.name)' of kind '\(raw.kind)' is missing")
     }
-    return StageSpec(name: raw.name, definition: definition, params: params, inputs: inputs)
+    var publish: [String: String] = [:]
+    for (output, value) in raw.publish {
+      guard definition.outputs.contains(output) else {
+        throw PipelineFileError(file: file, path: "\(at).publish.\(output)", message:
+          "kind '\(raw.kind)' has no output '\(output)'; its outputs are: \(definition.outputs.joined(separator: ", "))")
+      }
+      guard case .string(let path) = try substitution.apply(.string(value), at: "\(at).publish.\(output)") else {
+        throw PipelineFileError(file: file, path: "\(at).publish.\(output)", message: "must be a string")
+      }
+      publish[output] = FileSystem.absolute(path.hasPrefix("/") ? path : directory + "/" + path)
+    }
+    return StageSpec(name: raw.name, definition: definition, params: params, inputs: inputs, publish: publish)
   }
 
   /// Every `stage.output` must name a stage of this pipeline and one of its declared outputs.

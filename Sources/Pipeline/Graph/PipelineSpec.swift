@@ -18,6 +18,9 @@ public struct StageSpec: Sendable {
   public var definition: StageDefinition
   public var params: JSONValue
   public var inputs: [String: InputReference]
+  /// File outputs copied out of the store after the stage runs or is found cached: output →
+  /// absolute path. Not part of the stage's key.
+  public var publish: [String: String] = [:]
   public var kind: String { definition.kind }
 
   /// Names of the stages this one reads from.

@@ -8,6 +8,7 @@ struct RawPipeline {
     var kind: String
     var params: [String: JSONValue]
     var inputs: [String: String]
+    var publish: [String: String]
   }
 
   var name: String?
@@ -17,7 +18,7 @@ struct RawPipeline {
   var stages: [Stage]
 
   static let topLevelKeys: Set = ["name", "description", "extends", "store", "vars", "stages", "inputs_help"]
-  static let stageKeys: Set = ["name", "kind", "params", "inputs", "description"]
+  static let stageKeys: Set = ["name", "kind", "params", "inputs", "publish", "description"]
 
   /// Reads `path`; `chain` holds the files already being read, to catch an `extends` loop.
   static func read(_ path: String, displayPath: String, chain: [String]) throws(PipelineFileError) -> RawPipeline {
@@ -106,7 +107,19 @@ struct RawPipeline {
         inputs[slot] = s
       }
     }
-    return Stage(name: name, kind: kind, params: params, inputs: inputs)
+    var publish = inherited?.publish ?? [:]
+    if let p = o["publish"] {
+      guard case .object(let po) = p else {
+        throw PipelineFileError(file: file, path: "\(at).publish", message: "must be an object: {\"output\": \"path\"}")
+      }
+      for (output, value) in po {
+        guard case .string(let s) = value, !s.isEmpty else {
+          throw PipelineFileError(file: file, path: "\(at).publish.\(output)", message: "must be a path (a string)")
+        }
+        publish[output] = s
+      }
+    }
+    return Stage(name: name, kind: kind, params: params, inputs: inputs, publish: publish)
   }
 
   private static func string(_ value: JSONValue?, file: String, at: String) throws(PipelineFileError) -> String? {

@@ -98,7 +98,7 @@ public struct Runner: Sendable {
       isCancelled: { cancellation.isCancelled },
       build: { stage, upstream in
         let outcome = await offloaded {
-          rebuilder.build(stage, upstream: upstream, forced: stage.name == forced ? forcedReason : nil)
+          rebuilder.publish(stage, rebuilder.build(stage, upstream: upstream, forced: stage.name == forced ? forcedReason : nil))
         }
         emit(.stageFinished(outcome.record))
         return outcome

@@ -204,3 +204,11 @@ public enum KaggleDate {
     }
   }
 }
+
+extension KaggleDate {
+  /// The day number of a "YYYY-MM-DD" text, or nil when it is not a real date.
+  public static func day(_ text: String) -> Int32? {
+    let bytes = Array(text.utf8)
+    return bytes.withUnsafeBytes { FieldParser.day($0, FieldRange(start: 0, end: bytes.count, quoted: false)) }
+  }
+}

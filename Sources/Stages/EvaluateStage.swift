@@ -1,0 +1,121 @@
+import Pipeline
+
+/// evaluate (validation mode): MAP@12 on the held-out week as Kaggle scores it, with what each
+/// source of predictions contributes (its share of the score and its hits), the candidate recall
+/// (the share of test purchases that were among the customer's candidates, the ceiling of rank and
+/// fill), coverage, and the same score for a popularity baseline (the 12 most bought articles of the
+/// last `baseline_days` of training, for everyone) computed on the same split.
+///
+/// Inputs: `predictions` (fallback's), `test` and `train` (split's), `candidates` (filter's).
+/// Output: `metrics`: `metric` (string) and `value` (f64), one row per figure; the same figures go
+/// into the run record. With an empty test week (submission mode) every score is 0 and
+/// `evaluated_customers` says so.
+public struct EvaluateStage: Stage {
+  public static let kind = "evaluate"
+  public static let version = 1
+  public static let inputs = [InputSlot("predictions"), InputSlot("test"), InputSlot("train"), InputSlot("candidates")]
+  public static let outputs = ["metrics"]
+
+  public struct Params: StageParams {
+    public var k = 12
+    public var baseline_days = 7
+    public init() {}
+  }
+
+  public static func validate(_ p: Params) throws(ParamError) {
+    if !(1...1000).contains(p.k) { throw ParamError("k", "must be in 1...1000, not \(p.k)") }
+    if p.baseline_days < 1 { throw ParamError("baseline_days", "must be 1 or more, not \(p.baseline_days)") }
+  }
+
+  public static func run(_ p: Params, _ context: StageContext) throws {
+    let predictions = try PredictionsTable.read(try context.table("predictions"))
+    let customers = predictions.offsets.count - 1
+    let test = try context.table("test", columns: ["day", "customer", "article"])
+    let truth = try PurchaseHistory(test, customers: customers)
+    let train = try context.table("train", columns: ["day", "article"])
+    let articles = Int(max(try train.column("article").values(UInt32.self).max() ?? 0,
+                           try test.column("article").values(UInt32.self).max() ?? 0)) + 1
+    let baseline = Array(try Popularity.ranking(train, articles: articles, days: p.baseline_days).prefix(p.k))
+    let candidates = try context.column("candidates", "candidates")
+    let metrics = Evaluation.measure(predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k)
+    for (name, value) in metrics { context.record(name, value) }
+    context.log(Evaluation.report(metrics))
+    try context.write("metrics", Table([Column("metric", strings: metrics.map(\.0)), Column("value", metrics.map(\.1))]))
+  }
+}
+
+/// The arithmetic of evaluate, apart from the stage so tests can call it.
+enum Evaluation {
+  struct Tally {
+    var map = 0.0, baseline = 0.0, customers = 0, purchases = 0, recalled = 0
+    var sourceScore = [Double](repeating: 0, count: 5), sourceHits = [Int](repeating: 0, count: 5)
+    var sourcePredictions = [Int](repeating: 0, count: 5)
+
+    mutating func add(_ o: Tally) {
+      map += o.map; baseline += o.baseline; customers += o.customers; purchases += o.purchases; recalled += o.recalled
+      for s in 0..<5 {
+        sourceScore[s] += o.sourceScore[s]; sourceHits[s] += o.sourceHits[s]; sourcePredictions[s] += o.sourcePredictions[s]
+      }
+    }
+  }
+
+  static func measure(
+    _ p: (offsets: TypedValues<UInt64>, articles: TypedValues<UInt32>, sources: TypedValues<UInt8>),
+    truth: PurchaseHistory, candidates: Column, baseline: [UInt32], k: Int
+  ) -> [(String, Double)] {
+    let customers = p.offsets.count - 1
+    let candidateOffsets = candidates.offsetBuffer, candidateLists = try! candidates.values(UInt32.self)
+    let chunks = max(1, min(256, customers / 4096))
+    let tallies = Parallel.map(chunks: chunks) { chunk in
+      var t = Tally(), bought: [UInt32] = []
+      for c in Parallel.range(chunk, of: chunks, count: customers) {
+        let rows = Int(p.offsets[c])..<Int(p.offsets[c + 1])
+        for i in rows { t.sourcePredictions[Int(p.sources[i]) % 5] += 1 }
+        let cells = truth.cells[truth.range(of: c)]
+        guard !cells.isEmpty else { continue }
+        bought.removeAll(keepingCapacity: true)
+        for cell in cells { bought.append(cell.article) }
+        t.customers += 1
+        t.map += AveragePrecision.score(p.articles[rows], truth: bought[...], k: k) { position, gain in
+          let source = Int(p.sources[rows.lowerBound + position]) % 5
+          t.sourceScore[source] += gain
+          t.sourceHits[source] += 1
+        }
+        t.baseline += AveragePrecision.score(baseline, truth: bought[...], k: k)
+        let mine = candidateLists[Int(candidateOffsets[c])..<Int(candidateOffsets[c + 1])]
+        t.purchases += bought.count
+        t.recalled += bought.filter { AveragePrecision.contains(mine, $0) }.count
+      }
+      return t
+    }
+    var total = Tally()
+    for t in tallies { total.add(t) }
+    let n = Double(max(total.customers, 1))
+    var metrics: [(String, Double)] = [
+      ("map@\(k)", total.map / n),
+      ("baseline_popularity_map@\(k)", total.baseline / n),
+      ("evaluated_customers", Double(total.customers)),
+      ("test_purchases", Double(total.purchases)),
+      ("candidate_recall", Double(total.recalled) / Double(max(total.purchases, 1))),
+      ("customers_with_\(k)", Double((0..<customers).filter { p.offsets[$0 + 1] - p.offsets[$0] == UInt64(k) }.count) / Double(max(customers, 1))),
+      ("distinct_articles_predicted", Double(Set(p.articles).count)),
+    ]
+    for source in PredictionSource.allCases {
+      let s = Int(source.rawValue)
+      metrics.append(("map@\(k).\(source.name)", total.sourceScore[s] / n))
+      metrics.append(("hits.\(source.name)", Double(total.sourceHits[s])))
+      metrics.append(("predictions.\(source.name)", Double(total.sourcePredictions[s])))
+    }
+    return metrics
+  }
+
+  /// The figures as a small table for the log.
+  static func report(_ metrics: [(String, Double)]) -> String {
+    let width = metrics.map(\.0.count).max() ?? 0
+    return metrics.map { name, value in
+      let isCount = ["hits.", "predictions.", "evaluated_", "test_", "distinct_"].contains { name.hasPrefix($0) }
+      let text = isCount ? String(Int(value)) : String(format: "%.5f", value)
+      return name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + text
+    }.joined(separator: "\n")
+  }
+}

@@ -1,0 +1,129 @@
+import Pipeline
+
+/// filter: each customer's candidates, as the seed chose them: the neighbours of every article the
+/// customer bought, kept only if the candidate's department is one the customer bought from AND its
+/// index (`index_code`) is one they bought from (two independent checks); deduplicated. An article
+/// with an unknown department or index never passes.
+///
+/// Inputs: `transactions` (training rows), `articles`, `customers` (ingest's; sets the row count),
+/// `neighbours` (embed-neighbours'). Output: `candidates`, one row per customer: `candidates`
+/// (list<u32> of article indexes, ascending). Params: `exclude_purchased` (default false, the
+/// seed's behaviour: articles the customer already bought stay candidates).
+public struct FilterStage: Stage {
+  public static let kind = "filter"
+  public static let version = 1
+  public static let inputs = [InputSlot("transactions"), InputSlot("articles"), InputSlot("customers"), InputSlot("neighbours")]
+  public static let outputs = ["candidates"]
+
+  public struct Params: StageParams {
+    public var exclude_purchased = false
+    public init() {}
+  }
+
+  public static func run(_ params: Params, _ context: StageContext) throws {
+    let articles = try context.table("articles", columns: ["department_no", "index_code"])
+    let customers = try context.manifest("customers").rows
+    let neighbours = try context.column("neighbours", "neighbours")
+    guard neighbours.rowCount == articles.rowCount else {
+      throw StageInputError(stage: context.stage, slot: "neighbours",
+                            detail: "has \(neighbours.rowCount) rows for \(articles.rowCount) articles (from another ingest?)")
+    }
+    let transactions = try context.table("transactions", columns: ["day", "customer", "article"])
+    let history = try PurchaseHistory(transactions, customers: customers)
+    context.progress(0.3, "histories")
+    let attributes = try ArticleGroups(articles)
+    let candidates = Candidates.filter(history: history, neighbours: neighbours, groups: attributes,
+                                       excludePurchased: params.exclude_purchased)
+    let total = Int(candidates.offsets.last ?? 0)
+    context.record("candidates", Double(total))
+    context.record("customers_with_candidates", Double(zip(candidates.offsets, candidates.offsets.dropFirst()).filter { $0 != $1 }.count))
+    context.record("customers_with_purchases", Double((0..<customers).filter { !history.range(of: $0).isEmpty }.count))
+    try context.write("candidates", Table([Column("candidates", offsets: candidates.offsets, values: candidates.items)]))
+  }
+}
+
+/// Each article's department and index as dense codes (`none` when unknown), for bitset lookups.
+struct ArticleGroups: Sendable {
+  static let none = UInt32.max
+  let department: [UInt32]
+  let index: [UInt32]
+  let departmentCount: Int
+  let indexCount: Int
+
+  init(department: [UInt32], index: [UInt32]) {
+    self.department = department
+    self.index = index
+    departmentCount = Int(department.filter { $0 != Self.none }.max().map { $0 + 1 } ?? 0)
+    indexCount = Int(index.filter { $0 != Self.none }.max().map { $0 + 1 } ?? 0)
+  }
+
+  init(_ articles: Table) throws {
+    let departments = try articles.column("department_no").values(Int32.self)
+    let distinct = Array(Set(departments.filter { $0 != Int32.min })).sorted()
+    let code = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt32($0)) })
+    let indexes = try articles.column("index_code").values(UInt16.self)
+    self.init(department: departments.map { code[$0] ?? Self.none },
+              index: indexes.map { $0 == UInt16.max ? Self.none : UInt32($0) })
+  }
+}
+
+/// The candidate rule itself, kept apart from the stage so tests can hold it against a reference.
+enum Candidates {
+  struct Scratch {
+    var departments: Bitset
+    var indexes: Bitset
+  }
+
+  static func filter(history: PurchaseHistory, neighbours: Column, groups: ArticleGroups, excludePurchased: Bool)
+    -> (offsets: [UInt64], items: [UInt32])
+  {
+    let offsets = neighbours.offsetBuffer, lists = try! neighbours.values(UInt32.self)
+    return ListBuilder.build(rows: history.customerCount, scratch: {
+      Scratch(departments: Bitset(capacity: groups.departmentCount), indexes: Bitset(capacity: groups.indexCount))
+    }) { customer, scratch, chunk in
+      let bought = history.cells[history.range(of: customer)]
+      for cell in bought {
+        let a = Int(cell.article)
+        if groups.department[a] != ArticleGroups.none { scratch.departments.insert(Int(groups.department[a])) }
+        if groups.index[a] != ArticleGroups.none { scratch.indexes.insert(Int(groups.index[a])) }
+      }
+      for cell in bought {
+        for n in Int(offsets[Int(cell.article)])..<Int(offsets[Int(cell.article) + 1]) {
+          let candidate = lists[n], c = Int(candidate)
+          guard groups.department[c] != ArticleGroups.none, groups.index[c] != ArticleGroups.none,
+            scratch.departments.contains(Int(groups.department[c])), scratch.indexes.contains(Int(groups.index[c]))
+          else { continue }
+          if excludePurchased && bought.contains(article: candidate) { continue }
+          chunk.items.append(candidate)
+        }
+      }
+      chunk.sortAndDeduplicateRow()
+      for cell in bought {
+        let a = Int(cell.article)
+        if groups.department[a] != ArticleGroups.none { scratch.departments.remove(Int(groups.department[a])) }
+        if groups.index[a] != ArticleGroups.none { scratch.indexes.remove(Int(groups.index[a])) }
+      }
+    }
+  }
+}
+
+extension ArraySlice<PurchaseHistory.Cell> {
+  /// Whether these cells (sorted by article) include `article`: a binary search.
+  func contains(article: UInt32) -> Bool {
+    var low = startIndex, high = endIndex
+    while low < high {
+      let mid = (low + high) / 2
+      if self[mid].article < article { low = mid + 1 } else { high = mid }
+    }
+    return low < endIndex && self[low].article == article
+  }
+}
+
+extension PurchaseHistory {
+  /// The history of a transactions table with `day`, `customer` and `article` columns.
+  init(_ transactions: Table, customers: Int, weight: @Sendable (Int32) -> Float = { _ in 1 }) throws {
+    self.init(customer: try transactions.column("customer").values(UInt32.self),
+              article: try transactions.column("article").values(UInt32.self),
+              day: try transactions.column("day").values(Int32.self), customers: customers, weight: weight)
+  }
+}

@@ -1,0 +1,65 @@
+import Pipeline
+
+/// Builds a list column (one list per row) in parallel: rows are cut into chunks fixed by the row
+/// count, each chunk appends its rows' items to its own buffer, and the buffers are joined in order,
+/// so the result never depends on the thread count.
+public enum ListBuilder {
+  /// One chunk's rows under construction.
+  public struct Chunk<Item> {
+    public var items: [Item] = []
+    var lengths: [Int] = []
+    var rowStart = 0
+
+    /// Ends the current row; the items appended since the previous call are its list.
+    public mutating func endRow() {
+      lengths.append(items.count - rowStart)
+      rowStart = items.count
+    }
+
+    /// The current row's items so far.
+    public var currentRow: ArraySlice<Item> { items[rowStart...] }
+  }
+
+  /// Calls `fill(row, &chunk)` for every row in `0..<rows`; `fill` appends the row's items and
+  /// need not call `endRow`. Returns CSR offsets and items.
+  public static func build<Item>(
+    rows: Int, rowsPerChunk: Int = 2048, _ fill: @Sendable (Int, inout Chunk<Item>) -> Void
+  ) -> (offsets: [UInt64], items: [Item]) {
+    build(rows: rows, rowsPerChunk: rowsPerChunk, scratch: {}) { row, _, chunk in fill(row, &chunk) }
+  }
+
+  /// As `build(rows:rowsPerChunk:_:)`, with scratch state (a bitset, a counter array) made once per
+  /// chunk by `scratch()` and lent to each of its rows; `fill` must leave it as it found it.
+  public static func build<Item, Scratch>(
+    rows: Int, rowsPerChunk: Int = 2048, scratch: @Sendable () -> Scratch,
+    _ fill: @Sendable (Int, inout Scratch, inout Chunk<Item>) -> Void
+  ) -> (offsets: [UInt64], items: [Item]) {
+    let chunks = max(1, (rows + rowsPerChunk - 1) / rowsPerChunk)
+    let parts = Parallel.map(chunks: chunks) { chunk in
+      var part = Chunk<Item>()
+      var state = scratch()
+      for row in Parallel.range(chunk, of: chunks, count: rows) {
+        fill(row, &state, &part)
+        part.endRow()
+      }
+      return part
+    }
+    var offsets: [UInt64] = [0]
+    offsets.reserveCapacity(rows + 1)
+    for part in parts { for n in part.lengths { offsets.append(offsets[offsets.count - 1] + UInt64(n)) } }
+    return (offsets, parts.flatMap(\.items))
+  }
+}
+
+extension ListBuilder.Chunk where Item: Comparable {
+  /// Sorts the current row's items and drops repeats.
+  public mutating func sortAndDeduplicateRow() {
+    items[rowStart...].sort()
+    var kept = rowStart
+    for i in rowStart..<items.count where i == rowStart || items[i] != items[kept - 1] {
+      items[kept] = items[i]
+      kept += 1
+    }
+    items.removeLast(items.count - kept)
+  }
+}

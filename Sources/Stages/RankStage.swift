@@ -1,0 +1,93 @@
+import Pipeline
+
+/// rank: for every customer in the ALS model, their candidates that are in the model, scored by the
+/// dot product of the user's and the item's factors; the best `top` kept in rank order (ties: the
+/// lower article index first). The seed kept the set but lost the order; here it is the output.
+///
+/// Inputs: `candidates` (filter's), `users` and `items` (als-train's). Output: `ranked`, one row per
+/// customer: `articles` (list<u32>, best first) and `scores` (list<f32>). Params: `top` (default 12).
+public struct RankStage: Stage {
+  public static let kind = "rank"
+  public static let version = 1
+  public static let inputs = [InputSlot("candidates"), InputSlot("users"), InputSlot("items")]
+  public static let outputs = ["ranked"]
+
+  public struct Params: StageParams {
+    public var top = 12
+    public init() {}
+  }
+
+  public static func validate(_ p: Params) throws(ParamError) {
+    if !(1...1000).contains(p.top) { throw ParamError("top", "must be in 1...1000, not \(p.top)") }
+  }
+
+  /// A candidate and its score, ordered best first.
+  struct Scored: Comparable {
+    var score: Float
+    var article: UInt32
+    static func < (a: Scored, b: Scored) -> Bool { a.score > b.score || (a.score == b.score && a.article < b.article) }
+  }
+
+  public static func run(_ p: Params, _ context: StageContext) throws {
+    let candidates = try context.column("candidates", "candidates")
+    let (users, userRow) = try factors(context, "users", "customer", count: candidates.rowCount)
+    let articleCount = Int(try candidates.values(UInt32.self).max().map { $0 + 1 } ?? 0)
+    let (items, itemRow) = try factors(context, "items", "article", count: articleCount)
+    guard users.factors == items.factors else {
+      throw StageInputError(stage: context.stage, slot: "items", detail: "has \(items.factors) factors, the users \(users.factors)")
+    }
+    let lists = try candidates.values(UInt32.self), offsets = candidates.offsetBuffer
+    let ranked: (offsets: [UInt64], items: [Scored]) = ListBuilder.build(rows: candidates.rowCount) { customer, chunk in
+      let u = userRow[customer]
+      guard u >= 0 else { return }
+      let start = chunk.items.count
+      for i in Int(offsets[customer])..<Int(offsets[customer + 1]) {
+        let article = lists[i], v = Int(article) < itemRow.count ? itemRow[Int(article)] : -1
+        guard v >= 0 else { continue }
+        let scored = Scored(score: dot(users, Int(u), items, Int(v)), article: article)
+        insert(scored, into: &chunk.items, from: start, keeping: p.top)
+      }
+    }
+    context.record("customers_ranked", Double(zip(ranked.offsets, ranked.offsets.dropFirst()).filter { $0 != $1 }.count))
+    context.record("ranked", Double(ranked.items.count))
+    try context.write("ranked", Table([
+      Column("articles", offsets: ranked.offsets, values: ranked.items.map(\.article)),
+      Column("scores", offsets: ranked.offsets, values: ranked.items.map(\.score)),
+    ]))
+  }
+
+  /// Keeps `items[start...]` the best `keep` seen so far, best first: an insertion into a short
+  /// sorted list, cheap because few candidates beat the current worst.
+  @inline(__always)
+  static func insert(_ s: Scored, into items: inout [Scored], from start: Int, keeping keep: Int) {
+    if items.count - start == keep {
+      guard s < items[items.count - 1] else { return }
+      items.removeLast()
+    }
+    var i = items.count
+    items.append(s)
+    while i > start && s < items[i - 1] {
+      items[i] = items[i - 1]
+      i -= 1
+    }
+    items[i] = s
+  }
+
+  @inline(__always)
+  static func dot(_ a: FactorMatrix, _ i: Int, _ b: FactorMatrix, _ j: Int) -> Float {
+    var sum = SIMD8<Float>.zero
+    for l in 0..<a.lanes { sum += a.storage[i * a.lanes + l] * b.storage[j * b.lanes + l] }
+    return sum.sum()
+  }
+
+  /// A factor table as a padded matrix, and index → model row (−1 when not in the model).
+  static func factors(_ context: StageContext, _ slot: String, _ idName: String, count: Int) throws -> (FactorMatrix, [Int32]) {
+    let table = try context.table(slot)
+    let ids = try table.column(idName).values(UInt32.self), column = try table.column("factors")
+    let width = table.rowCount == 0 ? Int(table.metadata["factors"] ?? "1") ?? 1 : column.range(of: 0).count
+    let matrix = FactorMatrix(rows: table.rowCount, factors: max(width, 1), flat: try column.values(Float.self))
+    var row = [Int32](repeating: -1, count: max(count, Int(ids.max().map { $0 + 1 } ?? 0)))
+    for (r, id) in ids.enumerated() { row[Int(id)] = Int32(r) }
+    return (matrix, row)
+  }
+}

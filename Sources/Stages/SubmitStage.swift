@@ -1,0 +1,118 @@
+import Pipeline
+
+/// submit: the Kaggle submission CSV (`customer_id,prediction`, one row per customer of
+/// customers.csv in file order, `size` distinct 10-digit article ids best first), checked by
+/// `SubmissionCheck` before it is written. A pipeline publishes it with `"publish": {"submission": PATH}`.
+///
+/// Inputs: `predictions` (fallback's), `customers`, `articles` (ingest's). Output: `submission` (a
+/// file artifact, submission.csv). Params: `size` (default 12).
+public struct SubmitStage: Stage {
+  public static let kind = "submit"
+  public static let version = 1
+  public static let inputs = [InputSlot("predictions"), InputSlot("customers"), InputSlot("articles")]
+  public static let outputs = ["submission"]
+
+  public struct Params: StageParams {
+    public var size = 12
+    public init() {}
+  }
+
+  public static func run(_ p: Params, _ context: StageContext) throws {
+    let customers = try context.table("customers", columns: ["id_word0", "id_word1", "id_word2", "id_word3", "in_customers_file"])
+    let articleIDs = try context.column("articles", "article_id").array(UInt64.self)
+    let predictions = try PredictionsTable.read(try context.table("predictions"))
+    guard predictions.offsets.count - 1 == customers.rowCount else {
+      throw StageInputError(stage: context.stage, slot: "predictions",
+                            detail: "has \(predictions.offsets.count - 1) rows for \(customers.rowCount) customers")
+    }
+    let words = try (0..<4).map { try customers.column("id_word\($0)").values(UInt64.self) }
+    let inFile = try customers.column("in_customers_file").values(UInt8.self)
+    let rows = (0..<customers.rowCount).filter { inFile[$0] == 1 }
+    let digits = articleIDs.map { Array(ArticleNumber.text($0).utf8) }
+    let body = ListBuilder.build(rows: rows.count) { r, chunk in
+      let c = rows[r]
+      SubmissionText.appendHex((words[0][c], words[1][c], words[2][c], words[3][c]), to: &chunk.items)
+      chunk.items.append(UInt8(ascii: ","))
+      for i in Int(predictions.offsets[c])..<Int(predictions.offsets[c + 1]) {
+        if i > Int(predictions.offsets[c]) { chunk.items.append(UInt8(ascii: " ")) }
+        chunk.items += digits[Int(predictions.articles[i])]
+      }
+      chunk.items.append(10)
+    }
+    let csv = Array("customer_id,prediction\n".utf8) + body.items
+    let expected = rows.map { c in
+      var hex: [UInt8] = []
+      SubmissionText.appendHex((words[0][c], words[1][c], words[2][c], words[3][c]), to: &hex)
+      return hex
+    }
+    try SubmissionCheck(customers: expected, articleIDs: articleIDs, size: p.size).validate(csv)
+    context.record("customers", Double(rows.count))
+    try context.write("submission", Table.file(named: "submission.csv", bytes: csv))
+  }
+}
+
+enum SubmissionText {
+  static let hexDigits = Array("0123456789abcdef".utf8)
+
+  /// The 64-hex customer id of its four big-endian words.
+  static func appendHex(_ words: (UInt64, UInt64, UInt64, UInt64), to bytes: inout [UInt8]) {
+    for word in [words.0, words.1, words.2, words.3] {
+      for shift in stride(from: 60, through: 0, by: -4) { bytes.append(hexDigits[Int((word >> UInt64(shift)) & 0xF)]) }
+    }
+  }
+}
+
+/// A submission that breaks Kaggle's rules: which line, and how.
+public struct SubmissionError: Error, Sendable, CustomStringConvertible {
+  public var line: Int
+  public var message: String
+  public var description: String { "submission.csv line \(line): \(message)" }
+}
+
+/// The checks a submission passes before it is written: the header; every customer exactly once,
+/// in order; exactly `size` distinct, known, 10-digit article ids per row; nothing else.
+public struct SubmissionCheck {
+  let customers: [[UInt8]]
+  let known: IDIndex<UInt64>
+  let size: Int
+
+  init(customers: [[UInt8]], articleIDs: [UInt64], size: Int) {
+    self.customers = customers
+    self.known = IDIndex(articleIDs)
+    self.size = size
+  }
+
+  public func validate(_ csv: [UInt8]) throws(SubmissionError) {
+    var lines = csv.split(separator: 10, omittingEmptySubsequences: false)
+    guard csv.last == 10 else { throw SubmissionError(line: lines.count, message: "the last line does not end with a newline") }
+    lines.removeLast()
+    guard lines.first.map(Array.init) == Array("customer_id,prediction".utf8) else {
+      throw SubmissionError(line: 1, message: "the header must be customer_id,prediction")
+    }
+    guard lines.count - 1 == customers.count else {
+      throw SubmissionError(line: lines.count, message: "\(lines.count - 1) rows for \(customers.count) customers")
+    }
+    var seen: [UInt64] = []
+    for (r, line) in lines.dropFirst().enumerated() {
+      let number = r + 2
+      let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
+      guard fields.count == 2 else { throw SubmissionError(line: number, message: "has \(fields.count) fields, not 2") }
+      guard fields[0].elementsEqual(customers[r]) else {
+        throw SubmissionError(line: number, message: "customer '\(String(decoding: fields[0], as: UTF8.self))' is not the expected '\(String(decoding: customers[r], as: UTF8.self))' (every customer once, in customers.csv order)")
+      }
+      let ids = fields[1].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+      guard ids.count == size else { throw SubmissionError(line: number, message: "has \(ids.count) predictions, not \(size)") }
+      seen.removeAll(keepingCapacity: true)
+      for id in ids {
+        let text = { String(decoding: id, as: UTF8.self) }
+        guard id.count == 10, id.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+          throw SubmissionError(line: number, message: "'\(text())' is not a 10-digit article id")
+        }
+        let value = id.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - 48) }
+        guard known.index(of: value) != nil else { throw SubmissionError(line: number, message: "article \(text()) is not in articles.csv") }
+        guard !seen.contains(value) else { throw SubmissionError(line: number, message: "article \(text()) is predicted twice") }
+        seen.append(value)
+      }
+    }
+  }
+}
