@@ -171,6 +171,25 @@ import TestSupport
     }
   }
 
+  /// The shipped demo pipeline, synth to submission, with 1 and with 2 threads (ours and
+  /// OpenBLAS's): every stage's every output has the same content id.
+  @Test func demoPipelineIsIdenticalWhateverTheThreadCount() throws {
+    let dir = TemporaryDirectory()
+    let demo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../../pipelines/demo.json").standardizedFileURL.path
+    var outputs: [[String: [String: String]]] = []
+    for threads in ["1", "2"] {
+      let result = try Self.hmpipe(["run", demo, "--store", "store\(threads)", "--set", "output=\(dir.path)/out\(threads)", "--json"],
+                                   in: dir.path, environment: ["HMPIPE_THREADS": threads, "OPENBLAS_NUM_THREADS": threads])
+      #expect(result.status == 0, "\(result.stderr)")
+      let stages = Self.stages(try Self.json(result.stdout))
+      #expect(stages.count == 11)
+      outputs.append(Dictionary(uniqueKeysWithValues: stages.map { ($0["name"] as! String, $0["outputs"] as! [String: String]) }))
+    }
+    #expect(outputs[0] == outputs[1])
+    #expect(try FileSystem.readAll(dir.path + "/out1/submission-holdout7.csv") == FileSystem.readAll(dir.path + "/out2/submission-holdout7.csv"))
+  }
+
   @Test func interruptLeavesTheStoreConsistent() throws {
     let dir = Self.project(scale: 0.05)
     let process = Process()

@@ -1,0 +1,145 @@
+import Foundation
+import Pipeline
+import Testing
+@testable import Stages
+
+@Suite struct ALSTests {
+  /// Users and items in `groups` planted tastes: each user buys `perUser` items of their group
+  /// (`heldOut` of them kept apart), with confidence 1–4.
+  struct Planted {
+    var train: ConfidenceMatrix
+    var heldOut: [[UInt32]]
+    let users: Int, items: Int
+
+    init(users: Int = 400, items: Int = 300, groups: Int = 4, perUser: Int = 12, heldOut: Int = 2, seed: UInt64 = 9) {
+      self.users = users
+      self.items = items
+      var offsets = [0], columns: [UInt32] = [], confidence: [Float] = []
+      var held: [[UInt32]] = []
+      for u in 0..<users {
+        var rng = CounterRandom(seed: seed, stream: 3, index: UInt64(u))
+        let group = u % groups
+        var chosen = Set<UInt32>()
+        while chosen.count < perUser { chosen.insert(UInt32(rng.below(items / groups) * groups + group)) }
+        let sorted = chosen.sorted()
+        let out = Set(sorted.shuffled(using: &rng).prefix(heldOut))
+        held.append(Array(out))
+        for i in sorted where !out.contains(i) {
+          columns.append(i)
+          confidence.append(Float(1 + rng.below(4)))
+        }
+        offsets.append(columns.count)
+      }
+      train = ConfidenceMatrix(offsets: offsets, columns: columns, confidence: confidence)
+      self.heldOut = held
+    }
+  }
+
+  static func train(_ m: ConfidenceMatrix, items: Int, factors: Int, iterations: Int, reg: Float = 0.1, cgSteps: Int = 3,
+                    loss: ((Double) -> Void)? = nil) -> (FactorMatrix, FactorMatrix) {
+    var x = FactorMatrix.random(rows: m.rowCount, factors: factors, seed: 1, stream: 1)
+    var y = FactorMatrix.random(rows: items, factors: factors, seed: 1, stream: 2)
+    let byItem = m.transposed(columnCount: items)
+    for _ in 0..<iterations {
+      ImplicitALS.solve(&x, fixed: y, confidences: m, regularization: reg, cgSteps: cgSteps)
+      ImplicitALS.solve(&y, fixed: x, confidences: byItem, regularization: reg, cgSteps: cgSteps)
+      loss?(ImplicitALS.loss(x, y, confidences: m, regularization: reg))
+    }
+    return (x, y)
+  }
+
+  @Test func heldOutItemsRankFarAboveRandom() {
+    let data = Planted()
+    let (x, y) = Self.train(data.train, items: data.items, factors: 8, iterations: 10)
+    // The held-out items' percentile among all items the user did not train on (0 = top, 0.5 = random).
+    var percentiles: [Double] = []
+    for u in 0..<data.users {
+      let trained = Set(data.train.columns[data.train.offsets[u]..<data.train.offsets[u + 1]])
+      let scores = (0..<data.items).filter { !trained.contains(UInt32($0)) }.map { ($0, RankStage.dot(x, u, y, $0)) }
+      for item in data.heldOut[u] {
+        let mine = scores.first { $0.0 == Int(item) }!.1
+        percentiles.append(Double(scores.filter { $0.1 > mine }.count) / Double(scores.count))
+      }
+    }
+    let mean = percentiles.reduce(0, +) / Double(percentiles.count)
+    #expect(mean < 0.2, "held-out items sit at the \(mean) percentile; random would be 0.5")
+  }
+
+  @Test func lossDecreasesOverIterations() {
+    let data = Planted(users: 200, items: 150, seed: 4)
+    var losses: [Double] = []
+    _ = Self.train(data.train, items: data.items, factors: 6, iterations: 8, loss: { losses.append($0) })
+    for (a, b) in zip(losses, losses.dropFirst()) { #expect(b <= a * (1 + 1e-4), "\(losses)") }
+    #expect(losses.last! < losses.first! * 0.99, "\(losses)")
+  }
+
+  /// The exact solution of one row's normal equations, in Double.
+  static func exactSolve(row r: Int, _ m: ConfidenceMatrix, _ y: FactorMatrix, reg: Double) -> [Double] {
+    let f = y.factors
+    var a = [[Double]](repeating: [Double](repeating: 0, count: f + 1), count: f)
+    for i in 0..<y.rows {
+      for j in 0..<f { for k in 0..<f { a[j][k] += Double(y[i, j]) * Double(y[i, k]) } }
+    }
+    for j in 0..<f { a[j][j] += reg }
+    for n in m.offsets[r]..<m.offsets[r + 1] {
+      let i = Int(m.columns[n]), c = Double(m.confidence[n])
+      for j in 0..<f {
+        for k in 0..<f { a[j][k] += (c - 1) * Double(y[i, j]) * Double(y[i, k]) }
+        a[j][f] += c * Double(y[i, j])
+      }
+    }
+    // Gaussian elimination with partial pivoting.
+    for col in 0..<f {
+      let pivot = (col..<f).max { abs(a[$0][col]) < abs(a[$1][col]) }!
+      a.swapAt(col, pivot)
+      for row in 0..<f where row != col {
+        let factor = a[row][col] / a[col][col]
+        for k in col...f { a[row][k] -= factor * a[col][k] }
+      }
+    }
+    return (0..<f).map { a[$0][f] / a[$0][$0] }
+  }
+
+  @Test func manyCGStepsAgreeWithAnExactSolve() {
+    let data = Planted(users: 12, items: 20, groups: 2, perUser: 6, heldOut: 0, seed: 5)
+    let factors = 5
+    let y = FactorMatrix.random(rows: data.items, factors: factors, seed: 2, stream: 2)
+    var x = FactorMatrix.random(rows: data.users, factors: factors, seed: 2, stream: 1)
+    for r in 0..<data.users { for f in 0..<factors { x[r, f] *= 100 } }  // start far from the answer
+    ImplicitALS.solve(&x, fixed: y, confidences: data.train, regularization: 0.05, cgSteps: 40)
+    for r in 0..<data.users {
+      let exact = Self.exactSolve(row: r, data.train, y, reg: 0.05)
+      for f in 0..<factors { #expect(abs(Double(x[r, f]) - exact[f]) < 1e-3 * max(1, abs(exact[f])), "row \(r) factor \(f)") }
+    }
+  }
+
+  @Test func thresholdingEqualsANaiveReference() {
+    for seed in [1, 2, 3] as [UInt64] {
+      let data = RandomPurchases(customers: 300, articles: 150, rows: 3000, seed: seed)
+      let (keepCustomer, keepArticle) = ALSModelData.threshold(data.history(), articles: data.articles, minCustomerRows: 6, minArticleRows: 12)
+      // Naive: filter the transaction rows again and again until no row goes.
+      var rows = Array(zip(data.customer, data.article))
+      while true {
+        let byCustomer = Dictionary(grouping: rows, by: \.0).mapValues(\.count)
+        let byArticle = Dictionary(grouping: rows, by: \.1).mapValues(\.count)
+        let kept = rows.filter { byCustomer[$0.0]! >= 6 && byArticle[$0.1]! >= 12 }
+        if kept.count == rows.count { break }
+        rows = kept
+      }
+      #expect(Set(rows.map(\.0)) == Set((0..<data.customers).filter { keepCustomer[$0] }.map(UInt32.init)))
+      #expect(Set(rows.map(\.1)) == Set((0..<data.articles).filter { keepArticle[$0] }.map(UInt32.init)))
+      #expect(!rows.isEmpty && rows.count < data.customer.count, "the thresholds bite but leave a model")
+    }
+  }
+
+  @Test func gramMatrixIsYTransposeY() {
+    let y = FactorMatrix.random(rows: 5000, factors: 11, seed: 3, stream: 1)
+    let g = ImplicitALS.gram(y, regularization: 0.5)
+    for j in 0..<11 {
+      for k in 0..<11 {
+        let expected = (0..<5000).reduce(0.0) { $0 + Double(y[$1, j]) * Double(y[$1, k]) } + (j == k ? 0.5 : 0)
+        #expect(abs(Double(g[j * y.lanes + k / 8][k % 8]) - expected) < 1e-3 * max(1, expected))
+      }
+    }
+  }
+}

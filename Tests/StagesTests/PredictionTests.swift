@@ -1,0 +1,172 @@
+import Foundation
+import Pipeline
+import Testing
+@testable import Stages
+
+@Suite struct AveragePrecisionTests {
+  /// The competition's reference `apk`, transcribed literally (lists, `in`, slices).
+  static func referenceAPK(_ actual: [UInt32], _ predicted: [UInt32], k: Int = 12) -> Double {
+    let predicted = Array(predicted.prefix(k))
+    var score = 0.0, hits = 0.0
+    for (i, p) in predicted.enumerated() where actual.contains(p) && !predicted[..<i].contains(p) {
+      hits += 1
+      score += hits / Double(i + 1)
+    }
+    if actual.isEmpty { return 0 }
+    return score / Double(min(actual.count, k))
+  }
+
+  static func apk(_ actual: [UInt32], _ predicted: [UInt32]) -> Double {
+    AveragePrecision.score(predicted, truth: actual.sorted()[...])
+  }
+
+  @Test func handComputedCases() {
+    // Hits at positions 1 and 3 of three truths: (1/1 + 2/3) / 3.
+    #expect(abs(Self.apk([1, 2, 3], [1, 4, 2, 5]) - (1 + 2.0 / 3) / 3) < 1e-12)
+    // A repeated prediction is not a second hit: (1/1 + 2/3) / 2.
+    #expect(abs(Self.apk([1, 2], [1, 1, 2]) - (1 + 2.0 / 3) / 2) < 1e-12)
+    // Fewer than 12 truths, all found first: 1.
+    #expect(Self.apk([7, 9], [9, 7, 1, 2]) == 1)
+    // More than 12 truths: the denominator is 12.
+    #expect(Self.apk(Array(0..<15), Array(0..<12)) == 1)
+    // A hit after position 12 does not count.
+    #expect(Self.apk([99], Array(0..<12) + [99]) == 0)
+    // Hit only at position 12: (1/12) / 1.
+    #expect(abs(Self.apk([11], Array(0..<12)) - 1.0 / 12) < 1e-12)
+  }
+
+  @Test func matchesTheReferenceOnRandomCases() {
+    var rng = CounterRandom(seed: 8, stream: 0, index: 0)
+    for _ in 0..<2000 {
+      let actual = Array(Set((0..<(1 + rng.below(20))).map { _ in UInt32(rng.below(30)) }))
+      let predicted = (0..<rng.below(16)).map { _ in UInt32(rng.below(30)) }
+      #expect(abs(Self.apk(actual, predicted) - Self.referenceAPK(actual, predicted)) < 1e-12, "\(actual) \(predicted)")
+    }
+  }
+
+  @Test func mapSkipsCustomersWithoutTestPurchasesAndSplitsBySource() {
+    // Customer 0 bought {1, 2} in the test week, customer 1 nothing, customer 2 bought {5}.
+    let truth = PurchaseHistory(customer: try! Column("c", [0, 0, 2] as [UInt32]).values(UInt32.self),
+                                article: try! Column("a", [1, 2, 5] as [UInt32]).values(UInt32.self),
+                                day: try! Column("d", [0, 0, 0] as [Int32]).values(Int32.self), customers: 3)
+    let table = PredictionsTable.make(offsets: [0, 3, 4, 6], [
+      Prediction(article: 1, source: .rank), Prediction(article: 9, source: .rank), Prediction(article: 2, source: .fill),
+      Prediction(article: 1, source: .popularity),
+      Prediction(article: 3, source: .copurchase), Prediction(article: 5, source: .popularity),
+    ])
+    let candidates = Column("candidates", offsets: [0, 2, 2, 2], values: [1, 3] as [UInt32])
+    let metrics = Dictionary(uniqueKeysWithValues: Evaluation.measure(try! PredictionsTable.read(table), truth: truth,
+                                                                       candidates: candidates, baseline: [5, 1], k: 12))
+    let customer0 = (1 + 2.0 / 3) / 2, customer2 = 0.5
+    #expect(abs(metrics["map@12"]! - (customer0 + customer2) / 2) < 1e-12, "customer 1 has no test purchase: not counted")
+    #expect(abs(metrics["map@12.rank"]! - 0.5 / 2) < 1e-12)
+    #expect(abs(metrics["map@12.fill"]! - (2.0 / 3 / 2) / 2) < 1e-12)
+    #expect(abs(metrics["map@12.popularity"]! - 0.25) < 1e-12)
+    #expect(metrics["hits.rank"] == 1 && metrics["hits.fill"] == 1 && metrics["hits.popularity"] == 1)
+    #expect(metrics["evaluated_customers"] == 2)
+    #expect(abs(metrics["candidate_recall"]! - 1.0 / 3) < 1e-12, "one of three test purchases was a candidate")
+    // Baseline [5, 1] for everyone: customer 0 hits 1 at position 2 (1/2 / 2), customer 2 hits 5 at 1.
+    #expect(abs(metrics["baseline_popularity_map@12"]! - (0.25 + 1) / 2) < 1e-12)
+  }
+}
+
+@Suite struct FillTests {
+  @Test func fillNeverDuplicatesAndIsSeeded() {
+    var rng = CounterRandom(seed: 3, stream: 0, index: 0)
+    var candidateOffsets: [UInt64] = [0], candidates: [UInt32] = [], rankedOffsets: [UInt64] = [0], ranked: [UInt32] = []
+    for _ in 0..<500 {
+      let mine = Array(Set((0..<rng.below(40)).map { _ in UInt32(rng.below(60)) })).sorted()
+      candidates += mine
+      candidateOffsets.append(UInt64(candidates.count))
+      ranked += mine.shuffled(using: &rng).prefix(rng.below(14))
+      rankedOffsets.append(UInt64(ranked.count))
+    }
+    let c = Column("candidates", offsets: candidateOffsets, values: candidates)
+    let r = Column("articles", offsets: rankedOffsets, values: ranked)
+    let a = FillStage.fill(candidates: c, ranked: r, size: 12, seed: 1)
+    let b = FillStage.fill(candidates: c, ranked: r, size: 12, seed: 1)
+    let other = FillStage.fill(candidates: c, ranked: r, size: 12, seed: 2)
+    #expect(a.offsets == b.offsets && a.items == b.items, "same seed, same sample")
+    #expect(a.items != other.items, "another seed, another sample")
+    for row in 0..<500 {
+      let items = a.items[Int(a.offsets[row])..<Int(a.offsets[row + 1])]
+      let mine = candidates[Int(candidateOffsets[row])..<Int(candidateOffsets[row + 1])]
+      let best = ranked[Int(rankedOffsets[row])..<Int(rankedOffsets[row + 1])].prefix(12)
+      #expect(Set(items.map(\.article)).count == items.count, "no duplicates")
+      #expect(items.count == min(12, Set(mine).union(best).count))
+      #expect(items.prefix(best.count).map(\.article) == Array(best), "ranked first, in order")
+      #expect(items.dropFirst(best.count).allSatisfy { $0.source == .fill && mine.contains($0.article) })
+    }
+  }
+}
+
+@Suite struct CoPurchaseTests {
+  @Test func boughtWhatYouBoughtRanksByCount() {
+    // Customers: 0 {1, 2}, 1 {1, 3}, 2 {1, 3}, 3 {2}, 4 nothing.
+    let customer: [UInt32] = [0, 0, 1, 1, 2, 2, 3], article: [UInt32] = [1, 2, 1, 3, 1, 3, 2]
+    let history = PurchaseHistory(customer: try! Column("c", customer).values(UInt32.self), article: try! Column("a", article).values(UInt32.self),
+                                  day: try! Column("d", [Int32](repeating: 0, count: 7)).values(Int32.self), customers: 5)
+    let recent = CoPurchase.recentArticles(history, limit: 10)
+    let table = CoPurchase.table(history, recent: recent, articles: 4, buyers: 10, perArticle: 5)
+    #expect(table.row(1).map(\.key) == [3, 2] && table.row(1).map(\.count) == [2, 1], "article 1: bought with 3 twice, 2 once")
+    #expect(table.row(2).map(\.key) == [1])
+    var scratch = CoPurchase.Scratch(articles: 4)
+    CoPurchase.suggest(for: recent.row(3), table: table, limit: 12, scratch: &scratch) { a in
+      !history.cells[history.range(of: 3)].contains(article: a)
+    }
+    #expect(scratch.best.map(\.key) == [1], "customer 3 bought 2; its buyers also bought 1")
+    CoPurchase.suggest(for: recent.row(0), table: table, limit: 12, scratch: &scratch) { a in
+      !history.cells[history.range(of: 0)].contains(article: a)
+    }
+    #expect(scratch.best.map(\.key) == [3], "own purchases excluded")
+    #expect(recent.row(4).isEmpty)
+  }
+}
+
+@Suite struct SubmissionCheckTests {
+  static let a = String(repeating: "0a", count: 32), b = String(repeating: "f1", count: 32)
+  static let ids: [UInt64] = (0..<14).map { 108_775_015 + UInt64($0) }
+  static func line(_ customer: String, _ articles: [UInt64]) -> String {
+    customer + "," + articles.map { ArticleNumber.text($0) }.joined(separator: " ")
+  }
+  static let good = [line(a, Array(ids[0..<3])), line(b, Array(ids[3..<6]))]
+
+  static func check(_ lines: [String], header: String = "customer_id,prediction", newline: Bool = true) -> String? {
+    let text = ([header] + lines).joined(separator: "\n") + (newline ? "\n" : "")
+    let checker = SubmissionCheck(customers: [Array(a.utf8), Array(b.utf8)], articleIDs: ids, size: 3)
+    do { try checker.validate(Array(text.utf8)) } catch { return error.description }
+    return nil
+  }
+
+  @Test func aGoodSubmissionPasses() { #expect(Self.check(Self.good) == nil) }
+
+  @Test(arguments: [
+    ("header", "line 1: the header must be"),
+    ("missing row", "1 rows for 2 customers"),
+    ("order", "is not the expected"),
+    ("twice", "is not the expected"),
+    ("short", "has 2 predictions, not 3"),
+    ("nine digits", "'108775015' is not a 10-digit article id"),
+    ("unknown", "article 0999999999 is not in articles.csv"),
+    ("duplicate", "article 0108775015 is predicted twice"),
+    ("fields", "has 3 fields, not 2"),
+    ("newline", "does not end with a newline"),
+  ])
+  func eachKindOfMalformedOutputIsRejected(kind: String, message: String) {
+    let a = Self.a, b = Self.b, ids = Self.ids
+    let error: String? = switch kind {
+    case "header": Self.check(Self.good, header: "customer,prediction")
+    case "missing row": Self.check([Self.good[0]])
+    case "order": Self.check([Self.good[1], Self.good[0]])
+    case "twice": Self.check([Self.good[0], Self.good[0]])
+    case "short": Self.check([Self.good[0], Self.line(b, Array(ids[3..<5]))])
+    case "nine digits": Self.check([Self.good[0], b + ",108775015 0108775016 0108775017"])
+    case "unknown": Self.check([Self.line(a, [ids[0], ids[1], 999_999_999]), Self.good[1]])
+    case "duplicate": Self.check([Self.line(a, [ids[0], ids[1], ids[0]]), Self.good[1]])
+    case "fields": Self.check([Self.good[0] + ",x", Self.good[1]])
+    default: Self.check(Self.good, newline: false)
+    }
+    #expect(error?.contains(message) == true, "\(kind): \(error ?? "accepted")")
+    #expect(error?.hasPrefix("submission.csv line ") == true)
+  }
+}
