@@ -9,8 +9,8 @@ threads=${HMPIPE_THREADS:-$(nproc)}
 out=bench/out/artifacts
 mkdir -p "$out"
 command -v zstd >/dev/null || { echo "needs the zstd command (apt-get install zstd)" >&2; exit 1; }
-swift build -c release --product artifact-bench >/dev/null
-HMPIPE_THREADS=$threads .build/release/artifact-bench "$out" "$scale" "$level" "$runs" > "$out/hmpipe.csv"
+bench=$(scripts/build-release.sh artifact-bench)
+HMPIPE_THREADS=$threads $bench "$out" "$scale" "$level" "$runs" > "$out/hmpipe.csv"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf "%-14s %12s %8s | %10s %10s | %10s %10s | %8s\n" column raw_MB ratio hm_write zstd_comp hm_read zstd_dec zstd_ratio

@@ -8,8 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 threads=${HMPIPE_THREADS:-$(nproc)}
-swift build -c release --product hmpipe >/dev/null
-hm=.build/release/hmpipe
+hm=$(scripts/build-release.sh hmpipe)
 [ -f data/hm/transactions_train.csv ] || $hm synth data/hm --scale 1
 python3 -c "import polars, pandas" 2>/dev/null || python3 -m pip install -q polars pandas
 $hm run pipelines/hm.json --until ingest >/dev/null 2>&1   # hashes the inputs once

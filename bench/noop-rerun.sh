@@ -6,8 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
-swift build -c release --product hmpipe >/dev/null
-hm=.build/release/hmpipe
+hm=$(scripts/build-release.sh hmpipe)
 [ -f data/hm/transactions_train.csv ] || $hm synth data/hm --scale 1
 $hm run bench/pipelines/noop.json >/dev/null 2>&1 || $hm run bench/pipelines/noop.json
 store=bench/out/store

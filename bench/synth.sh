@@ -5,12 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=${1:-1}; runs=${2:-3}
-swift build -c release --product hmpipe >/dev/null
 out=bench/out/synth
+hm=$(scripts/build-release.sh hmpipe)
 secs=(); mem=()
 for _ in $(seq "$runs"); do
   rm -rf "$out"
-  r=$(/usr/bin/time -f "%e %M" .build/release/hmpipe synth "$out" --scale "$scale" 2>&1 >/dev/null | tail -1)
+  r=$(/usr/bin/time -f "%e %M" $hm synth "$out" --scale "$scale" 2>&1 >/dev/null | tail -1)
   secs+=("$(echo "$r" | cut -d' ' -f1)"); mem+=("$(echo "$r" | awk '{printf "%.0f", $2 / 1024}')")
 done
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

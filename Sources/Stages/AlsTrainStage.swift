@@ -35,7 +35,7 @@ public struct AlsTrainStage: Stage {
     public var recent_weight = 5.0
     public var older_weight = 1.0
     public var half_life_days = 30.0
-    public var record_loss = true
+    public var record_loss = false
     public init() {}
   }
 
@@ -66,14 +66,15 @@ public struct AlsTrainStage: Stage {
     context.record("model_cells", Double(model.byUser.columns.count))
     context.log("\(model.customers.count) customers × \(model.articles.count) articles, \(model.byUser.columns.count) cells")
 
-    var x = FactorMatrix.random(rows: model.customers.count, factors: p.factors, seed: UInt64(p.seed), stream: 1)
-    var y = FactorMatrix.random(rows: model.articles.count, factors: p.factors, seed: UInt64(p.seed), stream: 2)
+    let x = FactorMatrix.random(rows: model.customers.count, factors: p.factors, seed: UInt64(p.seed), stream: 1)
+    let y = FactorMatrix.random(rows: model.articles.count, factors: p.factors, seed: UInt64(p.seed), stream: 2)
     let reg = Float(p.regularization)
     for iteration in 0..<p.iterations {
       try context.checkCancellation()
       let start = Date()
-      ImplicitALS.solve(&x, fixed: y, confidences: model.byUser, regularization: reg, cgSteps: p.cg_steps)
-      ImplicitALS.solve(&y, fixed: x, confidences: model.byItem, regularization: reg, cgSteps: p.cg_steps)
+      ImplicitALS.solve(x, fixed: y, confidences: model.byUser, regularization: reg, cgSteps: p.cg_steps)
+      context.record(String(format: "seconds.users%02d", iteration + 1), Date().timeIntervalSince(start))
+      ImplicitALS.solve(y, fixed: x, confidences: model.byItem, regularization: reg, cgSteps: p.cg_steps)
       context.record(String(format: "seconds.iteration%02d", iteration + 1), Date().timeIntervalSince(start))
       if p.record_loss || iteration == p.iterations - 1 {
         let loss = ImplicitALS.loss(x, y, confidences: model.byUser, regularization: reg)

@@ -37,12 +37,12 @@ import Testing
 
   static func train(_ m: ConfidenceMatrix, items: Int, factors: Int, iterations: Int, reg: Float = 0.1, cgSteps: Int = 3,
                     loss: ((Double) -> Void)? = nil) -> (FactorMatrix, FactorMatrix) {
-    var x = FactorMatrix.random(rows: m.rowCount, factors: factors, seed: 1, stream: 1)
-    var y = FactorMatrix.random(rows: items, factors: factors, seed: 1, stream: 2)
+    let x = FactorMatrix.random(rows: m.rowCount, factors: factors, seed: 1, stream: 1)
+    let y = FactorMatrix.random(rows: items, factors: factors, seed: 1, stream: 2)
     let byItem = m.transposed(columnCount: items)
     for _ in 0..<iterations {
-      ImplicitALS.solve(&x, fixed: y, confidences: m, regularization: reg, cgSteps: cgSteps)
-      ImplicitALS.solve(&y, fixed: x, confidences: byItem, regularization: reg, cgSteps: cgSteps)
+      ImplicitALS.solve(x, fixed: y, confidences: m, regularization: reg, cgSteps: cgSteps)
+      ImplicitALS.solve(y, fixed: x, confidences: byItem, regularization: reg, cgSteps: cgSteps)
       loss?(ImplicitALS.loss(x, y, confidences: m, regularization: reg))
     }
     return (x, y)
@@ -104,9 +104,9 @@ import Testing
     let data = Planted(users: 12, items: 20, groups: 2, perUser: 6, heldOut: 0, seed: 5)
     let factors = 5
     let y = FactorMatrix.random(rows: data.items, factors: factors, seed: 2, stream: 2)
-    var x = FactorMatrix.random(rows: data.users, factors: factors, seed: 2, stream: 1)
+    let x = FactorMatrix.random(rows: data.users, factors: factors, seed: 2, stream: 1)
     for r in 0..<data.users { for f in 0..<factors { x[r, f] *= 100 } }  // start far from the answer
-    ImplicitALS.solve(&x, fixed: y, confidences: data.train, regularization: 0.05, cgSteps: 40)
+    ImplicitALS.solve(x, fixed: y, confidences: data.train, regularization: 0.05, cgSteps: 40)
     for r in 0..<data.users {
       let exact = Self.exactSolve(row: r, data.train, y, reg: 0.05)
       for f in 0..<factors { #expect(abs(Double(x[r, f]) - exact[f]) < 1e-3 * max(1, abs(exact[f])), "row \(r) factor \(f)") }

@@ -1,30 +1,39 @@
 import Pipeline
 
 /// A dense factor matrix, each row padded to a whole number of `SIMD8<Float>` lanes with zeros (the
-/// padding stays zero through training, so it never changes a dot product).
-public struct FactorMatrix: Sendable {
+/// padding stays zero through training, so it never changes a dot product). Its memory is asked for
+/// in huge pages: ALS reads rows at random, and with 4 KiB pages most of those reads would also miss
+/// the TLB. A class: one matrix, updated in place.
+public final class FactorMatrix: @unchecked Sendable {
   public let rows: Int
   public let factors: Int
   public let lanes: Int
-  public internal(set) var storage: [SIMD8<Float>]
+  /// `rows × lanes` vectors, row-major.
+  public let storage: UnsafeMutableBufferPointer<SIMD8<Float>>
 
   public init(rows: Int, factors: Int) {
     self.rows = rows
     self.factors = factors
     lanes = (factors + 7) / 8
-    storage = [SIMD8<Float>](repeating: .zero, count: rows * lanes)
+    storage = HugePages.allocate(SIMD8<Float>.self, count: rows * lanes)
+    storage.initialize(repeating: .zero)
   }
 
-  /// Rows of `factors` floats, unpadded, as a flat array (what the artifacts store).
-  public init(rows: Int, factors: Int, flat: some Collection<Float>) {
+  deinit { storage.deallocate() }
+
+  /// Rows of `factors` floats, unpadded, as a flat collection (what the artifacts store).
+  public convenience init(rows: Int, factors: Int, flat: TypedValues<Float>) {
     self.init(rows: rows, factors: factors)
-    for (i, value) in flat.enumerated() { self[i / factors, i % factors] = value }
+    flat.withUnsafeBufferPointer { flat in
+      let lanes = self.lanes, out = UnsafeMutableRawPointer(storage.baseAddress!).assumingMemoryBound(to: Float.self)
+      for r in 0..<rows { for f in 0..<factors { out[r * lanes * 8 + f] = flat[r * factors + f] } }
+    }
   }
 
   /// Uniform in [0, 0.01) from a counter-based stream, as `implicit` starts: the same for every
   /// thread count.
   public static func random(rows: Int, factors: Int, seed: UInt64, stream: UInt64) -> FactorMatrix {
-    var m = FactorMatrix(rows: rows, factors: factors)
+    let m = FactorMatrix(rows: rows, factors: factors)
     for r in 0..<rows {
       var random = CounterRandom(seed: seed, stream: stream, index: UInt64(r))
       for f in 0..<factors { m[r, f] = Float(random.uniform() * 0.01) }
@@ -37,11 +46,18 @@ public struct FactorMatrix: Sendable {
     set { storage[row * lanes + factor / 8][factor % 8] = newValue }
   }
 
+  /// The rows unpadded, one after another.
   public var flat: [Float] {
-    var out = [Float]()
-    out.reserveCapacity(rows * factors)
-    for r in 0..<rows { for f in 0..<factors { out.append(self[r, f]) } }
-    return out
+    [Float](unsafeUninitializedCapacity: rows * factors) { out, count in
+      let lanes = self.lanes, all = UnsafeRawPointer(storage.baseAddress!).assumingMemoryBound(to: Float.self)
+      for r in 0..<rows { for f in 0..<factors { out[r * factors + f] = all[r * lanes * 8 + f] } }
+      count = rows * factors
+    }
+  }
+
+  @inline(__always)
+  func row(_ r: Int) -> UnsafeMutableBufferPointer<SIMD8<Float>> {
+    UnsafeMutableBufferPointer(rebasing: storage[r * lanes..<(r + 1) * lanes])
   }
 }
 
@@ -90,9 +106,8 @@ public enum ImplicitALS {
   public static func gram(_ y: FactorMatrix, regularization: Float = 0) -> [SIMD8<Float>] {
     let lanes = y.lanes, f = y.factors
     let chunks = max(1, min(64, y.rows / 1024))
-    let partials = y.storage.withUnsafeBufferPointer { storage in
-      let ys = UnsafeTransfer(storage)
-      return Parallel.map(chunks: chunks) { chunk in
+    let ys = UnsafeTransfer(UnsafeBufferPointer(y.storage))
+    let partials = Parallel.map(chunks: chunks) { chunk in
         var g = [SIMD8<Float>](repeating: .zero, count: f * lanes)
         for r in Parallel.range(chunk, of: chunks, count: y.rows) {
           let row = UnsafeBufferPointer(rebasing: ys.wrapped[r * lanes..<(r + 1) * lanes])
@@ -103,7 +118,6 @@ public enum ImplicitALS {
           }
         }
         return g
-      }
     }
     var g = partials[0]
     for p in partials.dropFirst() { for i in g.indices { g[i] += p[i] } }
@@ -113,41 +127,55 @@ public enum ImplicitALS {
 
   /// Re-solves every row of `x` against the fixed `y`, given the rows' confidences.
   public static func solve(
-    _ x: inout FactorMatrix, fixed y: FactorMatrix, confidences: ConfidenceMatrix, regularization: Float, cgSteps: Int
+    _ x: FactorMatrix, fixed y: FactorMatrix, confidences: ConfidenceMatrix, regularization: Float, cgSteps: Int
   ) {
     precondition(confidences.rowCount == x.rows && x.lanes == y.lanes)
     let gram = gram(y, regularization: regularization)
     let lanes = x.lanes, rows = x.rows
     let chunks = max(1, (rows + rowsPerChunk - 1) / rowsPerChunk)
-    x.storage.withUnsafeMutableBufferPointer { xs in
-      y.storage.withUnsafeBufferPointer { ys in
-        gram.withUnsafeBufferPointer { g in
-          let shared = UnsafeTransfer((xs, ys, g))
-          Parallel.forEach(chunks: chunks, makeState: { _ in CGScratch(lanes: lanes) }) { scratch, chunk in
-            let (xs, ys, g) = shared.wrapped
-            for r in Parallel.range(chunk, of: chunks, count: rows) {
-              let cells = confidences.offsets[r]..<confidences.offsets[r + 1]
-              let row = UnsafeMutableBufferPointer(rebasing: xs[r * lanes..<(r + 1) * lanes])
-              conjugateGradient(row, cells: cells, confidences, ys, gram: g, lanes: lanes, steps: cgSteps, scratch)
-            }
-          }
+    gram.withUnsafeBufferPointer { g in
+      let shared = UnsafeTransfer((x, UnsafeBufferPointer(y.storage), g))
+      Parallel.forEach(chunks: chunks, makeState: { _ in CGScratch(lanes: lanes) }) { scratch, chunk in
+        let (x, ys, g) = shared.wrapped
+        for r in Parallel.range(chunk, of: chunks, count: rows) {
+          let cells = confidences.offsets[r]..<confidences.offsets[r + 1]
+          conjugateGradient(x.row(r), cells: cells, confidences, ys, gram: g, lanes: lanes, steps: cgSteps, scratch)
         }
       }
     }
   }
 
-  /// Working vectors of one worker.
+  /// Working memory of one worker: the CG vectors, and the fixed side's rows of the current row's
+  /// cells copied together, so the CG passes read them from cache instead of from all over memory.
   final class CGScratch {
+    let lanes: Int
     let r, p, ap: UnsafeMutableBufferPointer<SIMD8<Float>>
+    private(set) var gathered: UnsafeMutableBufferPointer<SIMD8<Float>>
+    private(set) var weights: UnsafeMutableBufferPointer<Float>
+
     init(lanes: Int) {
+      self.lanes = lanes
       r = .allocate(capacity: lanes)
       p = .allocate(capacity: lanes)
       ap = .allocate(capacity: lanes)
+      gathered = .allocate(capacity: 256 * lanes)
+      weights = .allocate(capacity: 256)
     }
+
+    /// Room for `cells` rows; grows by doubling, so a worker reallocates only a few times.
+    func reserve(_ cells: Int) {
+      guard cells > weights.count else { return }
+      var capacity = weights.count
+      while capacity < cells { capacity *= 2 }
+      gathered.deallocate()
+      weights.deallocate()
+      gathered = .allocate(capacity: capacity * lanes)
+      weights = .allocate(capacity: capacity)
+    }
+
     deinit {
-      r.deallocate()
-      p.deallocate()
-      ap.deallocate()
+      for buffer in [r, p, ap, gathered] { buffer.deallocate() }
+      weights.deallocate()
     }
   }
 
@@ -160,22 +188,33 @@ public enum ImplicitALS {
     _ s: CGScratch
   ) {
     let r = s.r, p = s.p, ap = s.ap
+    s.reserve(cells.count)
+    let rows = s.gathered, c = s.weights, n = cells.count
+    m.columns.withUnsafeBufferPointer { columns in
+      m.confidence.withUnsafeBufferPointer { confidence in
+        for (j, i) in cells.enumerated() {
+          let from = Int(columns[i]) * lanes, to = j * lanes
+          for l in 0..<lanes { rows[to + l] = ys[from + l] }
+          c[j] = confidence[i]
+        }
+      }
+    }
     // r = b − A x
-    multiply(gram, x, into: r, lanes: lanes)
+    multiply(gram, UnsafeBufferPointer(x), into: r, lanes: lanes)
     for l in 0..<lanes { r[l] = -r[l] }
-    for i in cells {
-      let y = item(ys, m.columns[i], lanes), c = m.confidence[i]
-      let weight = c - (c - 1) * dot(y, UnsafeBufferPointer(x), lanes)
+    for j in 0..<n {
+      let y = row(rows, j, lanes)
+      let weight = c[j] - (c[j] - 1) * dot(y, UnsafeBufferPointer(x), lanes)
       for l in 0..<lanes { r[l] += y[l] * weight }
     }
     for l in 0..<lanes { p[l] = r[l] }
     var rsOld = dot(UnsafeBufferPointer(r), UnsafeBufferPointer(r), lanes)
     if rsOld < 1e-20 { return }
     for _ in 0..<steps {
-      multiply(gram, p, into: ap, lanes: lanes)
-      for i in cells {
-        let y = item(ys, m.columns[i], lanes), c = m.confidence[i]
-        let weight = (c - 1) * dot(y, UnsafeBufferPointer(p), lanes)
+      multiply(gram, UnsafeBufferPointer(p), into: ap, lanes: lanes)
+      for j in 0..<n {
+        let y = row(rows, j, lanes)
+        let weight = (c[j] - 1) * dot(y, UnsafeBufferPointer(p), lanes)
         for l in 0..<lanes { ap[l] += y[l] * weight }
       }
       let alpha = rsOld / dot(UnsafeBufferPointer(p), UnsafeBufferPointer(ap), lanes)
@@ -192,6 +231,11 @@ public enum ImplicitALS {
   }
 
   @inline(__always)
+  static func row(_ rows: UnsafeMutableBufferPointer<SIMD8<Float>>, _ j: Int, _ lanes: Int) -> UnsafeBufferPointer<SIMD8<Float>> {
+    UnsafeBufferPointer(rebasing: rows[j * lanes..<(j + 1) * lanes])
+  }
+
+  @inline(__always)
   static func item(_ ys: UnsafeBufferPointer<SIMD8<Float>>, _ i: UInt32, _ lanes: Int) -> UnsafeBufferPointer<SIMD8<Float>> {
     UnsafeBufferPointer(rebasing: ys[Int(i) * lanes..<(Int(i) + 1) * lanes])
   }
@@ -203,21 +247,30 @@ public enum ImplicitALS {
     return sum.sum()
   }
 
-  /// out = G v, G symmetric (row j of G is column j).
+  /// out = G v, G symmetric (row j of G is column j). Each output vector is summed in registers
+  /// over four interleaved partial sums, so no add waits on the previous one.
   @inline(__always)
   static func multiply(
-    _ g: UnsafeBufferPointer<SIMD8<Float>>, _ v: UnsafeMutableBufferPointer<SIMD8<Float>>,
+    _ g: UnsafeBufferPointer<SIMD8<Float>>, _ v: UnsafeBufferPointer<SIMD8<Float>>,
     into out: UnsafeMutableBufferPointer<SIMD8<Float>>, lanes: Int
   ) {
-    for l in 0..<lanes { out[l] = .zero }
+    let rows = g.count / lanes
+    let scalars = UnsafeRawPointer(v.baseAddress!).assumingMemoryBound(to: Float.self)
     for lane in 0..<lanes {
-      let vs = v[lane]
-      for k in 0..<8 {
-        let s = vs[k]
-        let row = (lane * 8 + k) * lanes
-        if row >= g.count { break }
-        for l in 0..<lanes { out[l] += g[row + l] * s }
+      var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
+      var j = 0
+      while j + 4 <= rows {
+        a0 += g[j * lanes + lane] * scalars[j]
+        a1 += g[(j + 1) * lanes + lane] * scalars[j + 1]
+        a2 += g[(j + 2) * lanes + lane] * scalars[j + 2]
+        a3 += g[(j + 3) * lanes + lane] * scalars[j + 3]
+        j += 4
       }
+      while j < rows {
+        a0 += g[j * lanes + lane] * scalars[j]
+        j += 1
+      }
+      out[lane] = (a0 + a1) + (a2 + a3)
     }
   }
 
@@ -228,9 +281,8 @@ public enum ImplicitALS {
     let gram = gram(y)
     let lanes = x.lanes, rows = x.rows
     let chunks = max(1, (rows + rowsPerChunk - 1) / rowsPerChunk)
-    let parts = x.storage.withUnsafeBufferPointer { xs in
-      y.storage.withUnsafeBufferPointer { ys in
-        gram.withUnsafeBufferPointer { g in
+    let (xs, ys) = (UnsafeBufferPointer(x.storage), UnsafeBufferPointer(y.storage))
+    let parts = gram.withUnsafeBufferPointer { g in
           let shared = UnsafeTransfer((xs, ys, g))
           return Parallel.map(chunks: chunks) { chunk -> (Double, Double, Double) in
             let (xs, ys, g) = shared.wrapped
@@ -239,7 +291,7 @@ public enum ImplicitALS {
             var loss = 0.0, confidence = 0.0, norm = 0.0
             for r in Parallel.range(chunk, of: chunks, count: rows) {
               let row = UnsafeBufferPointer(rebasing: xs[r * lanes..<(r + 1) * lanes])
-              multiply(g, UnsafeMutableBufferPointer(mutating: row), into: gx, lanes: lanes)
+              multiply(g, row, into: gx, lanes: lanes)
               loss += Double(dot(row, UnsafeBufferPointer(gx), lanes))
               norm += Double(dot(row, row, lanes))
               for i in m.offsets[r]..<m.offsets[r + 1] {
@@ -250,8 +302,6 @@ public enum ImplicitALS {
             }
             return (loss, confidence, norm)
           }
-        }
-      }
     }
     let itemNorm = y.storage.reduce(0.0) { $0 + Double(($1 * $1).sum()) }
     let loss = parts.reduce(0.0) { $0 + $1.0 } + Double(regularization) * (parts.reduce(0.0) { $0 + $1.2 } + itemNorm)

@@ -154,9 +154,17 @@ enum Format {
 enum BuildFacts {
   static var current: [String: String] {
     #if DEBUG
-    return ["build": "debug"]
+    let build = "debug"
     #else
-    return ["build": "release"]
+    let build = "release"
     #endif
+    #if HMPIPE_CPU_native
+    let cpu = "native"
+    #elseif HMPIPE_CPU_x86_64_v3
+    let cpu = "x86-64-v3"
+    #else
+    let cpu = "baseline"
+    #endif
+    return ["build": build, "cpu_target": cpu]
   }
 }
