@@ -7,7 +7,9 @@ import Pipeline
 /// embeddings, content embeddings are built from the article attributes (docs in the stage below).
 /// Output: `neighbours`, one row per article (by article index): `neighbours` (list<u32> of article
 /// indexes, best first) and `scores` (list<f32>). Articles with no image (a zero or missing row) get
-/// none and are nobody's neighbour. Params: `k` (default 10).
+/// none and are nobody's neighbour. Params: `k` (default 10); `pca_dims` (default 0: off) projects
+/// the embeddings onto their top principal components first (`PCA`), as is usual for 2048-d image
+/// features: the search is then that many times cheaper.
 public struct EmbedNeighboursStage: Stage {
   public static let kind = "embed-neighbours"
   public static let version = 1
@@ -19,19 +21,29 @@ public struct EmbedNeighboursStage: Stage {
 
   public struct Params: StageParams {
     public var k = 10
+    public var pca_dims = 0
     public init() {}
   }
 
   public static func validate(_ params: Params) throws(ParamError) {
     if !(1...1000).contains(params.k) { throw ParamError("k", "must be in 1...1000, not \(params.k)") }
+    if !(0...4096).contains(params.pca_dims) { throw ParamError("pca_dims", "must be 0 (off) or in 1...4096, not \(params.pca_dims)") }
   }
 
   public static func run(_ params: Params, _ context: StageContext) throws {
     let articles = try context.table("articles")
     let ids = Array(try articles.column("article_id").values(UInt64.self))
-    let (matrix, dims) = context.hasInput("embeddings")
+    var (matrix, dims) = context.hasInput("embeddings")
       ? try imageEmbeddings(context, articleIDs: ids)
       : (try ContentEmbeddings.make(articles), ContentEmbeddings.dims)
+    if params.pca_dims > 0 {
+      guard params.pca_dims < dims else {
+        throw StageInputError(stage: context.stage, slot: "embeddings", detail: "are \(dims) wide: pca_dims \(params.pca_dims) must be less")
+      }
+      context.progress(0, "PCA to \(params.pca_dims) dimensions")
+      matrix = PCA.project(matrix, rows: ids.count, dims: dims, components: params.pca_dims)
+      dims = params.pca_dims
+    }
     context.record("embedding_dims", Double(dims))
     let result = matrix.withUnsafeBufferPointer {
       TopKCosine.neighbours(of: $0, rows: ids.count, dims: dims, k: params.k,

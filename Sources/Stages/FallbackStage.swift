@@ -60,8 +60,9 @@ public struct FallbackStage: Stage {
         }
         for (a, _) in scratch.best { chunk.items.append(Prediction(article: a, source: .copurchase)) }
       }
-      for a in popular where chunk.items.count - start < p.size && !chunk.items[start...].contains(where: { $0.article == a }) {
-        chunk.items.append(Prediction(article: a, source: .popularity))
+      for a in popular {
+        if chunk.items.count - start == p.size { break }
+        if !chunk.items[start...].contains(where: { $0.article == a }) { chunk.items.append(Prediction(article: a, source: .popularity)) }
       }
     }
     for source in PredictionSource.allCases {

@@ -52,4 +52,32 @@ import Testing
     #expect(result.offsets[20] == result.offsets[22])
     #expect(!result.neighbours.contains(20) && !result.neighbours.contains(21))
   }
+
+  /// Data of rank 5 around a mean, 40 wide: PCA to 5 dimensions keeps every inner product of the
+  /// centred rows, so the neighbours equal those of the centred data in full; zero rows stay out.
+  @Test func pcaToTheDataRankKeepsTheNeighbours() {
+    let (rows, dims, rank) = (300, 40, 5)
+    var rng = CounterRandom(seed: 21, stream: 0, index: 0)
+    let mean = (0..<dims).map { _ in Float(rng.normal()) * 3 }
+    let basis = (0..<(rank * dims)).map { _ in Float(rng.normal()) }
+    var m = [Float](repeating: 0, count: rows * dims)
+    for r in 0..<rows {
+      let c = (0..<rank).map { _ in Float(rng.normal()) }
+      for d in 0..<dims { m[r * dims + d] = mean[d] + (0..<rank).reduce(0) { $0 + c[$1] * basis[$1 * dims + d] } }
+    }
+    for r in [7, 8] { for d in 0..<dims { m[r * dims + d] = 0 } }
+    let isZero = (0..<rows).map { $0 == 7 || $0 == 8 }
+    let centred = PCA.centre(m, rows: rows, dims: dims, isZero: isZero)
+    let full = centred.withUnsafeBufferPointer { TopKCosine.neighbours(of: $0, rows: rows, dims: dims, k: 5) }
+    let projected = PCA.project(m, rows: rows, dims: dims, components: rank)
+    let reduced = projected.withUnsafeBufferPointer { TopKCosine.neighbours(of: $0, rows: rows, dims: rank, k: 5) }
+    #expect(reduced.offsets == full.offsets)
+    #expect(reduced.neighbours == full.neighbours)
+    #expect(zip(reduced.scores, full.scores).allSatisfy { abs($0 - $1) < 1e-4 })
+    #expect(projected[7 * rank..<9 * rank].allSatisfy { $0 == 0 }, "zero rows stay zero")
+    // Fewer components than the rank lose information: the neighbours change.
+    let cut = PCA.project(m, rows: rows, dims: dims, components: 2)
+    let coarse = cut.withUnsafeBufferPointer { TopKCosine.neighbours(of: $0, rows: rows, dims: 2, k: 5) }
+    #expect(coarse.neighbours != full.neighbours)
+  }
 }
