@@ -34,6 +34,8 @@ import Testing
     (#"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": ".x"}}]}"#, "stages[1].inputs.numbers", "neither 'stage.output' nor 'file:path'"),
     (#"{"stages": [{"name": "a", "kind": "toy-source", "params": {"count": "${n}"}}]}"#, "stages[0].params.count", "unknown variable 'n'"),
     (#"{"stages": [{"name": "a", "kind": "toy-sum", "inputs": {"numbers": "c"}}, {"name": "b", "kind": "toy-sum", "inputs": {"numbers": "a"}}, {"name": "c", "kind": "toy-sum", "inputs": {"numbers": "b"}}]}"#, "stages", "the stages form a cycle: a → b → c → a"),
+    (#"{"stages": [{"name": "a", "kind": "toy-source", "publish": ["x"]}]}"#, "stages[0].publish", "must be an object"),
+    (#"{"stages": [{"name": "a", "kind": "toy-source", "publish": {"number": "out.txt"}}]}"#, "stages[0].publish.number", "has no output 'number'"),
     (#"{"extends": "bad.json", "stages": []}"#, "", "cannot read the pipeline file"),
   ]
 

@@ -165,4 +165,30 @@ import Testing
     #expect(store.allObjects().count == before - report.removed.count)
     #expect(statuses(try await runToy(path)).values.allSatisfy { $0 == .cached })
   }
+
+  /// A published file output is copied out after the stage runs, copied again when it goes missing
+  /// though the stage is cached, and a table output cannot be published.
+  @Test func publishCopiesFileOutputsOutEvenWhenCached() async throws {
+    let dir = TemporaryDirectory()
+    let file = dir.write("p.json", """
+      {"store": "store", "stages": [
+        {"name": "source", "kind": "toy-source", "params": {"count": 3}},
+        {"name": "report", "kind": "toy-report", "inputs": {"numbers": "source"}, "publish": {"report": "out/report.txt"}}]}
+      """)
+    let first = try await runToy(file)
+    #expect(statuses(first) == ["source": .ran, "report": .ran])
+    #expect(try String(contentsOfFile: dir.path + "/out/report.txt", encoding: .utf8) == "0\n1\n2\n")
+    FileSystem.remove(dir.path + "/out/report.txt")
+    let second = try await runToy(file)
+    #expect(statuses(second) == ["source": .cached, "report": .cached])
+    #expect(FileSystem.exists(dir.path + "/out/report.txt"), "a cached stage publishes again")
+    let table = dir.write("t.json", """
+      {"store": "store", "stages": [
+        {"name": "source", "kind": "toy-source", "params": {"count": 3}},
+        {"name": "report", "kind": "toy-report", "inputs": {"numbers": "source"}, "publish": {"count": "out/count"}}]}
+      """)
+    let third = try await runToy(table)
+    #expect(third.stages[1].status == .failed)
+    #expect(third.stages[1].error?.contains("cannot publish 'count'") == true && third.stages[1].error?.contains("is a table, not a file") == true)
+  }
 }

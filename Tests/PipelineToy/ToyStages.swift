@@ -5,7 +5,7 @@ import Pipeline
 /// tests stages whose outputs and timing they control.
 public enum ToyStages {
   public static let registry = StageRegistry([
-    ToySource.self, ToyScale.self, ToyClamp.self, ToySum.self, ToyLines.self, ToyFail.self,
+    ToySource.self, ToyScale.self, ToyClamp.self, ToySum.self, ToyLines.self, ToyFail.self, ToyReport.self,
   ])
 }
 
@@ -101,6 +101,20 @@ public struct ToyLines: Stage {
     let text = try String(contentsOfFile: try context.file("source"), encoding: .utf8)
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
     try context.write("lengths", Table([Column("length", lines.map { UInt32($0.utf8.count) }), Column("line", strings: lines.map(String.init))]))
+  }
+}
+
+/// The values as a text file (one per line): a file output, for publishing.
+public struct ToyReport: Stage {
+  public static let kind = "toy-report"
+  public static let version = 1
+  public static let inputs = [InputSlot("numbers")]
+  public static let outputs = ["report", "count"]
+  public struct Params: StageParams { public init() {} }
+  public static func run(_ params: Params, _ context: StageContext) throws {
+    let values = try context.column("numbers", "value").values(Int64.self)
+    try context.write("report", Table.file(named: "report.txt", bytes: Array(values.map { "\($0)\n" }.joined().utf8)))
+    try context.write("count", Table([Column("count", [Int64(values.count)])]))
   }
 }
 

@@ -7,23 +7,38 @@ public struct PublishError: Error, Sendable, CustomStringConvertible {
   public var description: String { "stage '\(stage)': cannot publish '\(output)' to \(path): \(detail)" }
 }
 
+/// What was last published to a path: the artifact, and the stamp of the file written, so a warm
+/// run knows the file is still that artifact's copy without reading either.
+struct PublishRecord: Codable {
+  var path: String
+  var id: ArtifactID
+  var stamp: FileStamp
+}
+
 extension Rebuilder {
-  /// Copies the stage's published file outputs to their paths (atomically, and only when the file
-  /// there differs), after it ran or was found cached. A failure to publish fails the stage.
+  /// Copies the stage's published file outputs to their paths (atomically), after it ran or was
+  /// found cached, unless the file there is still the copy last published of the same artifact
+  /// (same stamp). A failure to publish fails the stage.
   func publish(_ stage: StageSpec, _ outcome: StageOutcome) -> StageOutcome {
     guard outcome.succeeded, !stage.publish.isEmpty else { return outcome }
     var outcome = outcome
     for (output, path) in stage.publish.sorted(by: { $0.key < $1.key }) {
       do {
         guard let id = outcome.outputs[output] else { continue }
+        let recordPath = store.root + "/published/" + Digest.of(path).hex + ".json"
+        if let last = RecordFile.read(PublishRecord.self, at: recordPath), last.path == path, last.id == id,
+          let stamp = try? FileSystem.stamp(path), stamp == last.stamp
+        {
+          continue
+        }
         let table = try store.reader(id).table()
         guard table.kind == .file else {
           throw PublishError(stage: stage.name, output: output, path: path, detail: "it is a table, not a file (use hmpipe export)")
         }
-        let bytes = Array(table.columns[0].values.bytes)
-        if (try? FileSystem.readAll(path)) == bytes { continue }
         try FileSystem.makeDirectories(FileSystem.dirname(of: path))
-        try FileSystem.writeAtomically(bytes, to: path)
+        try FileSystem.writeAtomically(Array(table.columns[0].values.bytes), to: path)
+        try FileSystem.makeDirectories(store.root + "/published")
+        try RecordFile.write(PublishRecord(path: path, id: id, stamp: try FileSystem.stamp(path)), to: recordPath)
         emit(.stageMessage(stage: stage.name, message: "published \(output) to \(path)"))
       } catch let error as PublishError {
         outcome.record.status = .failed

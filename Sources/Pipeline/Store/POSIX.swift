@@ -187,10 +187,19 @@ public enum FileSystem {
     }
   }
 
+  /// The whole file. Reads until end of file rather than trusting the size, which /proc files
+  /// report as 0.
   public static func readAll(_ path: String) throws(SystemError) -> [UInt8] {
     let fd = try FileDescriptor.open(path, .read)
     defer { fd.close() }
-    return try fd.read(count: try fd.size(), at: 0)
+    var bytes = try fd.read(count: try fd.size(), at: 0)
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+      let at = bytes.count
+      let n = try chunk.withUnsafeMutableBytes { buffer in Result { () throws(SystemError) in try fd.read(into: buffer, at: at) } }.get()
+      if n <= 0 { return bytes }
+      bytes += chunk[..<n]
+    }
   }
 
   public static func dirname(of path: String) -> String {

@@ -17,6 +17,28 @@ public enum BLAS {
                 1, a.baseAddress, Int32(k), b.baseAddress, Int32(k), 0, c.baseAddress, Int32(n))
   }
 
+  /// As `multiplyTransposed`, with A's rows cut into fixed slices of `rowsPerSlice` multiplied on
+  /// all cores by single-threaded OpenBLAS calls. OpenBLAS's own threading splits the work by its
+  /// thread count, and a different split can round differently; here every element comes from a
+  /// call whose shape is fixed by the data, so the result is byte-identical whatever the number of
+  /// threads (ours or OpenBLAS's).
+  public static func multiplyTransposedInParallel(
+    _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, into c: UnsafeMutableBufferPointer<Float>,
+    m: Int, n: Int, k: Int, rowsPerSlice: Int = 256
+  ) {
+    precondition(a.count >= m * k && b.count >= n * k && c.count >= m * n, "matrix buffers are too small")
+    openblas_set_num_threads(1)
+    let slices = (m + rowsPerSlice - 1) / rowsPerSlice
+    let shared = UnsafeTransfer((a, b, c))
+    Parallel.forEach(chunks: slices) { slice in
+      let (a, b, c) = shared.wrapped
+      let rows = (slice * rowsPerSlice)..<min(m, (slice + 1) * rowsPerSlice)
+      multiplyTransposed(UnsafeBufferPointer(rebasing: a[(rows.lowerBound * k)..<(rows.upperBound * k)]), b,
+                         into: UnsafeMutableBufferPointer(rebasing: c[(rows.lowerBound * n)..<(rows.upperBound * n)]),
+                         m: rows.count, n: n, k: k)
+    }
+  }
+
   /// The kernel OpenBLAS runs ("Haswell", "SkylakeX", "Prescott", …).
   public static var coreName: String {
     guard let name = openblas_get_corename() else { return "unknown" }

@@ -240,11 +240,19 @@ public enum ImplicitALS {
     UnsafeBufferPointer(rebasing: ys[Int(i) * lanes..<(Int(i) + 1) * lanes])
   }
 
+  /// Two interleaved partial sums: with one, every add waits for the previous one, and the CG
+  /// passes are mostly dot products.
   @inline(__always)
   static func dot(_ a: UnsafeBufferPointer<SIMD8<Float>>, _ b: UnsafeBufferPointer<SIMD8<Float>>, _ lanes: Int) -> Float {
-    var sum = SIMD8<Float>.zero
-    for l in 0..<lanes { sum += a[l] * b[l] }
-    return sum.sum()
+    var even = SIMD8<Float>.zero, odd = SIMD8<Float>.zero
+    var l = 0
+    while l + 2 <= lanes {
+      even += a[l] * b[l]
+      odd += a[l + 1] * b[l + 1]
+      l += 2
+    }
+    if l < lanes { even += a[l] * b[l] }
+    return (even + odd).sum()
   }
 
   /// out = G v, G symmetric (row j of G is column j). Each output vector is summed in registers

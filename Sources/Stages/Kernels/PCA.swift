@@ -15,7 +15,7 @@ public enum PCA {
     centred.withUnsafeBufferPointer { x in
       axes.withUnsafeBufferPointer { q in
         projected.withUnsafeMutableBufferPointer { out in
-          BLAS.multiplyTransposed(x, q, into: out, m: rows, n: components, k: dims)
+          BLAS.multiplyTransposedInParallel(x, q, into: out, m: rows, n: components, k: dims)
         }
       }
     }
@@ -41,7 +41,7 @@ public enum PCA {
     TopKCosine.transpose(x, rows: rows, columns: dims, into: &transposed)
     var covariance = [Float](repeating: 0, count: dims * dims)
     transposed.withUnsafeBufferPointer { t in
-      covariance.withUnsafeMutableBufferPointer { c in BLAS.multiplyTransposed(t, t, into: c, m: dims, n: dims, k: rows) }
+      covariance.withUnsafeMutableBufferPointer { c in BLAS.multiplyTransposedInParallel(t, t, into: c, m: dims, n: dims, k: rows) }
     }
     // Start from a fixed pseudo-random basis, then Q ← orthonormalise(C Q) until it settles.
     var random = CounterRandom(seed: 17, stream: 0, index: 0)
@@ -51,7 +51,7 @@ public enum PCA {
     for _ in 0..<iterations {
       q.withUnsafeBufferPointer { q in
         covariance.withUnsafeBufferPointer { c in
-          product.withUnsafeMutableBufferPointer { out in BLAS.multiplyTransposed(q, c, into: out, m: components, n: dims, k: dims) }
+          product.withUnsafeMutableBufferPointer { out in BLAS.multiplyTransposedInParallel(q, c, into: out, m: components, n: dims, k: dims) }
         }
       }
       q = product

@@ -40,7 +40,7 @@ public enum TopKCosine {
         let a = (i * block)..<min(rows, (i + 1) * block), b = (j * block)..<min(rows, (j + 1) * block)
         unit.withUnsafeBufferPointer { u in
           product.withUnsafeMutableBufferPointer { c in
-            BLAS.multiplyTransposed(
+            BLAS.multiplyTransposedInParallel(
               UnsafeBufferPointer(rebasing: u[(a.lowerBound * dims)..<(a.upperBound * dims)]),
               UnsafeBufferPointer(rebasing: u[(b.lowerBound * dims)..<(b.upperBound * dims)]), into: c, m: a.count, n: b.count, k: dims)
           }
@@ -57,12 +57,16 @@ public enum TopKCosine {
     return compact(best, bestIndex, rows: rows, k: k)
   }
 
-  /// `out` (columns × rows) = `c` (rows × columns)ᵀ, in 32 × 32 tiles so both sides stay in cache.
+  /// `out` (columns × rows) = `c` (rows × columns)ᵀ, in 32 × 32 tiles so both sides stay in cache,
+  /// bands of 32 source rows in parallel (each writes its own columns of `out`).
   static func transpose(_ c: [Float], rows: Int, columns: Int, into out: inout [Float]) {
     let tile = 32
     c.withUnsafeBufferPointer { c in
       out.withUnsafeMutableBufferPointer { out in
-        for r0 in stride(from: 0, to: rows, by: tile) {
+        let shared = UnsafeTransfer((c, out))
+        Parallel.forEach(chunks: (rows + tile - 1) / tile) { band in
+          let (c, out) = shared.wrapped
+          let r0 = band * tile
           for c0 in stride(from: 0, to: columns, by: tile) {
             for r in r0..<min(rows, r0 + tile) {
               for col in c0..<min(columns, c0 + tile) { out[col * rows + r] = c[r * columns + col] }
@@ -88,33 +92,53 @@ public enum TopKCosine {
   }
 
   /// Folds one block of similarities into each query's running top-K, queries in parallel (each
-  /// query row writes only its own k slots).
+  /// query row writes only its own k slots). Eight similarities at a time are compared with the
+  /// row's k-th best; only the rare lanes that beat it take the scalar insertion.
   static func merge(
     _ block: [Float], queries: Range<Int>, targets: Range<Int>, k: Int, isZero: [Bool],
     best: inout [Float], bestIndex: inout [UInt32]
   ) {
     guard k > 0 else { return }
-    best.withUnsafeMutableBufferPointer { bestScores in
-      bestIndex.withUnsafeMutableBufferPointer { bestRows in
-        let out = UnsafeTransfer((bestScores, bestRows))
-        let chunks = (queries.count + 63) / 64
-        Parallel.forEach(chunks: chunks) { chunk in
-          let (scores, indexes) = out.wrapped
-          for q in Parallel.range(chunk, of: chunks, count: queries.count).map({ $0 + queries.lowerBound }) where !isZero[q] {
-            let row = (q - queries.lowerBound) * targets.count
-            let slots = q * k
-            for t in targets where t != q && !isZero[t] {
-              let s = block[row + t - targets.lowerBound]
-              // Worse than the k-th (or equal with a higher index, as targets come in order): skip.
-              if s <= scores[slots + k - 1] { continue }
-              var i = k - 1
-              while i > 0 && scores[slots + i - 1] < s {
-                scores[slots + i] = scores[slots + i - 1]
-                indexes[slots + i] = indexes[slots + i - 1]
-                i -= 1
+    block.withUnsafeBufferPointer { block in
+      isZero.withUnsafeBufferPointer { isZero in
+        best.withUnsafeMutableBufferPointer { bestScores in
+          bestIndex.withUnsafeMutableBufferPointer { bestRows in
+            let shared = UnsafeTransfer((bestScores, bestRows, block, isZero))
+            let chunks = (queries.count + 63) / 64
+            Parallel.forEach(chunks: chunks) { chunk in
+              let (scores, indexes, block, isZero) = shared.wrapped
+              for q in Parallel.range(chunk, of: chunks, count: queries.count).map({ $0 + queries.lowerBound }) where !isZero[q] {
+                let row = block.baseAddress! + (q - queries.lowerBound) * targets.count
+                let slots = q * k
+                var threshold = scores[slots + k - 1]
+                // Targets come in increasing order, so a later equal score never displaces an
+                // earlier one: ties go to the lower index.
+                func consider(_ offset: Int) {
+                  let t = targets.lowerBound + offset, s = row[offset]
+                  guard s > threshold, t != q, !isZero[t] else { return }
+                  var i = k - 1
+                  while i > 0 && scores[slots + i - 1] < s {
+                    scores[slots + i] = scores[slots + i - 1]
+                    indexes[slots + i] = indexes[slots + i - 1]
+                    i -= 1
+                  }
+                  scores[slots + i] = s
+                  indexes[slots + i] = UInt32(t)
+                  threshold = scores[slots + k - 1]
+                }
+                var offset = 0
+                while offset + 8 <= targets.count {
+                  let v = UnsafeRawPointer(row + offset).loadUnaligned(as: SIMD8<Float>.self)
+                  if any(v .> SIMD8(repeating: threshold)) {
+                    for lane in 0..<8 { consider(offset + lane) }
+                  }
+                  offset += 8
+                }
+                while offset < targets.count {
+                  consider(offset)
+                  offset += 1
+                }
               }
-              scores[slots + i] = s
-              indexes[slots + i] = UInt32(t)
             }
           }
         }
