@@ -23,4 +23,4 @@ for phase in cold warm "--stage rank"; do
   out=$(/usr/bin/time -f %M -o /tmp/pipeline-mem $hm run bench/pipelines/full.json --store $store "${args[@]}" --json 2>/dev/null | tail -1)
   report "$phase (process peak $(( $(cat /tmp/pipeline-mem) / 1024 )) MB)" "$out"
 done
-$hm inspect bench/pipelines/full.json evaluate.metrics --store $store 2>&1 | sed -n '/head/,$p' | head -24
+$hm inspect bench/pipelines/full.json evaluate.metrics --store $store 2>&1 | grep -E "^(map@12|baseline|evaluated|test_|candidate|customers_with|distinct|hits|predictions)" | sort -u

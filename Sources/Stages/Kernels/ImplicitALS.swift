@@ -255,8 +255,10 @@ public enum ImplicitALS {
     return (even + odd).sum()
   }
 
-  /// out = G v, G symmetric (row j of G is column j). Each output vector is summed in registers
-  /// over four interleaved partial sums, so no add waits on the previous one.
+  /// out = G v, G symmetric (row j of G is column j). Output lanes go eight at a time in registers
+  /// while G's rows stream by in order, so each element of G is loaded once (G outgrows the L1
+  /// cache at 64+ factors, and a column-order walk would wait on the L2 for every load); leftover
+  /// lanes use four interleaved partial sums.
   @inline(__always)
   static func multiply(
     _ g: UnsafeBufferPointer<SIMD8<Float>>, _ v: UnsafeBufferPointer<SIMD8<Float>>,
@@ -264,7 +266,20 @@ public enum ImplicitALS {
   ) {
     let rows = g.count / lanes
     let scalars = UnsafeRawPointer(v.baseAddress!).assumingMemoryBound(to: Float.self)
-    for lane in 0..<lanes {
+    var lane = 0
+    while lane + 8 <= lanes {
+      var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
+      var a4 = SIMD8<Float>.zero, a5 = SIMD8<Float>.zero, a6 = SIMD8<Float>.zero, a7 = SIMD8<Float>.zero
+      for j in 0..<rows {
+        let s = SIMD8<Float>(repeating: scalars[j]), at = j * lanes + lane
+        a0 += g[at] * s; a1 += g[at + 1] * s; a2 += g[at + 2] * s; a3 += g[at + 3] * s
+        a4 += g[at + 4] * s; a5 += g[at + 5] * s; a6 += g[at + 6] * s; a7 += g[at + 7] * s
+      }
+      out[lane] = a0; out[lane + 1] = a1; out[lane + 2] = a2; out[lane + 3] = a3
+      out[lane + 4] = a4; out[lane + 5] = a5; out[lane + 6] = a6; out[lane + 7] = a7
+      lane += 8
+    }
+    while lane < lanes {
       var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
       var j = 0
       while j + 4 <= rows {
@@ -279,6 +294,7 @@ public enum ImplicitALS {
         j += 1
       }
       out[lane] = (a0 + a1) + (a2 + a3)
+      lane += 1
     }
   }
 
