@@ -22,12 +22,12 @@ for d in $widths; do
 print(s['neighbours']['seconds'], s['neighbours']['outputs']['neighbours'], s['ingest']['outputs']['articles'])" "$out")
   peer=$(OPENBLAS_CORETYPE=$core /usr/bin/time -f %M -o /tmp/faiss-mem python3 bench/peers/knn_faiss.py \
     $data/image_embeddings.npy $data/image_embeddings_ids.npy "$k" "$threads" $store "$neighbours" "$articles")
-  python3 - "$seconds" "$(cat /tmp/knn-mem)" "$peer" "$(cat /tmp/faiss-mem)" <<'PY'
+  python3 - "$seconds" "$(cat /tmp/knn-mem)" "$peer" "$(cat /tmp/faiss-mem)" "$k" <<'PY'
 import json, sys
 secs, mem, peer, fmem = float(sys.argv[1]), int(sys.argv[2]) // 1024, json.loads(sys.argv[3]), int(sys.argv[4]) // 1024
 n, d = peer["rows"], peer["dims"]
 flops = 2 * n * n * d / 1e9
-print(f"{n} x {d}, k={10}:")
+print(f"{n} x {d}, k={sys.argv[5]}:")
 print(f"  hmpipe embed-neighbours stage {secs:.1f} s ({flops / secs:.0f} GFLOP/s as 2n²d/s), peak {mem} MB")
 print(f"  faiss IndexFlatIP search {peer['faiss_search_seconds']:.1f} s ({peer['faiss_gflops']:.0f} GFLOP/s), "
       f"whole script {peer['faiss_total_seconds']:.1f} s, peak {fmem} MB  ->  {peer['faiss_search_seconds'] / secs:.2f}x")

@@ -40,11 +40,11 @@ public struct AlsTrainStage: Stage {
   }
 
   public static func validate(_ p: Params) throws(ParamError) {
-    if !(1...1024).contains(p.factors) { throw ParamError("factors", "must be in 1...1024, not \(p.factors)") }
+    try ParamError.check("factors", p.factors, in: 1...1024)
     if !(p.regularization >= 0) { throw ParamError("regularization", "must be 0 or more, not \(p.regularization)") }
     if !(p.alpha > 0) { throw ParamError("alpha", "must be more than 0, not \(p.alpha)") }
-    if !(0...1000).contains(p.iterations) { throw ParamError("iterations", "must be in 0...1000, not \(p.iterations)") }
-    if !(1...100).contains(p.cg_steps) { throw ParamError("cg_steps", "must be in 1...100, not \(p.cg_steps)") }
+    try ParamError.check("iterations", p.iterations, in: 0...1000)
+    try ParamError.check("cg_steps", p.cg_steps, in: 1...100)
     if p.min_customer_rows < 0 { throw ParamError("min_customer_rows", "must be 0 or more, not \(p.min_customer_rows)") }
     if p.min_article_rows < 0 { throw ParamError("min_article_rows", "must be 0 or more, not \(p.min_article_rows)") }
     if !["step", "decay", "count"].contains(p.weighting) {

@@ -26,7 +26,7 @@ public struct EmbedNeighboursStage: Stage {
   }
 
   public static func validate(_ params: Params) throws(ParamError) {
-    if !(1...1000).contains(params.k) { throw ParamError("k", "must be in 1...1000, not \(params.k)") }
+    try ParamError.check("k", params.k, in: 1...1000)
     if !(0...4096).contains(params.pca_dims) { throw ParamError("pca_dims", "must be 0 (off) or in 1...4096, not \(params.pca_dims)") }
   }
 

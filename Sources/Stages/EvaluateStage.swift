@@ -23,7 +23,7 @@ public struct EvaluateStage: Stage {
   }
 
   public static func validate(_ p: Params) throws(ParamError) {
-    if !(1...1000).contains(p.k) { throw ParamError("k", "must be in 1...1000, not \(p.k)") }
+    try ParamError.check("k", p.k, in: 1...1000)
     if p.baseline_days < 1 { throw ParamError("baseline_days", "must be 1 or more, not \(p.baseline_days)") }
   }
 
@@ -84,7 +84,7 @@ enum Evaluation {
         t.baseline += AveragePrecision.score(baseline, truth: bought[...], k: k)
         let mine = candidateLists[Int(candidateOffsets[c])..<Int(candidateOffsets[c + 1])]
         t.purchases += bought.count
-        t.recalled += bought.filter { AveragePrecision.contains(mine, $0) }.count
+        for article in bought where mine.sortedContains(article) { t.recalled += 1 }
       }
       return t
     }

@@ -25,12 +25,11 @@ public struct FallbackStage: Stage {
   }
 
   public static func validate(_ p: Params) throws(ParamError) {
-    for (name, value, range) in [("size", p.size, 1...1000), ("copurchase_buyers", p.copurchase_buyers, 0...100_000),
-                                 ("copurchase_recent", p.copurchase_recent, 1...10_000),
-                                 ("copurchase_per_article", p.copurchase_per_article, 0...10_000),
-                                 ("popularity_days", p.popularity_days, 1...100_000)] where !range.contains(value) {
-      throw ParamError(name, "must be in \(range.lowerBound)...\(range.upperBound), not \(value)")
-    }
+    try ParamError.check("size", p.size, in: 1...1000)
+    try ParamError.check("copurchase_buyers", p.copurchase_buyers, in: 0...100_000)
+    try ParamError.check("copurchase_recent", p.copurchase_recent, in: 1...10_000)
+    try ParamError.check("copurchase_per_article", p.copurchase_per_article, in: 0...10_000)
+    try ParamError.check("popularity_days", p.popularity_days, in: 1...100_000)
   }
 
   public static func run(_ p: Params, _ context: StageContext) throws {

@@ -19,7 +19,7 @@ public struct FillStage: Stage {
   }
 
   public static func validate(_ p: Params) throws(ParamError) {
-    if !(1...1000).contains(p.size) { throw ParamError("size", "must be in 1...1000, not \(p.size)") }
+    try ParamError.check("size", p.size, in: 1...1000)
   }
 
   public static func run(_ p: Params, _ context: StageContext) throws {

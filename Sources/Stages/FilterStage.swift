@@ -108,15 +108,8 @@ enum Candidates {
 }
 
 extension ArraySlice<PurchaseHistory.Cell> {
-  /// Whether these cells (sorted by article) include `article`: a binary search.
-  func contains(article: UInt32) -> Bool {
-    var low = startIndex, high = endIndex
-    while low < high {
-      let mid = (low + high) / 2
-      if self[mid].article < article { low = mid + 1 } else { high = mid }
-    }
-    return low < endIndex && self[low].article == article
-  }
+  /// Whether these cells (sorted by article) include `article`.
+  func contains(article: UInt32) -> Bool { sortedContains(article, by: \.article) }
 }
 
 extension PurchaseHistory {

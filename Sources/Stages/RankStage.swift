@@ -18,7 +18,7 @@ public struct RankStage: Stage {
   }
 
   public static func validate(_ p: Params) throws(ParamError) {
-    if !(1...1000).contains(p.top) { throw ParamError("top", "must be in 1...1000, not \(p.top)") }
+    try ParamError.check("top", p.top, in: 1...1000)
   }
 
   /// A candidate and its score, ordered best first.

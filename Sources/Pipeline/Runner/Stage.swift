@@ -41,6 +41,11 @@ public struct ParamError: Error, Sendable {
     self.param = param
     self.message = message
   }
+
+  /// Throws "must be in LOW...HIGH, not VALUE" for `param` when `value` is outside `range`.
+  public static func check<T: Comparable>(_ param: String, _ value: T, in range: ClosedRange<T>) throws(ParamError) {
+    if !range.contains(value) { throw ParamError(param, "must be in \(range.lowerBound)...\(range.upperBound), not \(value)") }
+  }
 }
 
 /// A named input of a stage kind.

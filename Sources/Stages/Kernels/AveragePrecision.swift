@@ -15,22 +15,12 @@ public enum AveragePrecision {
     let denominator = Double(min(truth.count, k))
     var hits = 0, sum = 0.0
     for (position, article) in predicted.prefix(k).enumerated() {
-      guard contains(truth, article), !predicted.prefix(position).contains(article) else { continue }
+      guard truth.sortedContains(article), !predicted.prefix(position).contains(article) else { continue }
       hits += 1
       let gain = Double(hits) / Double(position + 1) / denominator
       sum += gain
       hit(position, gain)
     }
     return sum
-  }
-
-  @inline(__always)
-  static func contains<C: RandomAccessCollection<UInt32>>(_ sorted: C, _ value: UInt32) -> Bool where C.Index == Int {
-    var low = sorted.startIndex, high = sorted.endIndex
-    while low < high {
-      let mid = (low + high) / 2
-      if sorted[mid] < value { low = mid + 1 } else { high = mid }
-    }
-    return low < sorted.endIndex && sorted[low] == value
   }
 }

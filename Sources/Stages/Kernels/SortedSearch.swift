@@ -1,0 +1,19 @@
+extension RandomAccessCollection where Index == Int {
+  /// Whether this collection, sorted ascending by `key`, holds an element whose key is `value`: a
+  /// binary search.
+  @inline(__always)
+  func sortedContains<Key: Comparable>(_ value: Key, by key: (Element) -> Key) -> Bool {
+    var low = startIndex, high = endIndex
+    while low < high {
+      let mid = (low + high) / 2
+      if key(self[mid]) < value { low = mid + 1 } else { high = mid }
+    }
+    return low < endIndex && key(self[low]) == value
+  }
+}
+
+extension RandomAccessCollection where Index == Int, Element: Comparable {
+  /// Whether this sorted collection holds `value`.
+  @inline(__always)
+  func sortedContains(_ value: Element) -> Bool { sortedContains(value, by: { $0 }) }
+}
