@@ -1,3 +1,5 @@
+import Pipeline
+
 /// Principal component projection of embedding rows: rows are centred on the mean of the non-zero
 /// rows and projected onto the top principal axes of their covariance, found by subspace iteration
 /// (the covariance product through BLAS, orthonormalisation in Double). Zero rows (articles without
@@ -35,10 +37,30 @@ public enum PCA {
     return out
   }
 
+  /// `out` (columns × rows) = `c` (rows × columns)ᵀ, in 32 × 32 tiles so both sides stay in cache,
+  /// bands of 32 source rows in parallel (each writes its own columns of `out`).
+  static func transpose(_ c: [Float], rows: Int, columns: Int, into out: inout [Float]) {
+    let tile = 32
+    c.withUnsafeBufferPointer { c in
+      out.withUnsafeMutableBufferPointer { out in
+        let shared = UnsafeTransfer((c, out))
+        Parallel.forEach(chunks: (rows + tile - 1) / tile) { band in
+          let (c, out) = shared.wrapped
+          let r0 = band * tile
+          for c0 in stride(from: 0, to: columns, by: tile) {
+            for r in r0..<min(rows, r0 + tile) {
+              for col in c0..<min(columns, c0 + tile) { out[col * rows + r] = c[r * columns + col] }
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// The top `components` eigenvectors of XᵀX, as rows.
   static func principalAxes(_ x: [Float], rows: Int, dims: Int, components: Int) -> [Float] {
     var transposed = [Float](repeating: 0, count: rows * dims)
-    TopKCosine.transpose(x, rows: rows, columns: dims, into: &transposed)
+    transpose(x, rows: rows, columns: dims, into: &transposed)
     var covariance = [Float](repeating: 0, count: dims * dims)
     transposed.withUnsafeBufferPointer { t in
       covariance.withUnsafeMutableBufferPointer { c in BLAS.multiplyTransposedInParallel(t, t, into: c, m: dims, n: dims, k: rows) }

@@ -27,54 +27,31 @@ public enum TopKCosine {
     progress: (Double) -> Void = { _ in }, cancelled: () -> Bool = { false }
   ) -> Result {
     precondition(matrix.count >= rows * dims && k >= 0 && block > 0)
+    guard k > 0 else { return Result(offsets: [UInt64](repeating: 0, count: rows + 1), neighbours: [], scores: []) }
     let (unit, isZero) = normalised(matrix, rows: rows, dims: dims)
-    var best = [Float](repeating: -.infinity, count: rows * k)
-    var bestIndex = [UInt32](repeating: UInt32.max, count: rows * k)
-    var product = [Float](repeating: 0, count: block * block)
-    var transposed = [Float](repeating: 0, count: block * block)
+    let slots = TopKSlots(k: k, isZero: isZero)
+    defer { slots.deallocate() }
+    // Huge pages: the column merge steps down the block a row (16 KB) at a time.
+    let product = HugePages.allocate(Float.self, count: block * block)
+    defer { product.deallocate() }
     let blocks = (rows + block - 1) / block
     var done = 0
     for i in 0..<blocks {
       for j in i..<blocks {
-        if cancelled() { return compact(best, bestIndex, rows: rows, k: k) }
+        if cancelled() { return slots.result() }
         let a = (i * block)..<min(rows, (i + 1) * block), b = (j * block)..<min(rows, (j + 1) * block)
         unit.withUnsafeBufferPointer { u in
-          product.withUnsafeMutableBufferPointer { c in
-            BLAS.multiplyTransposedInParallel(
-              UnsafeBufferPointer(rebasing: u[(a.lowerBound * dims)..<(a.upperBound * dims)]),
-              UnsafeBufferPointer(rebasing: u[(b.lowerBound * dims)..<(b.upperBound * dims)]), into: c, m: a.count, n: b.count, k: dims)
-          }
+          BLAS.multiplyTransposedInParallel(
+            UnsafeBufferPointer(rebasing: u[(a.lowerBound * dims)..<(a.upperBound * dims)]),
+            UnsafeBufferPointer(rebasing: u[(b.lowerBound * dims)..<(b.upperBound * dims)]), into: product, m: a.count, n: b.count, k: dims)
         }
-        merge(product, queries: a, targets: b, k: k, isZero: isZero, best: &best, bestIndex: &bestIndex)
-        if i != j {
-          transpose(product, rows: a.count, columns: b.count, into: &transposed)
-          merge(transposed, queries: b, targets: a, k: k, isZero: isZero, best: &best, bestIndex: &bestIndex)
-        }
+        mergeRows(UnsafeBufferPointer(product), queries: a, targets: b, into: slots)
+        if i != j { mergeColumns(UnsafeBufferPointer(product), queries: b, targets: a, into: slots) }
         done += 1
         progress(Double(done) / Double(blocks * (blocks + 1) / 2))
       }
     }
-    return compact(best, bestIndex, rows: rows, k: k)
-  }
-
-  /// `out` (columns × rows) = `c` (rows × columns)ᵀ, in 32 × 32 tiles so both sides stay in cache,
-  /// bands of 32 source rows in parallel (each writes its own columns of `out`).
-  static func transpose(_ c: [Float], rows: Int, columns: Int, into out: inout [Float]) {
-    let tile = 32
-    c.withUnsafeBufferPointer { c in
-      out.withUnsafeMutableBufferPointer { out in
-        let shared = UnsafeTransfer((c, out))
-        Parallel.forEach(chunks: (rows + tile - 1) / tile) { band in
-          let (c, out) = shared.wrapped
-          let r0 = band * tile
-          for c0 in stride(from: 0, to: columns, by: tile) {
-            for r in r0..<min(rows, r0 + tile) {
-              for col in c0..<min(columns, c0 + tile) { out[col * rows + r] = c[r * columns + col] }
-            }
-          }
-        }
-      }
-    }
+    return slots.result()
   }
 
   /// Unit rows (zero rows stay zero) and which rows are zero.
@@ -91,71 +68,147 @@ public enum TopKCosine {
     return (unit, isZero)
   }
 
-  /// Folds one block of similarities into each query's running top-K, queries in parallel (each
-  /// query row writes only its own k slots). Eight similarities at a time are compared with the
-  /// row's k-th best; only the rare lanes that beat it take the scalar insertion.
-  static func merge(
-    _ block: [Float], queries: Range<Int>, targets: Range<Int>, k: Int, isZero: [Bool],
-    best: inout [Float], bestIndex: inout [UInt32]
-  ) {
-    guard k > 0 else { return }
-    block.withUnsafeBufferPointer { block in
-      isZero.withUnsafeBufferPointer { isZero in
-        best.withUnsafeMutableBufferPointer { bestScores in
-          bestIndex.withUnsafeMutableBufferPointer { bestRows in
-            let shared = UnsafeTransfer((bestScores, bestRows, block, isZero))
-            let chunks = (queries.count + 63) / 64
-            Parallel.forEach(chunks: chunks) { chunk in
-              let (scores, indexes, block, isZero) = shared.wrapped
-              for q in Parallel.range(chunk, of: chunks, count: queries.count).map({ $0 + queries.lowerBound }) where !isZero[q] {
-                let row = block.baseAddress! + (q - queries.lowerBound) * targets.count
-                let slots = q * k
-                var threshold = scores[slots + k - 1]
-                // Targets come in increasing order, so a later equal score never displaces an
-                // earlier one: ties go to the lower index.
-                func consider(_ offset: Int) {
-                  let t = targets.lowerBound + offset, s = row[offset]
-                  guard s > threshold, t != q, !isZero[t] else { return }
-                  var i = k - 1
-                  while i > 0 && scores[slots + i - 1] < s {
-                    scores[slots + i] = scores[slots + i - 1]
-                    indexes[slots + i] = indexes[slots + i - 1]
-                    i -= 1
-                  }
-                  scores[slots + i] = s
-                  indexes[slots + i] = UInt32(t)
-                  threshold = scores[slots + k - 1]
-                }
-                var offset = 0
-                while offset + 8 <= targets.count {
-                  let v = UnsafeRawPointer(row + offset).loadUnaligned(as: SIMD8<Float>.self)
-                  if any(v .> SIMD8(repeating: threshold)) {
-                    for lane in 0..<8 { consider(offset + lane) }
-                  }
-                  offset += 8
-                }
-                while offset < targets.count {
-                  consider(offset)
-                  offset += 1
-                }
-              }
+  /// Folds a block into the running top-K of its row queries (query q's similarities are row
+  /// `q - queries.lowerBound`), queries in parallel: each query writes only its own k slots. Thirty-two
+  /// similarities at a time are compared with the row's k-th best; only the rare runs holding one
+  /// that beats it take the scalar insertion.
+  static func mergeRows(_ block: UnsafeBufferPointer<Float>, queries: Range<Int>, targets: Range<Int>, into slots: TopKSlots) {
+    let shared = UnsafeTransfer((slots, block.baseAddress!))
+    let chunks = (queries.count + 63) / 64
+    Parallel.forEach(chunks: chunks) { chunk in
+      let (slots, block) = shared.wrapped
+      for offset in Parallel.range(chunk, of: chunks, count: queries.count) {
+        let q = queries.lowerBound + offset
+        guard !slots.isZero[q] else { continue }
+        let row = block + offset * targets.count
+        var threshold = SIMD8(repeating: slots.threshold(q))
+        var t = 0
+        while t + 32 <= targets.count {
+          let v = UnsafeRawPointer(row + t)
+          let beats = exceeds(v.loadUnaligned(as: SIMD8<Float>.self), threshold)
+            | exceeds(v.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), threshold)
+            | exceeds(v.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), threshold)
+            | exceeds(v.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), threshold)
+          if beats != SIMD8() {
+            for lane in t..<(t + 32) { slots.offer(row[lane], target: targets.lowerBound + lane, to: q) }
+            threshold = SIMD8(repeating: slots.threshold(q))
+          }
+          t += 32
+        }
+        for lane in t..<targets.count { slots.offer(row[lane], target: targets.lowerBound + lane, to: q) }
+      }
+    }
+  }
+
+  /// Folds a block into the running top-K of its column queries (query q's similarities are column
+  /// `q - queries.lowerBound`) without transposing it: sixteen columns (a cache line) walk down the
+  /// rows together, each row's sixteen similarities compared at once with the sixteen queries' k-th
+  /// bests. Bands of columns in parallel; rows (targets) in increasing order, as ties need.
+  static func mergeColumns(_ block: UnsafeBufferPointer<Float>, queries: Range<Int>, targets: Range<Int>, into slots: TopKSlots) {
+    let shared = UnsafeTransfer((slots, block.baseAddress!))
+    let columns = queries.count, bands = (columns + 15) / 16
+    let chunks = (bands + 3) / 4
+    Parallel.forEach(chunks: chunks) { chunk in
+      let (slots, block) = shared.wrapped
+      for band in Parallel.range(chunk, of: chunks, count: bands) {
+        let first = band * 16
+        guard first + 16 <= columns else {
+          for r in 0..<targets.count {
+            for c in first..<columns { slots.offer(block[r * columns + c], target: targets.lowerBound + r, to: queries.lowerBound + c) }
+          }
+          continue
+        }
+        let q0 = queries.lowerBound + first
+        var low = SIMD8<Float>(), high = SIMD8<Float>()
+        func refresh() {
+          for lane in 0..<8 {
+            low[lane] = slots.threshold(q0 + lane)
+            high[lane] = slots.threshold(q0 + 8 + lane)
+          }
+        }
+        refresh()
+        for r in 0..<targets.count {
+          let v = UnsafeRawPointer(block + r * columns + first)
+          let lowRow = v.loadUnaligned(as: SIMD8<Float>.self), highRow = v.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+          if (exceeds(lowRow, low) | exceeds(highRow, high)) != SIMD8() {
+            for lane in 0..<8 {
+              slots.offer(lowRow[lane], target: targets.lowerBound + r, to: q0 + lane)
+              slots.offer(highRow[lane], target: targets.lowerBound + r, to: q0 + 8 + lane)
             }
+            refresh()
           }
         }
       }
     }
   }
 
-  static func compact(_ best: [Float], _ bestIndex: [UInt32], rows: Int, k: Int) -> Result {
+  /// All ones in the lanes where `v` beats `threshold`. Swift's `any(v .> t)` takes the lanes one
+  /// by one through memory; the mask's bits compared with zero stay in vector registers.
+  @inline(__always)
+  static func exceeds(_ v: SIMD8<Float>, _ threshold: SIMD8<Float>) -> SIMD8<Int32> {
+    unsafeBitCast(v .> threshold, to: SIMD8<Int32>.self)
+  }
+}
+
+/// Every query's running top-K (scores best first and their rows), in flat arrays of k slots per
+/// query. Parallel merges give each query to one worker, which alone writes its slots.
+struct TopKSlots: @unchecked Sendable {
+  let k: Int
+  let queries: Int
+  let scores: UnsafeMutablePointer<Float>
+  let rows: UnsafeMutablePointer<UInt32>
+  let isZero: UnsafeMutablePointer<Bool>
+
+  /// Empty lists (every slot −∞, no row) for `isZero.count` queries; `deallocate()` frees them.
+  init(k: Int, isZero: [Bool]) {
+    precondition(k > 0)
+    (self.k, queries) = (k, isZero.count)
+    scores = .allocate(capacity: queries * k)
+    scores.initialize(repeating: -.infinity, count: queries * k)
+    rows = .allocate(capacity: queries * k)
+    rows.initialize(repeating: UInt32.max, count: queries * k)
+    self.isZero = .allocate(capacity: queries)
+    self.isZero.initialize(from: isZero, count: queries)
+  }
+
+  func deallocate() {
+    scores.deallocate()
+    rows.deallocate()
+    isZero.deallocate()
+  }
+
+  /// The lists so far, in CSR form (a list is shorter than k when fewer targets were offered).
+  func result() -> TopKCosine.Result {
     var offsets: [UInt64] = [0]
-    var neighbours: [UInt32] = [], scores: [Float] = []
-    for r in 0..<rows {
-      for i in 0..<k where bestIndex[r * k + i] != UInt32.max {
-        neighbours.append(bestIndex[r * k + i])
-        scores.append(best[r * k + i])
+    var neighbours: [UInt32] = [], kept: [Float] = []
+    for slot in 0..<(queries * k) {
+      if rows[slot] != UInt32.max {
+        neighbours.append(rows[slot])
+        kept.append(scores[slot])
       }
-      offsets.append(UInt64(neighbours.count))
+      if slot % k == k - 1 { offsets.append(UInt64(neighbours.count)) }
     }
-    return Result(offsets: offsets, neighbours: neighbours, scores: scores)
+    return TopKCosine.Result(offsets: offsets, neighbours: neighbours, scores: kept)
+  }
+
+  /// The score a new target must beat to enter `query`'s top-K (its k-th best; +∞ for a zero row).
+  @inline(__always) func threshold(_ query: Int) -> Float {
+    isZero[query] ? .infinity : scores[query * k + k - 1]
+  }
+
+  /// Inserts `target` with `score` into `query`'s top-K if it beats the k-th best. Targets reach a
+  /// query in increasing order, so an equal score never displaces an earlier one: ties go to the
+  /// lower index.
+  @inline(__always) func offer(_ score: Float, target: Int, to query: Int) {
+    let slots = query * k
+    guard score > scores[slots + k - 1], target != query, !isZero[target], !isZero[query] else { return }
+    var i = k - 1
+    while i > 0 && scores[slots + i - 1] < score {
+      scores[slots + i] = scores[slots + i - 1]
+      rows[slots + i] = rows[slots + i - 1]
+      i -= 1
+    }
+    scores[slots + i] = score
+    rows[slots + i] = UInt32(target)
   }
 }
