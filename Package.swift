@@ -3,7 +3,8 @@ import PackageDescription
 
 /// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
 /// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
-/// hmpipe → Stages → Pipeline → CZstd; Stages → COpenBLAS.
+/// hmpipe → Stages → Pipeline → CZstd; Stages → COpenBLAS, CPrefetch (a header: the prefetch
+/// instruction Swift lacks).
 let package = Package(
   name: "hmpipe",
   platforms: [.macOS(.v15)],
@@ -30,7 +31,8 @@ let package = Package(
       name: "Pipeline",
       dependencies: ["CZstd", .product(name: "Crypto", package: "swift-crypto")]
     ),
-    .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS"]),
+    .systemLibrary(name: "CPrefetch"),
+    .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS", "CPrefetch"]),
     .executableTarget(
       name: "hmpipe",
       dependencies: ["Stages", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -173,6 +173,40 @@ struct IngestHarness {
     #expect(Array(try table.column("price").values(Float.self)) == [0.05])
   }
 
+  /// The Kaggle column order takes the fast record parser; any other order (here one more column)
+  /// the general one. Both give the same table on rows of every shape: prices of any length, ids
+  /// with and without the leading zero, CRLF, quoted fields, a blank line.
+  @Test func kaggleLayoutFastPathParsesAsTheGeneralPath() async throws {
+    var rng = CounterRandom(seed: 8, stream: 0, index: 0)
+    var standard = "t_dat,customer_id,article_id,price,sales_channel_id\n"
+    var reordered = "t_dat,customer_id,article_id,price,sales_channel_id,extra\n"
+    for n in 0..<400 {
+      let date = "2019-\(String(format: "%02d", 1 + n / 40))-\(String(format: "%02d", 1 + n % 28))"
+      let customer = rng.chance(0.5) ? IngestHarness.customer1 : IngestHarness.customer2
+      let article = ["0108775015", "108775044", "0108775044"][rng.below(3)]
+      let price = "0." + String((0..<(1 + rng.below(19))).map { _ in Character(String(rng.below(10))) })
+      var fields = [date, customer, article, price, String(1 + rng.below(2))]
+      if n % 37 == 0 { fields[0] = "\"\(date)\"" }
+      let end = n % 11 == 0 ? "\r\n" : "\n"
+      standard += fields.joined(separator: ",") + end
+      reordered += fields.joined(separator: ",") + ",x" + end
+      if n == 200 { standard += "\n"; reordered += "\n" }
+    }
+    func table(_ text: String) async throws -> Table {
+      let result = try await IngestHarness().run(transactions: text)
+      #expect(result.record.stages[0].status == .ran, "\(result.record.stages[0].error ?? "")")
+      return try result.store.reader(result.record.stages[0].outputs["transactions"]!).table()
+    }
+    let (fast, general) = (try await table(standard), try await table(reordered))
+    #expect(fast.rowCount == 400)
+    #expect(try fast.column("day").values(Int32.self).elementsEqual(general.column("day").values(Int32.self)))
+    #expect(try fast.column("customer").values(UInt32.self).elementsEqual(general.column("customer").values(UInt32.self)))
+    #expect(try fast.column("article").values(UInt32.self).elementsEqual(general.column("article").values(UInt32.self)))
+    #expect(try fast.column("price").values(Float.self).elementsEqual(general.column("price").values(Float.self)))
+    #expect(try fast.column("channel").values(UInt8.self).elementsEqual(general.column("channel").values(UInt8.self)))
+    #expect(Set(try fast.column("channel").values(UInt8.self)) == [1, 2])
+  }
+
   /// Pieces that start mid-record, or inside a quoted field with newlines, parse exactly as one piece.
   @Test(arguments: [64, 97, 150, 333])
   func pieceBoundariesInsideRecordsAndQuotedNewlines(bytesPerPiece: Int) throws {
@@ -221,6 +255,38 @@ enum InputBytesForTests {
     } else {
       let words = (0..<4).map { UInt64(String(decoding: text[($0 * 16)..<($0 * 16 + 16)], as: UTF8.self), radix: 16)! }
       #expect(key == CustomerKey(a: words[0], b: words[1], c: words[2], d: words[3]))
+    }
+  }
+
+  /// Numbers of every length around the eight-digit steps (integer part 0–12 digits, fraction
+  /// 0–21, leading zeros, signs, exponents), some with one byte that is not a digit: up to 15
+  /// significant digits and no exponent the value is exactly `Double(text)` (one correctly rounded
+  /// division); the others (19 digits kept, scaled in steps) round to the same Float; broken ones
+  /// are rejected.
+  @Test(arguments: 0..<40)
+  func numbersMatchTheStandardLibrary(seed: Int) {
+    var rng = CounterRandom(seed: 5, stream: 2, index: UInt64(seed))
+    for _ in 0..<250 {
+      var text = rng.chance(0.2) ? "-" : ""
+      let whole = rng.below(13), fraction = rng.below(22)
+      text += String((0..<whole).map { _ in Character(String(rng.below(10))) })
+      if whole == 0 || rng.chance(0.7) { text += "." + String((0..<fraction).map { _ in Character(String(rng.chance(0.3) ? 0 : rng.below(10))) }) }
+      if rng.chance(0.1) { text += "e" + String(rng.below(30) - 15) }
+      var bytes = Array(text.utf8)
+      let broken = rng.chance(0.15) && !bytes.isEmpty
+      if broken { bytes[rng.below(bytes.count)] = Array("x/:a ".utf8)[rng.below(5)] }
+      let parsed = bytes.withUnsafeBytes { FieldParser.number($0, FieldRange(start: 0, end: bytes.count, quoted: false)) }
+      let written = String(decoding: bytes, as: UTF8.self)
+      guard let expected = Double(written), bytes.contains(where: { (0x30...0x39).contains($0) }) else {
+        #expect(parsed == nil, "\(written)")
+        continue
+      }
+      let significant = written.prefix { $0 != "e" }.filter(\.isNumber).drop { $0 == "0" }.count
+      if significant <= 15 && !written.contains("e") {
+        #expect(parsed == expected, "\(written)")
+      } else {
+        #expect(parsed.map(Float.init) == Float(expected), "\(written)")
+      }
     }
   }
 }

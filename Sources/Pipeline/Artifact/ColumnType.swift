@@ -10,8 +10,6 @@ public enum ElementType: String, Sendable, Codable, CaseIterable {
     case .u64, .i64, .f64: 8
     }
   }
-
-  public var isFloatingPoint: Bool { self == .f32 || self == .f64 }
 }
 
 /// What a column holds: one fixed-width value per row, a UTF-8 string per row, or a ragged list of

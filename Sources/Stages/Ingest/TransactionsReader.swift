@@ -15,32 +15,62 @@ struct TransactionsReader {
     /// (row in this part, id) of rows whose customer or article is not in its file.
     var missingCustomers: [(Int, CustomerKey)] = []
     var missingArticles: [(Int, UInt64)] = []
-    /// Ids parsed but not yet looked up: looking many up in one tight loop lets the processor
-    /// overlap their cache misses, which a lookup per row cannot.
+    /// Ids parsed but not yet looked up: looked up many at a time (`IDIndex.indexes`), their cache
+    /// misses overlap, which a lookup per row cannot.
     var pendingCustomers: [CustomerKey] = []
     var pendingArticles: [UInt64] = []
+    var found: [Int32] = []
     /// The file is in date order: the last date's text and day, to skip parsing repeats.
     var lastDate: (UInt64, UInt16) = (0, 0)
     var lastDay: Int32 = -1
     var count: Int { day.count }
     static let batch = 4096
 
-    /// Resolves the pending ids of the last rows into indexes.
+    /// Resolves the pending ids of the last rows into indexes, a batch at a time.
     mutating func lookUp(_ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>) {
       let first = count - pendingCustomers.count
-      var found = [Int32](repeating: -1, count: pendingCustomers.count)
-      for (n, key) in pendingCustomers.enumerated() { found[n] = Int32(customers.index(of: key) ?? -1) }
+      found.removeAll(keepingCapacity: true)
+      found.append(contentsOf: repeatElement(-1, count: pendingCustomers.count))
+      pendingCustomers.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { customers.indexes(of: keys, into: $0) } }
       for (n, index) in found.enumerated() {
         if index < 0 { missingCustomers.append((first + n, pendingCustomers[n])); customer.append(unknown) }
         else { customer.append(UInt32(index)) }
       }
-      for (n, id) in pendingArticles.enumerated() { found[n] = Int32(articles.index(of: id) ?? -1) }
+      pendingArticles.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { articles.indexes(of: keys, into: $0) } }
       for (n, index) in found.enumerated() {
         if index < 0 { missingArticles.append((first + n, pendingArticles[n])); article.append(unknown) }
         else { article.append(UInt32(index)) }
       }
       pendingCustomers.removeAll(keepingCapacity: true)
       pendingArticles.removeAll(keepingCapacity: true)
+    }
+
+    /// The day of a date field; repeats of the last date (the file is in date order) skip parsing.
+    @inline(__always)
+    mutating func day(_ data: UnsafeRawBufferPointer, _ field: FieldRange) -> Int32? {
+      if field.count == 10, lastDay >= 0,
+        data.loadUnaligned(fromByteOffset: field.start, as: UInt64.self) == lastDate.0,
+        data.loadUnaligned(fromByteOffset: field.start + 8, as: UInt16.self) == lastDate.1
+      {
+        return lastDay
+      }
+      guard let parsed = FieldParser.day(data, field) else { return nil }
+      lastDay = parsed
+      lastDate = (data.loadUnaligned(fromByteOffset: field.start, as: UInt64.self),
+                  data.loadUnaligned(fromByteOffset: field.start + 8, as: UInt16.self))
+      return parsed
+    }
+
+    /// Adds one row; its ids are looked up with the batch.
+    @inline(__always)
+    mutating func append(day: Int32, customer: CustomerKey, article: UInt64, price: Float, channel: UInt8,
+                         _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>) {
+      self.day.append(day)
+      self.price.append(price)
+      self.channel.append(channel)
+      pendingCustomers.append(customer)
+      pendingArticles.append(article)
+      if pendingCustomers.count == Part.batch { lookUp(customers, articles) }
     }
 
     init(capacity: Int = 0) {
@@ -60,45 +90,75 @@ struct TransactionsReader {
     let scanner = reader.scanner
     let at = required.map { reader.position($0)! }
     let piece = 32 << 20
+    let standardLayout = at == Array(0..<5) && reader.header.count == 5
+    let fast: (@Sendable (inout Part, inout Int, Int) -> Bool)? = standardLayout
+      ? { @Sendable part, offset, end in fastRecord(scanner, &part, &offset, end, customers, articles) } : nil
     return try reader.parse(
       badRows: badRows, bytesPerPiece: piece, cancellation: { context.isCancelled },
       progress: { context.progress($0 * 0.9, "parsing \(FileSystem.basename(of: input.name))") },
       makePart: { Part(capacity: piece / 100) },
-      finishPart: { $0.lookUp(customers, articles) }
+      finishPart: { $0.lookUp(customers, articles) },
+      fastRecord: fast
     ) { part, fields, _ throws(RowError) in
       let data = scanner.data
-      let dateField = fields[at[0]]
-      let day: Int32
-      if dateField.count == 10, part.lastDay >= 0,
-        data.loadUnaligned(fromByteOffset: dateField.start, as: UInt64.self) == part.lastDate.0,
-        data.loadUnaligned(fromByteOffset: dateField.start + 8, as: UInt16.self) == part.lastDate.1
-      {
-        day = part.lastDay
-      } else {
-        guard let parsed = FieldParser.day(data, dateField) else {
-          throw RowError("t_dat", "'\(scanner.text(dateField))' is not a date (YYYY-MM-DD)")
-        }
-        day = parsed
-        part.lastDay = parsed
-        part.lastDate = (data.loadUnaligned(fromByteOffset: dateField.start, as: UInt64.self),
-                         data.loadUnaligned(fromByteOffset: dateField.start + 8, as: UInt16.self))
+      guard let day = part.day(data, fields[at[0]]) else {
+        throw RowError("t_dat", "'\(scanner.text(fields[at[0]]))' is not a date (YYYY-MM-DD)")
       }
       guard let key = FieldParser.hex256(data, fields[at[1]]) else {
         throw RowError("customer_id", "'\(scanner.text(fields[at[1]]))' is not a customer id (64 hex digits)")
       }
       let articleID = try ArticlesReader.articleID(scanner, fields[at[2]])
-      guard let price = FieldParser.number(data, fields[at[3]]), price.isFinite, price >= 0 else {
+      guard let price = TransactionsReader.price(data, fields[at[3]]) else {
         throw RowError("price", "'\(scanner.text(fields[at[3]]))' is not a price")
       }
-      guard let channel = FieldParser.unsigned(data, fields[at[4]]), channel < 255 else {
+      guard let channel = TransactionsReader.channel(data, fields[at[4]]) else {
         throw RowError("sales_channel_id", "'\(scanner.text(fields[at[4]]))' is not a channel number")
       }
-      part.day.append(day)
-      part.price.append(Float(price))
-      part.channel.append(UInt8(channel))
-      part.pendingCustomers.append(key)
-      part.pendingArticles.append(articleID)
-      if part.pendingCustomers.count == Part.batch { part.lookUp(customers, articles) }
+      part.append(day: day, customer: key, article: articleID, price: price, channel: channel, customers, articles)
     }
+  }
+
+  @inline(__always)
+  static func price(_ data: UnsafeRawBufferPointer, _ field: FieldRange) -> Float? {
+    guard let price = FieldParser.number(data, field), price.isFinite, price >= 0 else { return nil }
+    return Float(price)
+  }
+
+  @inline(__always)
+  static func channel(_ data: UnsafeRawBufferPointer, _ field: FieldRange) -> UInt8? {
+    guard let channel = FieldParser.unsigned(data, field), channel < 255 else { return nil }
+    return UInt8(channel)
+  }
+
+  /// One record in the Kaggle layout (`t_dat,customer_id,article_id,price,sales_channel_id`, no
+  /// quotes), parsed without splitting it into fields first: the date and customer id sit at fixed
+  /// offsets, the rest is found by the scanner's word-at-a-time delimiter search. The checks are the
+  /// general path's; whatever fails them is left to it.
+  @inline(__always)
+  static func fastRecord(
+    _ scanner: CSVScanner, _ part: inout Part, _ at: inout Int, _ end: Int,
+    _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>
+  ) -> Bool {
+    let data = scanner.data, s = at
+    guard s + 81 <= end, data[s + 10] == 0x2C, data[s + 75] == 0x2C,
+      let key = FieldParser.hex256(data, FieldRange(start: s + 11, end: s + 75, quoted: false))
+    else { return false }
+    let articleEnd = scanner.nextDelimiter(from: s + 76, end: end)
+    guard articleEnd < end, data[articleEnd] == 0x2C, articleEnd - (s + 76) <= 10,
+      let article = FieldParser.unsigned(data, FieldRange(start: s + 76, end: articleEnd, quoted: false)), article > 0
+    else { return false }
+    let priceEnd = scanner.nextDelimiter(from: articleEnd + 1, end: end)
+    guard priceEnd < end, data[priceEnd] == 0x2C,
+      let price = TransactionsReader.price(data, FieldRange(start: articleEnd + 1, end: priceEnd, quoted: false))
+    else { return false }
+    let lineEnd = scanner.nextDelimiter(from: priceEnd + 1, end: end)
+    guard lineEnd == end || data[lineEnd] == 0x0A else { return false }
+    let channelEnd = lineEnd > priceEnd + 1 && data[lineEnd - 1] == 0x0D ? lineEnd - 1 : lineEnd
+    guard let channel = TransactionsReader.channel(data, FieldRange(start: priceEnd + 1, end: channelEnd, quoted: false)),
+      let day = part.day(data, FieldRange(start: s, end: s + 10, quoted: false))
+    else { return false }
+    part.append(day: day, customer: key, article: article, price: price, channel: channel, customers, articles)
+    at = lineEnd == end ? end : lineEnd + 1
+    return true
   }
 }

@@ -33,17 +33,26 @@ public enum FieldParser {
     guard i < f.end else { return nil }
     var negative = false
     if data[i] == 0x2D { negative = true; i += 1 } else if data[i] == 0x2B { i += 1 }
+    // A mantissa below 10^18 has fewer than 19 digits (leading zeros never count), so it takes more.
+    let full: UInt64 = 1_000_000_000_000_000_000
     var mantissa: UInt64 = 0
-    var digits = 0, exponent = 0, seen = false
+    var exponent = 0, seen = false
     while i < f.end, case let d = data[i] &- 48, d < 10 {
-      if digits < 19 { mantissa = mantissa * 10 + UInt64(d); if mantissa > 0 { digits += 1 } } else { exponent += 1 }
+      if mantissa < full { mantissa = mantissa * 10 + UInt64(d) } else { exponent += 1 }
       seen = true
       i += 1
     }
     if i < f.end && data[i] == 0x2E {
       i += 1
+      // Eight fraction digits at a time while all eight fit (prices have sixteen or so).
+      while i + 8 <= f.end, mantissa < 100_000_000_000, let eight = eightDigits(data, i) {
+        mantissa = mantissa * 100_000_000 + eight
+        exponent -= 8
+        seen = true
+        i += 8
+      }
       while i < f.end, case let d = data[i] &- 48, d < 10 {
-        if digits < 19 { mantissa = mantissa * 10 + UInt64(d); if mantissa > 0 { digits += 1 }; exponent -= 1 }
+        if mantissa < full { mantissa = mantissa * 10 + UInt64(d); exponent -= 1 }
         seen = true
         i += 1
       }
@@ -65,6 +74,18 @@ public enum FieldParser {
     while e > 22 { value *= 1e22; e -= 22 }
     value = e < 0 ? value / powers[-e] : value * powers[e]
     return negative ? -value : value
+  }
+
+  /// Eight decimal digits at `at` as their value, or nil if any byte is not a digit (SWAR: check
+  /// every byte at once, then combine pairs, quads and halves with three multiplies).
+  @inline(__always)
+  static func eightDigits(_ data: UnsafeRawBufferPointer, _ at: Int) -> UInt64? {
+    let x = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+    let highNibbles: UInt64 = 0xF0F0_F0F0_F0F0_F0F0, zeros: UInt64 = 0x3030_3030_3030_3030
+    guard x & highNibbles == zeros, (x &+ 0x0606_0606_0606_0606) & highNibbles == zeros else { return nil }
+    var v = ((x & 0x0F0F_0F0F_0F0F_0F0F) &* 2561) >> 8
+    v = ((v & 0x00FF_00FF_00FF_00FF) &* 6_553_601) >> 16
+    return ((v & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) >> 32
   }
 
   /// `YYYY-MM-DD` as a day number counted from 2018-09-20 (day 0), or nil when not a real date.

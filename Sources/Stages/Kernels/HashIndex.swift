@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// A key an `IDIndex` can hold: it supplies its own 64-bit hash, so lookups inline it.
 public protocol IndexKey: Hashable, Sendable {
   var hash64: UInt64 { get }
@@ -39,17 +41,40 @@ public struct IDIndex<Key: IndexKey>: Sendable {
     self.mask = mask
   }
 
+  /// The index of each key of `keys` (-1 when absent) into `found`. Each key's slot is prefetched
+  /// `ahead` keys before it is probed, so the cache misses of a table far larger than the cache
+  /// overlap instead of following one another.
+  public func indexes(of keys: UnsafeBufferPointer<Key>, into found: UnsafeMutableBufferPointer<Int32>) {
+    precondition(found.count >= keys.count)
+    guard !slots.isEmpty else {
+      for i in keys.indices { found[i] = -1 }
+      return
+    }
+    let ahead = 16, mask = mask
+    slots.withUnsafeBufferPointer { slots in
+      let home = { (key: Key) in Int(key.hash64 & UInt64(mask)) }
+      for i in 0..<min(ahead, keys.count) { hmpipe_prefetch(slots.baseAddress! + home(keys[i])) }
+      for i in keys.indices {
+        if i + ahead < keys.count { hmpipe_prefetch(slots.baseAddress! + home(keys[i + ahead])) }
+        found[i] = Self.probe(slots, from: home(keys[i]), for: keys[i], mask: mask)
+      }
+    }
+  }
+
+  @inline(__always)
+  static func probe(_ slots: UnsafeBufferPointer<Slot>, from start: Int, for key: Key, mask: Int) -> Int32 {
+    var s = start
+    while true {
+      let slot = slots[s]
+      if slot.index < 0 || slot.key == key { return slot.index }
+      s = (s + 1) & mask
+    }
+  }
+
   @inline(__always)
   public func index(of key: Key) -> Int? {
     guard !slots.isEmpty else { return nil }
-    return slots.withUnsafeBufferPointer { slots in
-      var s = Int(key.hash64 & UInt64(mask))
-      while true {
-        let slot = slots[s]
-        if slot.index < 0 { return nil }
-        if slot.key == key { return Int(slot.index) }
-        s = (s + 1) & mask
-      }
-    }
+    let found = slots.withUnsafeBufferPointer { Self.probe($0, from: Int(key.hash64 & UInt64(mask)), for: key, mask: mask) }
+    return found < 0 ? nil : Int(found)
   }
 }
