@@ -207,6 +207,34 @@ struct IngestHarness {
     #expect(Set(try fast.column("channel").values(UInt8.self)) == [1, 2])
   }
 
+  /// Pieces write into the file's columns at their first possible row; where they hold fewer rows
+  /// than lines, the merge closes the gaps in order, and the missing-id rows follow, through a drop.
+  @Test func piecesWithFewerRowsThanLinesCloseUp() throws {
+    let columns = TransactionColumns(capacity: 9)
+    var parts = [TransactionsReader.Part(columns, CSVPiece(range: 0..<1, firstRecord: 0, maxRecords: 5)),
+                 TransactionsReader.Part(columns, CSVPiece(range: 1..<2, firstRecord: 5, maxRecords: 4))]
+    for (p, rows) in [(0, 3), (1, 4)] {
+      for r in 0..<rows {
+        let row = parts[p].first + r
+        columns.day.rows[row] = Int32(10 * p + r)
+        (columns.customer.rows[row], columns.article.rows[row]) = (UInt32(r), UInt32(r))
+        (columns.price.rows[row], columns.channel.rows[row]) = (Float(r), 1)
+      }
+      parts[p].count = rows
+    }
+    parts[1].missingCustomers = [(1, CustomerKey(a: 1, b: 2, c: 3, d: 4))]
+    parts[1].missingArticles = [(2, 42), (3, 43)]
+    var merge = TransactionMerge(columns: columns, parts: parts, customersInFile: 10, articlesInFile: 10)
+    #expect(merge.rows == 7)
+    #expect(merge.missingCustomers.map(\.0) == [4] && merge.missingArticles.map(\.0) == [5, 6])
+    _ = try merge.resolveCustomers(.drop, file: "t.csv")
+    let added = try merge.resolveArticles(.add, file: "t.csv")
+    #expect(added == [42, 43])
+    let table = merge.table()
+    #expect(Array(try table.column("day").values(Int32.self)) == [0, 1, 2, 10, 12, 13])
+    #expect(Array(try table.column("article").values(UInt32.self)) == [0, 1, 2, 0, 10, 11])
+  }
+
   /// Pieces that start mid-record, or inside a quoted field with newlines, parse exactly as one piece.
   @Test(arguments: [64, 97, 150, 333])
   func pieceBoundariesInsideRecordsAndQuotedNewlines(bytesPerPiece: Int) throws {
@@ -227,8 +255,14 @@ struct IngestHarness {
       let whole = try parse(1 << 30)
       #expect(whole.count == 60)
       #expect(whole[7] == "line one\nline \"two\", 7")
-      #expect(reader.scanner.split(from: reader.bodyStart, pieces: bytes.count / bytesPerPiece).count > 1)
+      let pieces = reader.scanner.split(from: reader.bodyStart, pieces: bytes.count / bytesPerPiece)
+      #expect(pieces.count > 1)
       #expect(try parse(bytesPerPiece) == whole)
+      // Each record here spans two lines: a piece's bound is its lines, and the bounds add up.
+      #expect(pieces.map(\.maxRecords).reduce(0, +) == 120)
+      #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $0.firstRecord + $0.maxRecords == $1.firstRecord })
+      #expect(pieces.allSatisfy { piece in
+        piece.maxRecords == bytes[piece.range].filter { $0 == 0x0A }.count })
     }
   }
 }

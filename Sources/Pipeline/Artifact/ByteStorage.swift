@@ -14,6 +14,14 @@ public final class ByteStorage: @unchecked Sendable {
     try fill(UnsafeMutableRawBufferPointer(start: base, count: count))
   }
 
+  /// Takes over memory that a builder filled in place: `base` came from
+  /// `UnsafeMutableRawPointer.allocate(byteCount:alignment: 64)` (possibly larger than `count`), and
+  /// its first `count` bytes are initialised. It is freed with this storage.
+  public init(adopting base: UnsafeMutableRawPointer, count: Int) {
+    self.count = count
+    self.base = base
+  }
+
   /// Copies the bytes of `elements`.
   public convenience init<T: BitwiseCopyable>(copying elements: some Collection<T>) {
     let byteCount = elements.count * MemoryLayout<T>.stride

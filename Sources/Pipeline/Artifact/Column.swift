@@ -33,19 +33,6 @@ public struct Column: Sendable {
       values: ByteStorage(copying: values), offsets: nil, nullSentinel: nullSentinel)
   }
 
-  /// A scalar column of the pieces laid end to end, copied once.
-  public init<T: ColumnElement>(_ name: String, concatenating pieces: [[T]], nullSentinel: Int64? = nil) {
-    let count = pieces.reduce(0) { $0 + $1.count }
-    let storage = ByteStorage(count: count * MemoryLayout<T>.stride) { raw in
-      var at = 0
-      for piece in pieces {
-        piece.withUnsafeBytes { raw.baseAddress!.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        at += piece.count * MemoryLayout<T>.stride
-      }
-    }
-    self.init(name: name, type: .scalar(T.elementType), rowCount: count, values: storage, offsets: nil, nullSentinel: nullSentinel)
-  }
-
   /// A list column: row `r` holds `values[offsets[r]..<offsets[r+1]]`.
   public init<T: ColumnElement>(_ name: String, offsets: [UInt64], values: some Collection<T>) {
     precondition(offsets.first == 0 && offsets.last == UInt64(values.count), "offsets must span the values")

@@ -40,10 +40,10 @@ public struct IngestStage: Stage {
                      message: "customer \(duplicate.hex) appears twice")
     }
     let transactionBytes = try context.bytes("transactions")
-    let (parts, skipped) = try TransactionsReader.read(
+    let (columns, parts, skipped) = try TransactionsReader.read(
       transactionBytes, customers: customerIndex, articles: IDIndex(articles.ids), badRows: params.bad_rows, context: context)
     try context.checkCancellation()
-    var merged = TransactionMerge(parts: parts, customersInFile: customers.keys.count, articlesInFile: articles.ids.count)
+    var merged = TransactionMerge(columns: columns, parts: parts, customersInFile: customers.keys.count, articlesInFile: articles.ids.count)
     let rows = merged.rows
     try requireRows(rows, transactionBytes.name)
     let addedCustomers = try merged.resolveCustomers(params.missing_customers, file: transactionBytes.name)
@@ -76,54 +76,56 @@ public struct IngestStage: Stage {
   }
 }
 
-/// The parsed pieces, with the missing-id policies applied in place, then laid end to end into
-/// columns with one copy.
+/// The parsed rows closed up into one run (pieces may hold fewer rows than lines), with the
+/// missing-id policies applied in place.
 struct TransactionMerge {
-  var parts: [TransactionsReader.Part]
+  let columns: TransactionColumns
   let customersInFile: Int
   let articlesInFile: Int
+  private(set) var rows = 0
+  /// (row, id) of rows whose customer or article is not in its file.
+  var missingCustomers: [(Int, CustomerKey)] = []
+  var missingArticles: [(Int, UInt64)] = []
   var figures: [String: Int] = [:]
   var notes: [String] = []
-  var rows: Int { parts.reduce(0) { $0 + $1.count } }
 
-  init(parts: [TransactionsReader.Part], customersInFile: Int, articlesInFile: Int) {
-    self.parts = parts
+  init(columns: TransactionColumns, parts: [TransactionsReader.Part], customersInFile: Int, articlesInFile: Int) {
+    self.columns = columns
     self.customersInFile = customersInFile
     self.articlesInFile = articlesInFile
+    for part in parts {
+      columns.move(from: part.first, to: rows, count: part.count)
+      missingCustomers += part.missingCustomers.map { [rows] in ($0.0 + rows, $0.1) }
+      missingArticles += part.missingArticles.map { [rows] in ($0.0 + rows, $0.1) }
+      rows += part.count
+    }
   }
 
   /// Applies the policy to rows whose customer is not in customers.csv; returns the ids added.
   mutating func resolveCustomers(_ policy: IngestStage.MissingPolicy, file: String) throws -> [CustomerKey] {
-    let missing = parts.map(\.missingCustomers)
-    let (added, index) = try plan(missing, policy, what: "customer", file: file, firstIndex: customersInFile, describe: \.hex)
-    if let index {
-      for p in parts.indices { for (row, key) in missing[p] { parts[p].customer[row] = index[key]! } }
-    }
+    let (added, index) = try plan(missingCustomers, policy, what: "customer", file: file, firstIndex: customersInFile, describe: \.hex)
+    if let index { for (row, key) in missingCustomers { columns.customer.rows[row] = index[key]! } }
     return added
   }
 
   /// Applies the policy to rows whose article is not in articles.csv; returns the ids added.
   mutating func resolveArticles(_ policy: IngestStage.MissingPolicy, file: String) throws -> [UInt64] {
-    let missing = parts.map(\.missingArticles)
-    let (added, index) = try plan(missing, policy, what: "article", file: file, firstIndex: articlesInFile, describe: ArticleNumber.text)
-    if let index {
-      for p in parts.indices { for (row, key) in missing[p] { parts[p].article[row] = index[key]! } }
-    }
+    let (added, index) = try plan(missingArticles, policy, what: "article", file: file, firstIndex: articlesInFile, describe: ArticleNumber.text)
+    if let index { for (row, key) in missingArticles { columns.article.rows[row] = index[key]! } }
     return added
   }
 
   /// Under `add`: the ids to add and their new indexes (sorted ids take the next indexes, so the same
   /// input gives the same indexes on any thread count). Under `drop`: drops the rows now.
   private mutating func plan<Key: Hashable & Comparable>(
-    _ missing: [[(Int, Key)]], _ policy: IngestStage.MissingPolicy, what: String, file: String, firstIndex: Int,
+    _ missing: [(Int, Key)], _ policy: IngestStage.MissingPolicy, what: String, file: String, firstIndex: Int,
     describe: (Key) -> String
   ) throws -> (added: [Key], index: [Key: UInt32]?) {
-    let rows = missing.reduce(0) { $0 + $1.count }
-    let distinct = Array(Set(missing.joined().map(\.1))).sorted()
+    let distinct = Array(Set(missing.map(\.1))).sorted()
     figures["missing_\(what)s.ids"] = distinct.count
-    figures["missing_\(what)s.rows"] = rows
-    guard rows > 0 else { return ([], nil) }
-    let summary = "\(rows) rows name \(distinct.count) \(what)s that are not in the \(what)s file"
+    figures["missing_\(what)s.rows"] = missing.count
+    guard !missing.isEmpty else { return ([], nil) }
+    let summary = "\(missing.count) rows name \(distinct.count) \(what)s that are not in the \(what)s file"
     switch policy {
     case .fail:
       throw CSVError(code: .missingKey, file: file, line: 0, field: "\(what)_id", message:
@@ -133,39 +135,31 @@ struct TransactionMerge {
       return (distinct, Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt32(firstIndex + $0)) }))
     case .drop:
       notes.append("\(summary): dropped (missing_\(what)s = drop)")
-      for p in parts.indices { parts[p].drop(Set(missing[p].map(\.0))) }
+      drop(missing.map(\.0))
       return ([], nil)
     }
   }
 
-  /// The transactions table; the parts are consumed as their columns are built.
-  mutating func table() -> Table {
-    func take<T: ColumnElement>(_ name: String, _ path: WritableKeyPath<TransactionsReader.Part, [T]>) -> Column {
-      let pieces = parts.map { $0[keyPath: path] }
-      for p in parts.indices { parts[p][keyPath: path] = [] }
-      return Column(name, concatenating: pieces)
+  /// Removes rows, keeping order: the runs between them move down; the missing-id lists follow.
+  private mutating func drop(_ doomed: [Int]) {
+    let doomed = Array(Set(doomed)).sorted()
+    var kept = 0, from = 0
+    for end in doomed + [rows] {
+      columns.move(from: from, to: kept, count: end - from)
+      kept += end - from
+      from = end + 1
     }
-    return Table([take("day", \.day), take("customer", \.customer), take("article", \.article),
-                  take("price", \.price), take("channel", \.channel)], metadata: ["day0": "2018-09-20"])
+    rows = kept
+    func renumber<Key>(_ list: [(Int, Key)]) -> [(Int, Key)] {
+      list.compactMap { row, key in
+        let before = doomed.sortedLowerBound(row, by: { $0 })
+        return before < doomed.count && doomed[before] == row ? nil : (row - before, key)
+      }
+    }
+    missingCustomers = renumber(missingCustomers)
+    missingArticles = renumber(missingArticles)
   }
-}
 
-extension TransactionsReader.Part {
-  /// Removes rows, keeping order; the other missing-id list's row numbers follow.
-  mutating func drop(_ doomed: Set<Int>) {
-    guard !doomed.isEmpty else { return }
-    var newIndex = [Int](repeating: -1, count: count)
-    var kept = 0
-    for row in 0..<count where !doomed.contains(row) {
-      newIndex[row] = kept
-      day[kept] = day[row]; customer[kept] = customer[row]; article[kept] = article[row]
-      price[kept] = price[row]; channel[kept] = channel[row]
-      kept += 1
-    }
-    let removed = count - kept
-    day.removeLast(removed); customer.removeLast(removed); article.removeLast(removed)
-    price.removeLast(removed); channel.removeLast(removed)
-    missingCustomers = missingCustomers.compactMap { newIndex[$0.0] >= 0 ? (newIndex[$0.0], $0.1) : nil }
-    missingArticles = missingArticles.compactMap { newIndex[$0.0] >= 0 ? (newIndex[$0.0], $0.1) : nil }
-  }
+  /// The transactions table; the columns pass to it.
+  func table() -> Table { columns.table(rows: rows) }
 }

@@ -6,12 +6,12 @@ struct TransactionsReader {
   static let required = ["t_dat", "customer_id", "article_id", "price", "sales_channel_id"]
   static let unknown = UInt32.max
 
+  /// One piece's rows, written straight into the file's columns from row `first` on.
   struct Part: Sendable {
-    var day: [Int32] = []
-    var customer: [UInt32] = []
-    var article: [UInt32] = []
-    var price: [Float] = []
-    var channel: [UInt8] = []
+    let columns: TransactionColumns
+    let first: Int
+    let bound: Int
+    var count = 0
     /// (row in this part, id) of rows whose customer or article is not in its file.
     var missingCustomers: [(Int, CustomerKey)] = []
     var missingArticles: [(Int, UInt64)] = []
@@ -23,23 +23,28 @@ struct TransactionsReader {
     /// The file is in date order: the last date's text and day, to skip parsing repeats.
     var lastDate: (UInt64, UInt16) = (0, 0)
     var lastDay: Int32 = -1
-    var count: Int { day.count }
     static let batch = 4096
+
+    init(_ columns: TransactionColumns, _ piece: CSVPiece) {
+      self.columns = columns
+      first = piece.firstRecord
+      bound = piece.maxRecords
+    }
 
     /// Resolves the pending ids of the last rows into indexes, a batch at a time.
     mutating func lookUp(_ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>) {
-      let first = count - pendingCustomers.count
+      let start = count - pendingCustomers.count
       found.removeAll(keepingCapacity: true)
       found.append(contentsOf: repeatElement(-1, count: pendingCustomers.count))
       pendingCustomers.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { customers.indexes(of: keys, into: $0) } }
       for (n, index) in found.enumerated() {
-        if index < 0 { missingCustomers.append((first + n, pendingCustomers[n])); customer.append(unknown) }
-        else { customer.append(UInt32(index)) }
+        if index < 0 { missingCustomers.append((start + n, pendingCustomers[n])) }
+        columns.customer.rows[first + start + n] = index < 0 ? unknown : UInt32(index)
       }
       pendingArticles.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { articles.indexes(of: keys, into: $0) } }
       for (n, index) in found.enumerated() {
-        if index < 0 { missingArticles.append((first + n, pendingArticles[n])); article.append(unknown) }
-        else { article.append(UInt32(index)) }
+        if index < 0 { missingArticles.append((start + n, pendingArticles[n])) }
+        columns.article.rows[first + start + n] = index < 0 ? unknown : UInt32(index)
       }
       pendingCustomers.removeAll(keepingCapacity: true)
       pendingArticles.removeAll(keepingCapacity: true)
@@ -65,38 +70,33 @@ struct TransactionsReader {
     @inline(__always)
     mutating func append(day: Int32, customer: CustomerKey, article: UInt64, price: Float, channel: UInt8,
                          _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>) {
-      self.day.append(day)
-      self.price.append(price)
-      self.channel.append(channel)
+      precondition(count < bound, "a piece holds more records than lines")
+      columns.day.rows[first + count] = day
+      columns.price.rows[first + count] = price
+      columns.channel.rows[first + count] = channel
+      count += 1
       pendingCustomers.append(customer)
       pendingArticles.append(article)
       if pendingCustomers.count == Part.batch { lookUp(customers, articles) }
-    }
-
-    init(capacity: Int = 0) {
-      day.reserveCapacity(capacity)
-      customer.reserveCapacity(capacity)
-      article.reserveCapacity(capacity)
-      price.reserveCapacity(capacity)
-      channel.reserveCapacity(capacity)
     }
   }
 
   static func read(
     _ input: InputBytes, customers: IDIndex<CustomerKey>, articles: IDIndex<UInt64>, badRows: BadRowPolicy,
     context: StageContext
-  ) throws -> (parts: [Part], skipped: Int) {
+  ) throws -> (columns: TransactionColumns, parts: [Part], skipped: Int) {
     let reader = try CSVTableReader(input, kind: "the H&M transactions file", required: required)
     let scanner = reader.scanner
     let at = required.map { reader.position($0)! }
-    let piece = 32 << 20
+    let pieces = reader.pieces()
+    let columns = TransactionColumns(capacity: pieces.last.map { $0.firstRecord + $0.maxRecords } ?? 0)
     let standardLayout = at == Array(0..<5) && reader.header.count == 5
     let fast: (@Sendable (inout Part, inout Int, Int) -> Bool)? = standardLayout
       ? { @Sendable part, offset, end in fastRecord(scanner, &part, &offset, end, customers, articles) } : nil
-    return try reader.parse(
-      badRows: badRows, bytesPerPiece: piece, cancellation: { context.isCancelled },
+    let (parts, skipped) = try reader.parse(
+      pieces, badRows: badRows, cancellation: { context.isCancelled },
       progress: { context.progress($0 * 0.9, "parsing \(FileSystem.basename(of: input.name))") },
-      makePart: { Part(capacity: piece / 100) },
+      makePart: { Part(columns, $0) },
       finishPart: { $0.lookUp(customers, articles) },
       fastRecord: fast
     ) { part, fields, _ throws(RowError) in
@@ -116,6 +116,7 @@ struct TransactionsReader {
       }
       part.append(day: day, customer: key, article: articleID, price: price, channel: channel, customers, articles)
     }
+    return (columns, parts, skipped)
   }
 
   @inline(__always)
@@ -160,5 +161,39 @@ struct TransactionsReader {
     part.append(day: day, customer: key, article: article, price: price, channel: channel, customers, articles)
     at = lineEnd == end ? end : lineEnd + 1
     return true
+  }
+}
+
+/// The transactions columns of the whole file, at most one row per line (`CSVPiece.maxRecords`),
+/// which the pieces fill in parallel, each in its own rows: no piece is ever copied to join them.
+final class TransactionColumns: Sendable {
+  let day: ColumnBuffer<Int32>
+  let customer: ColumnBuffer<UInt32>
+  let article: ColumnBuffer<UInt32>
+  let price: ColumnBuffer<Float>
+  let channel: ColumnBuffer<UInt8>
+
+  init(capacity: Int) {
+    day = ColumnBuffer(capacity: capacity)
+    customer = ColumnBuffer(capacity: capacity)
+    article = ColumnBuffer(capacity: capacity)
+    price = ColumnBuffer(capacity: capacity)
+    channel = ColumnBuffer(capacity: capacity)
+  }
+
+  /// Moves `count` rows of every column down from `source` to `target`.
+  func move(from source: Int, to target: Int, count: Int) {
+    day.move(from: source, to: target, count: count)
+    customer.move(from: source, to: target, count: count)
+    article.move(from: source, to: target, count: count)
+    price.move(from: source, to: target, count: count)
+    channel.move(from: source, to: target, count: count)
+  }
+
+  /// The first `rows` rows as the transactions table; the columns pass to it.
+  func table(rows: Int) -> Table {
+    Table([day.column("day", rowCount: rows), customer.column("customer", rowCount: rows),
+           article.column("article", rowCount: rows), price.column("price", rowCount: rows),
+           channel.column("channel", rowCount: rows)], metadata: ["day0": "2018-09-20"])
   }
 }

@@ -18,6 +18,14 @@ public struct CSVError: Error, Sendable, CustomStringConvertible {
   }
 }
 
+/// A run of whole records that parses on its own, and where its records go: at most `maxRecords`
+/// of them, numbered from `firstRecord` (the bounds of the pieces before it, summed).
+public struct CSVPiece: Sendable {
+  public var range: Range<Int>
+  public var firstRecord: Int
+  public var maxRecords: Int
+}
+
 /// Where one field lies in the buffer; `quoted` fields may hold doubled quotes.
 public struct FieldRange: Sendable {
   public var start: Int
@@ -54,38 +62,46 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
     return (fields.map { text($0).trimmingCharacters(in: .whitespaces) }, at)
   }
 
-  /// Splits `from..<data.count` into about `pieces` ranges that each start at a record boundary.
-  /// Pass 1 counts quotes per slice in parallel so each slice knows whether it starts inside a
-  /// quoted field; a boundary is the first newline outside quotes.
+  /// Splits `from..<data.count` into about `pieces` pieces that each start at a record boundary,
+  /// with how many records each can hold at most (its newlines, plus one for a last line without).
+  /// Pass 1 counts quotes and newlines per slice in parallel, so each slice knows whether it starts
+  /// inside a quoted field; a boundary is the first newline outside quotes.
   /// - Complexity: O(bytes), in parallel.
-  public func split(from start: Int, pieces: Int, release: (@Sendable (Range<Int>) -> Void)? = nil) -> [Range<Int>] {
+  public func split(from start: Int, pieces: Int, release: (@Sendable (Range<Int>) -> Void)? = nil) -> [CSVPiece] {
     let count = data.count - start
-    let pieces = Swift.min(pieces, count / 64)
-    guard pieces > 1 else { return [start..<data.count] }
+    let slices = Swift.max(1, Swift.min(pieces, count / 64))
     let bytes = UnsafeTransfer(data)
-    let parity = Parallel.map(chunks: pieces) { p in
-      let r = Parallel.range(p, of: pieces, count: count)
+    let sliceCounts = Parallel.map(chunks: slices) { p in
+      let r = Parallel.range(p, of: slices, count: count)
       let slice = (start + r.lowerBound)..<(start + r.upperBound)
       defer { release?(slice) }
-      return FieldParser.count(0x22, in: bytes.wrapped, slice) & 1 == 1
+      return FieldParser.count(0x22, and: 0x0A, in: bytes.wrapped, slice)
     }
+    // starts[p]: where piece p begins; skipped[p]: the newlines between slice p's start and it.
     var inside = false
-    var starts = [start]
-    for p in 1..<pieces {
-      inside = inside != parity[p - 1]
-      var i = start + Parallel.range(p, of: pieces, count: count).lowerBound
-      var quoted = inside
+    var starts = [start], skipped = [0]
+    for p in 1..<slices {
+      inside = inside != (sliceCounts[p - 1].0 & 1 == 1)
+      var i = start + Parallel.range(p, of: slices, count: count).lowerBound
+      var quoted = inside, newlines = 0
       while i < data.count {
         let c = data[i]
-        if c == 0x22 { quoted.toggle() } else if c == 0x0A && !quoted { break }
+        if c == 0x22 { quoted.toggle() } else if c == 0x0A { newlines += 1; if !quoted { break } }
         i += 1
       }
       starts.append(Swift.min(i + 1, data.count))
+      skipped.append(newlines)
     }
     starts.append(data.count)
-    var ranges: [Range<Int>] = []
-    for p in 0..<pieces where starts[p] < starts[p + 1] { ranges.append(starts[p]..<starts[p + 1]) }
-    return ranges.isEmpty ? [start..<data.count] : ranges
+    skipped.append(0)
+    var result: [CSVPiece] = []
+    for p in 0..<slices where starts[p] < starts[p + 1] {
+      let unterminated = starts[p + 1] == data.count && data.last != 0x0A ? 1 : 0
+      result.append(CSVPiece(
+        range: starts[p]..<starts[p + 1], firstRecord: result.last.map { $0.firstRecord + $0.maxRecords } ?? 0,
+        maxRecords: sliceCounts[p].1 - skipped[p] + skipped[p + 1] + unterminated))
+    }
+    return result
   }
 
   /// Reads the record that starts at `at` into `fields` and moves `at` past it.

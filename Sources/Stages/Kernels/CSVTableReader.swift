@@ -63,20 +63,38 @@ public struct CSVTableReader: Sendable {
     fastRecord: (@Sendable (inout Part, inout Int, Int) -> Bool)? = nil,
     row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
   ) throws -> (parts: [Part], skipped: Int) {
-    let pieceCount = max(1, (scanner.data.count - bodyStart) / bytesPerPiece)
+    try parse(pieces(bytesPerPiece: bytesPerPiece), badRows: badRows, cancellation: cancellation, progress: progress,
+              makePart: { _ in makePart() }, finishPart: finishPart, fastRecord: fastRecord, row: row)
+  }
+
+  /// The body cut into pieces of about `bytesPerPiece` that parse independently. The first pass
+  /// over the file; its pages leave memory as it goes.
+  public func pieces(bytesPerPiece: Int = 32 << 20) -> [CSVPiece] {
     let input = self.input
-    // The quote-parity pass reads the whole file; its pages leave memory as it goes.
-    let pieces = scanner.split(from: bodyStart, pieces: pieceCount) { input.release($0) }
+    return scanner.split(from: bodyStart, pieces: max(1, (scanner.data.count - bodyStart) / bytesPerPiece)) { input.release($0) }
+  }
+
+  /// Parses `pieces` in parallel; `makePart(piece)` starts the part each fills (see the other
+  /// `parse`).
+  public func parse<Part: Sendable>(
+    _ pieces: [CSVPiece], badRows: BadRowPolicy, cancellation: (@Sendable () -> Bool)? = nil,
+    progress: (@Sendable (Double) -> Void)? = nil,
+    makePart: @escaping @Sendable (CSVPiece) -> Part,
+    finishPart: @escaping @Sendable (inout Part) -> Void = { _ in },
+    fastRecord: (@Sendable (inout Part, inout Int, Int) -> Bool)? = nil,
+    row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
+  ) throws -> (parts: [Part], skipped: Int) {
+    let input = self.input
     let expected = header.count
     let scanner = self.scanner
     let done = ProgressCounter(total: pieces.count) { progress?($0) }
     let results = Parallel.map(chunks: pieces.count) { p -> (Part, Int, CSVError?) in
-      var part = makePart()
+      var part = makePart(pieces[p])
       var skipped = 0
       var fields: [FieldRange] = []
       fields.reserveCapacity(expected + 1)
-      var at = pieces[p].lowerBound
-      let end = pieces[p].upperBound
+      var at = pieces[p].range.lowerBound
+      let end = pieces[p].range.upperBound
       var records = 0
       do {
         while true {
@@ -108,7 +126,7 @@ public struct CSVTableReader: Sendable {
         return (part, skipped, CSVError(code: .badField, file: scanner.name, line: 0, field: "", message: "\(error)"))
       }
       finishPart(&part)
-      input.release(pieces[p])
+      input.release(pieces[p].range)
       done.advance()
       return (part, skipped, nil)
     }

@@ -162,6 +162,33 @@ public enum FieldParser {
     return packed.byteSwapped
   }
 
+  /// How many bytes of `range` equal `first`, and how many equal `second`, in one pass.
+  public static func count(_ first: UInt8, and second: UInt8, in data: UnsafeRawBufferPointer, _ range: Range<Int>) -> (Int, Int) {
+    var (a, b) = (0, 0)
+    var i = range.lowerBound
+    let x = SIMD16<UInt8>(repeating: first), y = SIMD16<UInt8>(repeating: second)
+    let zeros = SIMD16<UInt8>(repeating: 0)
+    while i + 16 <= range.upperBound {
+      // Up to 255 blocks per lane before the byte counters are folded into the totals.
+      var (ca, cb) = (zeros, zeros)
+      var blocks = 0
+      while blocks < 255 && i + 16 <= range.upperBound {
+        let block = data.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+        ca &+= zeros.replacing(with: 1, where: block .== x)
+        cb &+= zeros.replacing(with: 1, where: block .== y)
+        i += 16
+        blocks += 1
+      }
+      a += ca.indices.reduce(0) { $0 + Int(ca[$1]) }
+      b += cb.indices.reduce(0) { $0 + Int(cb[$1]) }
+    }
+    while i < range.upperBound {
+      if data[i] == first { a += 1 } else if data[i] == second { b += 1 }
+      i += 1
+    }
+    return (a, b)
+  }
+
   /// How many bytes of `range` equal `byte`, sixteen at a time.
   public static func count(_ byte: UInt8, in data: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int {
     var n = 0
