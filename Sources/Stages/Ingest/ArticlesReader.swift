@@ -23,7 +23,9 @@ struct ArticlesReader {
   /// The parsed articles: ids in file order and their columns.
   struct Result {
     var ids: [UInt64]
+    /// The pieces' columns joined, but for the text, which the table joins in one copy.
     var part: Part
+    var texts: [[StringColumnBuilder]]
     var skipped: Int
   }
 
@@ -54,7 +56,6 @@ struct ArticlesReader {
       merged.ids += part.ids
       for n in numeric.indices { merged.numbers[n] += part.numbers[n] }
       for n in categorical.indices { merged.categories[n] += part.categories[n] }
-      for n in text.indices { merged.texts[n].append(contentsOf: part.texts[n]) }
     }
     var seen: [UInt64: Int] = [:]
     for (row, id) in merged.ids.enumerated() {
@@ -64,7 +65,7 @@ struct ArticlesReader {
       }
       seen[id] = row
     }
-    return Result(ids: merged.ids, part: merged, skipped: skipped)
+    return Result(ids: merged.ids, part: merged, texts: text.indices.map { n in parts.map { $0.texts[n] } }, skipped: skipped)
   }
 
   /// An article id: digits, with or without the leading zero, at most 10 of them.
@@ -88,10 +89,8 @@ struct ArticlesReader {
       let codes = dictionaries.encode(name, result.part.categories[n]) + added.map { _ in UInt16.max }
       columns.append(Column(name, codes, nullSentinel: Int64(UInt16.max)))
     }
-    for (n, name) in text.enumerated() where result.part.texts[n].offsets.count > 1 {
-      var builder = result.part.texts[n]
-      for _ in added { builder.append("") }
-      columns.append(builder.column(name))
+    for (n, name) in text.enumerated() where result.texts[n].contains(where: { $0.offsets.count > 1 }) {
+      columns.append(StringColumnBuilder.column(name, joining: result.texts[n], emptyRows: added.count))
     }
     columns.append(Column("in_articles_file", ids.indices.map { UInt8($0 < result.ids.count ? 1 : 0) }))
     return Table(columns, metadata: ["zero_pad.article_id": "10", "zero_pad.product_code": "7"])

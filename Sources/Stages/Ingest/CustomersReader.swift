@@ -62,10 +62,15 @@ struct CustomersReader {
 
   /// The customers table: file customers, then `added` ones (bought, not in the file).
   static func table(_ result: Result, added: [CustomerKey], dictionaries: inout DictionaryBuilder) -> Table {
-    let keys = result.keys + added
+    let rows = result.keys.count + added.count
     let pad = { (values: [UInt8]) in values + [UInt8](repeating: 255, count: added.count) }
     var columns = (0..<4).map { w in
-      Column("id_word\(w)", keys.map { [$0.a, $0.b, $0.c, $0.d][w] })
+      let word = { (key: CustomerKey) in [key.a, key.b, key.c, key.d][w] }
+      return Column(name: "id_word\(w)", type: .scalar(.u64), rowCount: rows, values: ByteStorage(count: rows * 8) { raw in
+        let out = raw.bindMemory(to: UInt64.self)
+        for (n, key) in result.keys.enumerated() { out[n] = word(key) }
+        for (n, key) in added.enumerated() { out[result.keys.count + n] = word(key) }
+      }, offsets: nil)
     }
     if result.has.contains("FN") { columns.append(Column("FN", pad(result.parts.flatMap(\.fn)), nullSentinel: 255)) }
     if result.has.contains("Active") { columns.append(Column("Active", pad(result.parts.flatMap(\.active)), nullSentinel: 255)) }
@@ -76,12 +81,9 @@ struct CustomersReader {
     }
     if result.has.contains("age") { columns.append(Column("age", pad(result.parts.flatMap(\.age)), nullSentinel: 255)) }
     if result.has.contains("postal_code") {
-      var postal = StringColumnBuilder()
-      for part in result.parts { postal.append(contentsOf: part.postal) }
-      for _ in added { postal.append("") }
-      columns.append(postal.column("postal_code"))
+      columns.append(StringColumnBuilder.column("postal_code", joining: result.parts.map(\.postal), emptyRows: added.count))
     }
-    columns.append(Column("in_customers_file", keys.indices.map { UInt8($0 < result.keys.count ? 1 : 0) }))
+    columns.append(Column("in_customers_file", (0..<rows).map { UInt8($0 < result.keys.count ? 1 : 0) }))
     return Table(columns, metadata: ["id_format": "id_word0..3: the 64-hex customer_id as four big-endian 64-bit words"])
   }
 }

@@ -56,7 +56,7 @@ public struct CSVTableReader: Sendable {
   /// - Returns: the parts in file order and the number of rows skipped.
   /// - Throws: the first bad row in file order (under `.fail`), or an unreadable file.
   public func parse<Part: Sendable>(
-    badRows: BadRowPolicy, bytesPerPiece: Int = 32 << 20, cancellation: (@Sendable () -> Bool)? = nil,
+    badRows: BadRowPolicy, bytesPerPiece: Int = 8 << 20, cancellation: (@Sendable () -> Bool)? = nil,
     progress: (@Sendable (Double) -> Void)? = nil,
     makePart: @escaping @Sendable () -> Part,
     finishPart: @escaping @Sendable (inout Part) -> Void = { _ in },
@@ -149,19 +149,27 @@ struct StringColumnBuilder {
     offsets.append(UInt64(bytes.count))
   }
 
-  mutating func append(_ text: String) {
-    bytes.append(contentsOf: text.utf8)
-    offsets.append(UInt64(bytes.count))
-  }
-
-  mutating func append(contentsOf other: StringColumnBuilder) {
-    let base = UInt64(bytes.count)
-    bytes.append(contentsOf: other.bytes)
-    offsets.append(contentsOf: other.offsets.dropFirst().map { $0 + base })
-  }
-
-  func column(_ name: String) -> Column {
-    Column(name: name, type: .string, rowCount: offsets.count - 1,
-           values: ByteStorage(copying: bytes), offsets: ByteStorage(copying: offsets))
+  /// The parts' strings in order, then `emptyRows` empty ones, as one column: each byte copied once.
+  static func column(_ name: String, joining parts: [StringColumnBuilder], emptyRows: Int = 0) -> Column {
+    let rows = parts.reduce(0) { $0 + $1.offsets.count - 1 } + emptyRows
+    let byteCount = parts.reduce(0) { $0 + $1.bytes.count }
+    let bytes = ByteStorage(count: byteCount) { raw in
+      var at = 0
+      for part in parts {
+        part.bytes.withUnsafeBytes { (raw.baseAddress! + at).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        at += part.bytes.count
+      }
+    }
+    let offsets = ByteStorage(count: (rows + 1) * 8) { raw in
+      let out = raw.bindMemory(to: UInt64.self)
+      var row = 0, base: UInt64 = 0
+      out[0] = 0
+      for part in parts {
+        for end in part.offsets.dropFirst() { row += 1; out[row] = base + end }
+        base += UInt64(part.bytes.count)
+      }
+      while row < rows { row += 1; out[row] = base }
+    }
+    return Column(name: name, type: .string, rowCount: rows, values: bytes, offsets: offsets)
   }
 }

@@ -53,9 +53,16 @@ public struct IDIndex<Key: IndexKey>: Sendable {
     let ahead = 16, mask = mask
     slots.withUnsafeBufferPointer { slots in
       let home = { (key: Key) in Int(key.hash64 & UInt64(mask)) }
-      for i in 0..<min(ahead, keys.count) { hmpipe_prefetch(slots.baseAddress! + home(keys[i])) }
+      // A slot may straddle two cache lines: ask for both ends.
+      let last = MemoryLayout<Slot>.stride - 1
+      func prefetch(_ key: Key) {
+        let slot = UnsafeRawPointer(slots.baseAddress! + home(key))
+        hmpipe_prefetch(slot)
+        hmpipe_prefetch(slot + last)
+      }
+      for i in 0..<min(ahead, keys.count) { prefetch(keys[i]) }
       for i in keys.indices {
-        if i + ahead < keys.count { hmpipe_prefetch(slots.baseAddress! + home(keys[i + ahead])) }
+        if i + ahead < keys.count { prefetch(keys[i + ahead]) }
         found[i] = Self.probe(slots, from: home(keys[i]), for: keys[i], mask: mask)
       }
     }
