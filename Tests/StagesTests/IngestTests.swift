@@ -160,6 +160,8 @@ struct IngestHarness {
     #expect(try await IngestHarness().error(transactions: "\u{0}\u{1}\u{2}binary\n").contains("not a CSV file"))
     let truncated = ok + "2018-09-20,\(IngestHarness.customer1),01087"
     #expect(try await IngestHarness().error(transactions: truncated).contains("transactions_train.csv:3: the last line is cut short (3 of 5 fields)"))
+    let twice = IngestHarness.customers + "\(IngestHarness.customer2),,,ACTIVE,NONE,,\(String(repeating: "e", count: 64))\n"
+    #expect(try await IngestHarness().error(customers: twice, transactions: ok).contains("customer \(IngestHarness.customer2) appears twice"))
     let unterminated = IngestHarness.articles + "0108775016,0108775,\"Open quote\n"
     #expect(try await IngestHarness().error(articles: unterminated, transactions: ok).contains("articles.csv:5: a quoted field opened here is never closed"))
   }

@@ -85,9 +85,11 @@ struct ArticlesReader {
       values += added.map { name == "product_code" ? Int32($0 / 1000) : Int32.min }
       columns.append(Column(name, values, nullSentinel: Int64(Int32.min)))
     }
-    for (n, name) in categorical.enumerated() where !result.part.categories[n].isEmpty {
-      let codes = dictionaries.encode(name, result.part.categories[n]) + added.map { _ in UInt16.max }
-      columns.append(Column(name, codes, nullSentinel: Int64(UInt16.max)))
+    let present = categorical.indices.filter { !result.part.categories[$0].isEmpty }
+    let encoded = Parallel.map(chunks: present.count) { DictionaryBuilder.encode(result.part.categories[present[$0]]) }
+    for (n, (values, codes)) in zip(present, encoded) {
+      dictionaries.add(categorical[n], values: values)
+      columns.append(Column(categorical[n], codes + added.map { _ in UInt16.max }, nullSentinel: Int64(UInt16.max)))
     }
     for (n, name) in text.enumerated() where result.texts[n].contains(where: { $0.offsets.count > 1 }) {
       columns.append(StringColumnBuilder.column(name, joining: result.texts[n], emptyRows: added.count))
@@ -102,11 +104,11 @@ struct ArticlesReader {
 struct DictionaryBuilder {
   var entries: [(column: String, values: [String])] = []
 
-  mutating func encode(_ column: String, _ values: [String]) -> [UInt16] {
+  /// The sorted distinct non-empty values, and each row's code among them (empty: 65535).
+  static func encode(_ values: [String]) -> (values: [String], codes: [UInt16]) {
     let distinct = Array(Set(values.filter { !$0.isEmpty })).sorted()
     let code = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt16($0)) })
-    entries.append((column, distinct))
-    return values.map { code[$0] ?? UInt16.max }
+    return (distinct, values.map { code[$0] ?? UInt16.max })
   }
 
   mutating func add(_ column: String, values: [String]) { entries.append((column, values)) }

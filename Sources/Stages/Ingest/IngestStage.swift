@@ -35,7 +35,7 @@ public struct IngestStage: Stage {
     let customers = try CustomersReader.read(customerBytes, badRows: params.bad_rows)
     try requireRows(customers.keys.count, customerBytes.name)
     let customerIndex = IDIndex(customers.keys)
-    if let duplicate = firstDuplicate(customers.keys, customerIndex) {
+    if let duplicate = customerIndex.firstDuplicate {
       throw CSVError(code: .badField, file: customerBytes.name, line: 0, field: "customer_id",
                      message: "customer \(duplicate.hex) appears twice")
     }
@@ -68,11 +68,6 @@ public struct IngestStage: Stage {
 
   static func requireRows(_ count: Int, _ file: String) throws {
     if count == 0 { throw CSVError(code: .empty, file: file, line: 0, field: "", message: "has a header but no rows") }
-  }
-
-  static func firstDuplicate(_ keys: [CustomerKey], _ index: IDIndex<CustomerKey>) -> CustomerKey? {
-    for (n, key) in keys.enumerated() where index.index(of: key) != n { return key }
-    return nil
   }
 }
 

@@ -20,6 +20,8 @@ public struct IDIndex<Key: IndexKey>: Sendable {
 
   private let slots: [Slot]
   private let mask: Int
+  /// The first key met again while indexing (in key order), if any.
+  public let firstDuplicate: Key?
 
   /// Indexes `keys` by position; the first of duplicate keys wins.
   public init(_ keys: [Key]) {
@@ -28,17 +30,20 @@ public struct IDIndex<Key: IndexKey>: Sendable {
     guard let filler = keys.first else {
       slots = []
       mask = 0
+      firstDuplicate = nil
       return
     }
     var slots = [Slot](repeating: Slot(key: filler, index: -1), count: capacity)
     let mask = capacity - 1
+    var duplicate: Key?
     for (n, key) in keys.enumerated() {
       var s = Int(key.hash64 & UInt64(mask))
       while slots[s].index >= 0 && slots[s].key != key { s = (s + 1) & mask }
-      if slots[s].index < 0 { slots[s] = Slot(key: key, index: Int32(n)) }
+      if slots[s].index < 0 { slots[s] = Slot(key: key, index: Int32(n)) } else if duplicate == nil { duplicate = key }
     }
     self.slots = slots
     self.mask = mask
+    firstDuplicate = duplicate
   }
 
   /// The index of each key of `keys` (-1 when absent) into `found`. Each key's slot is prefetched
