@@ -6,7 +6,7 @@
 #   bench/ingest.sh [RUNS=3]        (needs data/hm at scale 1: hmpipe synth data/hm --scale 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-3}
+runs=${1:-3}; peers=${2:-"polars pandas"}
 threads=${HMPIPE_THREADS:-$(nproc)}
 hm=$(scripts/build-release.sh hmpipe)
 [ -f data/hm/transactions_train.csv ] || $hm synth data/hm --scale 1
@@ -17,7 +17,7 @@ measure() {  # prints "seconds peak_MB"
 }
 declare -A secs mem
 for _ in $(seq "$runs"); do
-  for tool in hmpipe polars pandas; do
+  for tool in hmpipe $peers; do
     if [ "$tool" = hmpipe ]; then r=$(HMPIPE_THREADS=$threads measure $hm run pipelines/hm.json --stage ingest)
     else r=$(measure python3 bench/peers/read_transactions.py "$tool" data/hm/transactions_train.csv "$threads"); fi
     secs[$tool]+="$(echo "$r" | cut -d' ' -f1) "; mem[$tool]+="$(echo "$r" | cut -d' ' -f2) "
@@ -25,6 +25,10 @@ for _ in $(seq "$runs"); do
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "file: data/hm/transactions_train.csv ($(du -h data/hm/transactions_train.csv | cut -f1)), $threads threads"
-for tool in hmpipe polars pandas; do
+for tool in hmpipe $peers; do
   echo "$tool: seconds ${secs[$tool]}(median $(echo "${secs[$tool]}" | median)); peak MB ${mem[$tool]}(median $(echo "${mem[$tool]}" | median))"
+done
+for tool in $peers; do
+  ratios=$(paste -d' ' <(echo "${secs[$tool]}" | tr ' ' '\n' | grep .) <(echo "${secs[hmpipe]}" | tr ' ' '\n' | grep .) | awk '{printf "%.2f ", $1 / $2}')
+  echo "$tool / hmpipe, pair by pair: ${ratios}(median $(echo "$ratios" | median))"
 done
