@@ -1,5 +1,5 @@
-"""Marginals of a synthetic data set against the real data's (docs/synth.md), including the planted
-rates the tests do not pin: repurchase of the same article / product / type, recency, concentration.
+"""Marginals of a synthetic data set against the real data's (docs/synth.md); the planted repurchase
+rates and the last week's concentration are bench/synth_rates.py's.
 Usage: python3 bench/synth_marginals.py DIR [HM_STATS_DIR=../shared/data/hm-stats]"""
 import csv, collections, numpy as np, sys
 d = sys.argv[1]
@@ -22,10 +22,4 @@ dist=collections.defaultdict(set)
 for r in tx: dist[r[1]].add(r[2])
 print('one distinct article share', sum(len(s)==1 for s in dist.values())/len(pc))
 dup=collections.Counter((r[1],r[2],r[0],r[4]) for r in tx); print('dup rows', sum(v-1 for v in dup.values())/n)
-last=[r for r in tx if '2020-08-12'<=r[0]<='2020-08-25']; hist=[r for r in tx if r[0]<'2020-08-12']
-h=collections.defaultdict(set); hp=collections.defaultdict(set); ht=collections.defaultdict(set)
-for r in hist: h[r[1]].add(r[2]); hp[r[1]].add(r[2][:7]); ht[r[1]].add(arts[r[2]]['product_type_no'])
-pairs=set((r[1],r[2]) for r in last)
-print('val pairs', len(pairs), 'same article', sum(a in h[c] for c,a in pairs)/len(pairs), 'same product', sum(a[:7] in hp[c] for c,a in pairs)/len(pairs), 'same type', sum(arts[a]['product_type_no'] in ht[c] for c,a in pairs)/len(pairs), 'with history', sum(c in h for c,a in pairs)/len(pairs))
-lastweek=[r for r in tx if r[0]>='2020-09-16']; top=collections.Counter(r[2] for r in lastweek).most_common(12); print('last week top12 share', sum(v for k,v in top)/len(lastweek), len(lastweek), 'buyers', len(set(r[1] for r in lastweek)))
 print('inactive last 3 months', 1 - len(set(r[1] for r in tx if r[0]>='2020-06-22'))/len(pc))
