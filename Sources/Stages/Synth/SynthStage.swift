@@ -7,7 +7,7 @@ import Pipeline
 /// Params: `scale`, `seed`, `embedding_dims` (docs/synth.md).
 public struct SynthStage: Stage {
   public static let kind = "synth"
-  public static let version = 1
+  public static let version = 2
   public static let inputs: [InputSlot] = []
   public static let outputs = ["articles", "customers", "transactions", "sample_submission", "image_embeddings", "image_embeddings_ids"]
 
