@@ -16,7 +16,7 @@ public final class ColumnBuffer<Element: ColumnElement>: @unchecked Sendable {
 
   /// Moves `count` rows from `source` down to `target` (overlap allowed).
   public func move(from source: Int, to target: Int, count: Int) {
-    precondition(target >= 0 && source + count <= capacity)
+    precondition(min(source, target) >= 0 && max(source, target) + count <= capacity, "rows outside the buffer")
     guard source != target, count > 0 else { return }
     (rows + target).update(from: rows + source, count: count)
   }

@@ -37,7 +37,6 @@ extension Rebuilder {
         }
         try FileSystem.makeDirectories(FileSystem.dirname(of: path))
         try FileSystem.writeAtomically(Array(table.columns[0].values.bytes), to: path)
-        try FileSystem.makeDirectories(store.root + "/published")
         try RecordFile.write(PublishRecord(path: path, id: id, stamp: try FileSystem.stamp(path)), to: recordPath)
         emit(.stageMessage(stage: stage.name, message: "published \(output) to \(path)"))
       } catch let error as PublishError {

@@ -193,12 +193,10 @@ public enum FileSystem {
     let fd = try FileDescriptor.open(path, .read)
     defer { fd.close() }
     var bytes = try fd.read(count: try fd.size(), at: 0)
-    var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
-      let at = bytes.count
-      let n = try chunk.withUnsafeMutableBytes { buffer in Result { () throws(SystemError) in try fd.read(into: buffer, at: at) } }.get()
-      if n <= 0 { return bytes }
-      bytes += chunk[..<n]
+      let more = try fd.read(count: 65536, at: bytes.count)
+      if more.isEmpty { return bytes }
+      bytes += more
     }
   }
 

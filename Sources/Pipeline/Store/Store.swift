@@ -20,7 +20,7 @@ public final class Store: Sendable {
   public init(root: String, compressionLevel: Int32 = 1) throws {
     self.root = FileSystem.absolute(root)
     self.compressionLevel = compressionLevel
-    for dir in ["objects", "cache", "heads", "runs", "files", "tmp", "quarantine"] {
+    for dir in ["objects", "cache", "heads", "runs", "files", "tmp", "quarantine", "published"] {
       try FileSystem.makeDirectories(self.root + "/" + dir)
     }
   }

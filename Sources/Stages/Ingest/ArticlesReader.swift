@@ -70,9 +70,15 @@ struct ArticlesReader {
 
   /// An article id: digits, with or without the leading zero, at most 10 of them.
   static func articleID(_ scanner: CSVScanner, _ f: FieldRange) throws(RowError) -> UInt64 {
-    guard f.count <= 10, let v = FieldParser.unsigned(scanner.data, f), v > 0 else {
+    guard let v = articleNumber(scanner.data, f) else {
       throw RowError("article_id", "'\(scanner.text(f))' is not an article id (up to 10 digits)")
     }
+    return v
+  }
+
+  @inline(__always)
+  static func articleNumber(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> UInt64? {
+    guard f.count <= 10, let v = FieldParser.unsigned(data, f), v > 0 else { return nil }
     return v
   }
 

@@ -65,11 +65,10 @@ struct CustomersReader {
     let rows = result.keys.count + added.count
     let pad = { (values: [UInt8]) in values + [UInt8](repeating: 255, count: added.count) }
     var columns = (0..<4).map { w in
-      let word = { (key: CustomerKey) in [key.a, key.b, key.c, key.d][w] }
-      return Column(name: "id_word\(w)", type: .scalar(.u64), rowCount: rows, values: ByteStorage(count: rows * 8) { raw in
+      Column(name: "id_word\(w)", type: .scalar(.u64), rowCount: rows, values: ByteStorage(count: rows * 8) { raw in
         let out = raw.bindMemory(to: UInt64.self)
-        for (n, key) in result.keys.enumerated() { out[n] = word(key) }
-        for (n, key) in added.enumerated() { out[result.keys.count + n] = word(key) }
+        for (n, key) in result.keys.enumerated() { out[n] = key.word(w) }
+        for (n, key) in added.enumerated() { out[result.keys.count + n] = key.word(w) }
       }, offsets: nil)
     }
     if result.has.contains("FN") { columns.append(Column("FN", pad(result.parts.flatMap(\.fn)), nullSentinel: 255)) }

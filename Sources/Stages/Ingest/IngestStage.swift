@@ -147,7 +147,7 @@ struct TransactionMerge {
     rows = kept
     func renumber<Key>(_ list: [(Int, Key)]) -> [(Int, Key)] {
       list.compactMap { row, key in
-        let before = doomed.sortedLowerBound(row, by: { $0 })
+        let before = doomed.sortedLowerBound(row)
         return before < doomed.count && doomed[before] == row ? nil : (row - before, key)
       }
     }

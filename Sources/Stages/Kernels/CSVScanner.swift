@@ -190,7 +190,7 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
 
   /// The 1-based physical line holding `offset` (only computed for messages).
   public func line(at offset: Int) -> Int {
-    1 + FieldParser.count(0x0A, in: data, 0..<Swift.min(offset, data.count))
+    1 + FieldParser.count(0x0A, and: 0x22, in: data, 0..<Swift.min(offset, data.count)).0
   }
 
   /// Whether the record starting at `offset` is the file's last and has no final newline.

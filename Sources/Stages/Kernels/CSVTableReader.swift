@@ -49,6 +49,10 @@ public struct CSVTableReader: Sendable {
 
   public func position(_ name: String) -> Int? { positions[name] }
 
+  /// Bytes per parallel piece unless a caller asks otherwise: enough pieces for every core even
+  /// in a file of tens of MB.
+  public static let defaultPieceBytes = 8 << 20
+
   /// Parses every record: `row(part, fields, offset)` adds one record to its piece's part.
   /// `fastRecord(part, at, end)`, when given, is tried first at each record: it parses a record of
   /// the expected shape straight from the bytes, moves `at` past it and returns true, or returns
@@ -56,7 +60,7 @@ public struct CSVTableReader: Sendable {
   /// - Returns: the parts in file order and the number of rows skipped.
   /// - Throws: the first bad row in file order (under `.fail`), or an unreadable file.
   public func parse<Part: Sendable>(
-    badRows: BadRowPolicy, bytesPerPiece: Int = 8 << 20, cancellation: (@Sendable () -> Bool)? = nil,
+    badRows: BadRowPolicy, bytesPerPiece: Int = defaultPieceBytes, cancellation: (@Sendable () -> Bool)? = nil,
     progress: (@Sendable (Double) -> Void)? = nil,
     makePart: @escaping @Sendable () -> Part,
     finishPart: @escaping @Sendable (inout Part) -> Void = { _ in },
@@ -69,7 +73,7 @@ public struct CSVTableReader: Sendable {
 
   /// The body cut into pieces of about `bytesPerPiece` that parse independently. The first pass
   /// over the file; its pages leave memory as it goes.
-  public func pieces(bytesPerPiece: Int = 32 << 20) -> [CSVPiece] {
+  public func pieces(bytesPerPiece: Int = defaultPieceBytes) -> [CSVPiece] {
     let input = self.input
     return scanner.split(from: bodyStart, pieces: max(1, (scanner.data.count - bodyStart) / bytesPerPiece)) { input.release($0) }
   }

@@ -162,7 +162,8 @@ public enum FieldParser {
     return packed.byteSwapped
   }
 
-  /// How many bytes of `range` equal `first`, and how many equal `second`, in one pass.
+  /// How many bytes of `range` equal `first`, and how many equal `second` (a different byte), in
+  /// one pass, sixteen bytes at a time.
   public static func count(_ first: UInt8, and second: UInt8, in data: UnsafeRawBufferPointer, _ range: Range<Int>) -> (Int, Int) {
     var (a, b) = (0, 0)
     var i = range.lowerBound
@@ -188,23 +189,6 @@ public enum FieldParser {
     }
     return (a, b)
   }
-
-  /// How many bytes of `range` equal `byte`, sixteen at a time.
-  public static func count(_ byte: UInt8, in data: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int {
-    var n = 0
-    var i = range.lowerBound
-    let target = SIMD16<UInt8>(repeating: byte)
-    while i + 16 <= range.upperBound {
-      let block = data.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
-      n += Int(SIMD16<UInt8>(repeating: 0).replacing(with: 1, where: block .== target).wrappedSum())
-      i += 16
-    }
-    while i < range.upperBound {
-      if data[i] == byte { n += 1 }
-      i += 1
-    }
-    return n
-  }
 }
 
 /// A customer id's 256 bits, ordered as its hex text.
@@ -213,6 +197,16 @@ public struct CustomerKey: IndexKey, Comparable {
   /// Customer ids are hashes already; mixing two words is plenty.
   @inline(__always) public var hash64: UInt64 { CounterRandom.mix(a ^ d) }
   public static func < (x: CustomerKey, y: CustomerKey) -> Bool { (x.a, x.b, x.c, x.d) < (y.a, y.b, y.c, y.d) }
+
+  /// Word `w` (0...3) of the id, in text order.
+  @inline(__always) public func word(_ w: Int) -> UInt64 {
+    switch w {
+    case 0: a
+    case 1: b
+    case 2: c
+    default: d
+    }
+  }
 
   /// The 64-character lowercase hex text.
   public var hex: String {

@@ -20,6 +20,10 @@ extension RandomAccessCollection where Index == Int {
 }
 
 extension RandomAccessCollection where Index == Int, Element: Comparable {
+  /// In this sorted collection, the first position not below `value`.
+  @inline(__always)
+  func sortedLowerBound(_ value: Element) -> Int { sortedLowerBound(value, by: { $0 }) }
+
   /// Whether this sorted collection holds `value`.
   @inline(__always)
   func sortedContains(_ value: Element) -> Bool { sortedContains(value, by: { $0 }) }
