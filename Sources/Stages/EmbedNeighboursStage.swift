@@ -12,7 +12,9 @@ import Pipeline
 /// features: the search is then that many times cheaper.
 public struct EmbedNeighboursStage: Stage {
   public static let kind = "embed-neighbours"
-  public static let version = 1
+  /// 2: neighbours are the exact top-K of a fixed-order re-scoring (the same on every BLAS kernel),
+  /// and PCA multiplies exact integers.
+  public static let version = 2
   public static let inputs = [
     InputSlot("articles"), InputSlot("embeddings", optional: true, accepts: .either),
     InputSlot("embedding_ids", optional: true, accepts: .either),
@@ -50,6 +52,7 @@ public struct EmbedNeighboursStage: Stage {
                             progress: { context.progress($0, "top-\(params.k) neighbours") }, cancelled: { context.isCancelled })
     }
     try context.checkCancellation()
+    context.record("rows_searched_again", Double(result.rowsSearchedAgain))
     context.record("articles_with_neighbours", Double(zip(result.offsets, result.offsets.dropFirst()).filter { $0 != $1 }.count))
     try context.write("neighbours", Table([
       Column("neighbours", offsets: result.offsets, values: result.neighbours),

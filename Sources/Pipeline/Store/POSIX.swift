@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// A failed system call, with the path and the operation, in words a user can act on.
 public struct SystemError: Error, Sendable, CustomStringConvertible {
@@ -236,14 +237,16 @@ public enum FileSystem {
 /// A file written in pieces that appears at its path only when whole: the pieces go to a temporary
 /// file beside it, then fsync, rename and a directory fsync. A crash leaves the old file (or none).
 public struct AtomicFile: Sendable {
+  private static let writes = Atomic<Int>(0)
   public let path: String
   private let temporary: String
   private let file: FileDescriptor
 
   public init(path: String) throws(SystemError) {
     self.path = path
-    temporary = path + ".partial-\(FileSystem.processID)"
-    FileSystem.remove(temporary)
+    // Unique within the process too: parallel stages may write the same path (a shared input's
+    // content hash) at once, and each must rename only its own file.
+    temporary = path + ".partial-\(FileSystem.processID)-\(Self.writes.wrappingAdd(1, ordering: .relaxed).oldValue)"
     file = try FileDescriptor.open(temporary, .createExclusive)
   }
 

@@ -39,6 +39,47 @@ public enum BLAS {
     }
   }
 
+  /// C (m × n) = A (m × k) · Bᵀ in Double, for operands holding integers small enough that every
+  /// product and partial sum is an integer below 2⁵³ (`maxA · maxB · k ≤ 2⁵³`): each is then exact,
+  /// so C has the same bits whatever the kernel, the order of summation or the use of FMA.
+  public static func multiplyTransposedExactly(
+    _ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>, into c: UnsafeMutableBufferPointer<Double>,
+    m: Int, n: Int, k: Int
+  ) {
+    precondition(a.count >= m * k && b.count >= n * k && c.count >= m * n, "matrix buffers are too small")
+    precondition(ExactIntegers.largest(a) * ExactIntegers.largest(b) * Double(k) <= 0x1p53, "operands too large to multiply exactly")
+    let shared = UnsafeTransfer((a, b, c))
+    inSlices(ofRows: m) { rows in
+      let (a, b, c) = shared.wrapped
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(n), Int32(k),
+                  1, a.baseAddress! + rows.lowerBound * k, Int32(k), b.baseAddress, Int32(k),
+                  0, c.baseAddress! + rows.lowerBound * n, Int32(n))
+    }
+  }
+
+  /// C (columns × columns) = XᵀX for X (rows × columns) of integers, exactly as
+  /// `multiplyTransposedExactly` (`maxX² · rows ≤ 2⁵³`), without transposing X.
+  public static func gramExactly(_ x: UnsafeBufferPointer<Double>, into c: UnsafeMutableBufferPointer<Double>, rows: Int, columns: Int) {
+    precondition(x.count >= rows * columns && c.count >= columns * columns, "matrix buffers are too small")
+    let largest = ExactIntegers.largest(x)
+    precondition(largest * largest * Double(rows) <= 0x1p53, "operands too large to multiply exactly")
+    let shared = UnsafeTransfer((x, c))
+    inSlices(ofRows: columns) { slice in
+      let (x, c) = shared.wrapped
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(slice.count), Int32(columns), Int32(rows),
+                  1, x.baseAddress! + slice.lowerBound, Int32(columns), x.baseAddress, Int32(columns),
+                  0, c.baseAddress! + slice.lowerBound * columns, Int32(columns))
+    }
+  }
+
+  /// Runs `body` on fixed 64-row slices of `rows` on all cores, with single-threaded OpenBLAS.
+  private static func inSlices(ofRows rows: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    guard rows > 0 else { return }
+    openblas_set_num_threads(1)
+    let slice = 64
+    Parallel.forEach(chunks: (rows + slice - 1) / slice) { s in body((s * slice)..<min(rows, (s + 1) * slice)) }
+  }
+
   /// The kernel OpenBLAS runs ("Haswell", "SkylakeX", "Prescott", …).
   public static var coreName: String {
     guard let name = openblas_get_corename() else { return "unknown" }
@@ -77,5 +118,29 @@ public enum BLASKernel {
   public static func choice(environment: [String: String], cpuinfo: String?) -> String? {
     guard environment["OPENBLAS_CORETYPE"] == nil, let cpuinfo else { return nil }
     return recommended(forFlags: flags(cpuinfo: cpuinfo))
+  }
+}
+
+/// Values scaled by a power of two and rounded to integers (held in Double), so that BLAS products
+/// of them are exact (`BLAS.multiplyTransposedExactly`). A power-of-two scale loses nothing when
+/// undone.
+public enum ExactIntegers {
+  /// `values` × 2^e rounded, with e chosen so the largest magnitude is at most 2^`bits`; returns
+  /// the integers and 2^e (divide by it to undo).
+  public static func quantise<C: Collection>(_ values: C, bits: Int) -> ([Double], scale: Double) where C.Element: BinaryFloatingPoint {
+    let largest = values.reduce(0.0) { max($0, abs(Double($1))) }
+    guard largest > 0, largest.isFinite else { return (values.map { _ in 0 }, 1) }
+    let scale = Double(sign: .plus, exponent: bits - largest.exponent - 1, significand: 1)
+    return (values.map { (Double($0) * scale).rounded() }, scale)
+  }
+
+  /// The largest magnitude in `values`.
+  static func largest(_ values: UnsafeBufferPointer<Double>) -> Double {
+    values.reduce(0.0) { max($0, abs($1)) }
+  }
+
+  /// Bits per operand so that two operands' products summed `terms` times stay below 2⁵³.
+  public static func bits(terms: Int) -> Int {
+    (53 - (Int.bitWidth - (max(terms, 1) - 1).leadingZeroBitCount)) / 2
   }
 }

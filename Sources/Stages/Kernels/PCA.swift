@@ -1,9 +1,13 @@
 import Pipeline
 
 /// Principal component projection of embedding rows: rows are centred on the mean of the non-zero
-/// rows and projected onto the top principal axes of their covariance, found by subspace iteration
-/// (the covariance product through BLAS, orthonormalisation in Double). Zero rows (articles without
-/// an image) stay zero, so they keep getting no neighbours.
+/// rows and projected onto the top principal axes of their covariance, found by subspace iteration.
+/// Zero rows (articles without an image) stay zero, so they keep getting no neighbours.
+///
+/// Every product goes through BLAS on integers (`ExactIntegers`, `BLAS.multiplyTransposedExactly`):
+/// the rows are scaled by a power of two and rounded to as many bits as keep each product exact
+/// (16 or more for up to 2²⁰ rows), so the projection has the same bits whatever kernel OpenBLAS
+/// picks on the machine. The rounding is far below the noise of any embedding model.
 public enum PCA {
   public static let iterations = 40
 
@@ -12,17 +16,21 @@ public enum PCA {
     precondition(components > 0 && components <= dims)
     let isZero = (0..<rows).map { r in (0..<dims).allSatisfy { matrix[r * dims + $0] == 0 } }
     let centred = centre(matrix, rows: rows, dims: dims, isZero: isZero)
-    let axes = principalAxes(centred, rows: rows, dims: dims, components: components)  // components × dims
-    var projected = [Float](repeating: 0, count: rows * components)
-    centred.withUnsafeBufferPointer { x in
-      axes.withUnsafeBufferPointer { q in
+    let rowBits = min(20, ExactIntegers.bits(terms: rows))
+    let (x, rowScale) = ExactIntegers.quantise(centred, bits: rowBits)
+    let axes = principalAxes(x, rows: rows, dims: dims, components: components)  // components × dims
+    let axisBits = 53 - rowBits - (Int.bitWidth - (dims - 1).leadingZeroBitCount)
+    let (q, axisScale) = ExactIntegers.quantise(axes, bits: min(24, axisBits))
+    var projected = [Double](repeating: 0, count: rows * components)
+    x.withUnsafeBufferPointer { x in
+      q.withUnsafeBufferPointer { q in
         projected.withUnsafeMutableBufferPointer { out in
-          BLAS.multiplyTransposedInParallel(x, q, into: out, m: rows, n: components, k: dims)
+          BLAS.multiplyTransposedExactly(x, q, into: out, m: rows, n: components, k: dims)
         }
       }
     }
-    for r in 0..<rows where isZero[r] { for c in 0..<components { projected[r * components + c] = 0 } }
-    return projected
+    let undo = 1 / (rowScale * axisScale)
+    return (0..<(rows * components)).map { isZero[$0 / components] ? 0 : Float(projected[$0] * undo) }
   }
 
   /// Rows minus the mean of the non-zero rows; zero rows stay zero.
@@ -37,43 +45,24 @@ public enum PCA {
     return out
   }
 
-  /// `out` (columns × rows) = `c` (rows × columns)ᵀ, in 32 × 32 tiles so both sides stay in cache,
-  /// bands of 32 source rows in parallel (each writes its own columns of `out`).
-  static func transpose(_ c: [Float], rows: Int, columns: Int, into out: inout [Float]) {
-    let tile = 32
-    c.withUnsafeBufferPointer { c in
-      out.withUnsafeMutableBufferPointer { out in
-        let shared = UnsafeTransfer((c, out))
-        Parallel.forEach(chunks: (rows + tile - 1) / tile) { band in
-          let (c, out) = shared.wrapped
-          let r0 = band * tile
-          for c0 in stride(from: 0, to: columns, by: tile) {
-            for r in r0..<min(rows, r0 + tile) {
-              for col in c0..<min(columns, c0 + tile) { out[col * rows + r] = c[r * columns + col] }
-            }
-          }
-        }
-      }
+  /// The top `components` eigenvectors of XᵀX, as rows, for X of integers (`ExactIntegers`).
+  static func principalAxes(_ x: [Double], rows: Int, dims: Int, components: Int) -> [Double] {
+    var covariance = [Double](repeating: 0, count: dims * dims)
+    x.withUnsafeBufferPointer { x in
+      covariance.withUnsafeMutableBufferPointer { c in BLAS.gramExactly(x, into: c, rows: rows, columns: dims) }
     }
-  }
-
-  /// The top `components` eigenvectors of XᵀX, as rows.
-  static func principalAxes(_ x: [Float], rows: Int, dims: Int, components: Int) -> [Float] {
-    var transposed = [Float](repeating: 0, count: rows * dims)
-    transpose(x, rows: rows, columns: dims, into: &transposed)
-    var covariance = [Float](repeating: 0, count: dims * dims)
-    transposed.withUnsafeBufferPointer { t in
-      covariance.withUnsafeMutableBufferPointer { c in BLAS.multiplyTransposedInParallel(t, t, into: c, m: dims, n: dims, k: rows) }
-    }
+    let bits = ExactIntegers.bits(terms: dims)
+    let c = ExactIntegers.quantise(covariance, bits: bits).0
     // Start from a fixed pseudo-random basis, then Q ← orthonormalise(C Q) until it settles.
     var random = CounterRandom(seed: 17, stream: 0, index: 0)
-    var q = (0..<(components * dims)).map { _ in Float(random.normal()) }
+    var q = (0..<(components * dims)).map { _ in random.normal() }
     orthonormalise(&q, count: components, dims: dims)
-    var product = [Float](repeating: 0, count: components * dims)
+    var product = [Double](repeating: 0, count: components * dims)
     for _ in 0..<iterations {
-      q.withUnsafeBufferPointer { q in
-        covariance.withUnsafeBufferPointer { c in
-          product.withUnsafeMutableBufferPointer { out in BLAS.multiplyTransposedInParallel(q, c, into: out, m: components, n: dims, k: dims) }
+      // C is symmetric: C Q is (Q C)ᵀ = Qᵀ C as rows.
+      ExactIntegers.quantise(q, bits: bits).0.withUnsafeBufferPointer { q in
+        c.withUnsafeBufferPointer { c in
+          product.withUnsafeMutableBufferPointer { out in BLAS.multiplyTransposedExactly(q, c, into: out, m: components, n: dims, k: dims) }
         }
       }
       q = product
@@ -82,17 +71,22 @@ public enum PCA {
     return q
   }
 
-  /// Modified Gram–Schmidt on `count` row vectors, in Double.
-  static func orthonormalise(_ v: inout [Float], count: Int, dims: Int) {
-    var rows = (0..<count).map { r in (0..<dims).map { Double(v[r * dims + $0]) } }
-    for r in 0..<count {
-      for earlier in 0..<r {
-        let dot = zip(rows[r], rows[earlier]).reduce(0) { $0 + $1.0 * $1.1 }
-        for d in 0..<dims { rows[r][d] -= dot * rows[earlier][d] }
+  /// Modified Gram–Schmidt on `count` row vectors, in a fixed order.
+  static func orthonormalise(_ v: inout [Double], count: Int, dims: Int) {
+    v.withUnsafeMutableBufferPointer { v in
+      for r in 0..<count {
+        let row = v.baseAddress! + r * dims
+        for earlier in 0..<r {
+          let other = v.baseAddress! + earlier * dims
+          var dot = 0.0
+          for d in 0..<dims { dot += row[d] * other[d] }
+          for d in 0..<dims { row[d] -= dot * other[d] }
+        }
+        var norm = 0.0
+        for d in 0..<dims { norm += row[d] * row[d] }
+        norm = norm.squareRoot()
+        for d in 0..<dims { row[d] = norm > 0 ? row[d] / norm : 0 }
       }
-      let norm = rows[r].reduce(0) { $0 + $1 * $1 }.squareRoot()
-      for d in 0..<dims { rows[r][d] = norm > 0 ? rows[r][d] / norm : 0 }
     }
-    for r in 0..<count { for d in 0..<dims { v[r * dims + d] = Float(rows[r][d]) } }
   }
 }
