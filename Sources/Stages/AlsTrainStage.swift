@@ -65,6 +65,16 @@ public struct AlsTrainStage: Stage {
     context.record("model_articles", Double(model.articles.count))
     context.record("model_cells", Double(model.byUser.columns.count))
     context.log("\(model.customers.count) customers × \(model.articles.count) articles, \(model.byUser.columns.count) cells")
+    if model.byUser.columns.isEmpty {
+      // Small data: an empty model is a result, not an error. rank then ranks nobody, and fill and
+      // fallback give every customer their twelve.
+      context.warn("the model is empty: no customer has \(p.min_customer_rows) transaction rows (min_customer_rows) "
+        + "among articles with \(p.min_article_rows) (min_article_rows) in \(history.cells.count) customer-article cells; "
+        + "lower the thresholds to train on this data")
+      try context.write("users", factorTable("customer", [], FactorMatrix(rows: 0, factors: p.factors)))
+      try context.write("items", factorTable("article", [], FactorMatrix(rows: 0, factors: p.factors)))
+      return
+    }
 
     let x = FactorMatrix.random(rows: model.customers.count, factors: p.factors, seed: UInt64(p.seed), stream: 1)
     let y = FactorMatrix.random(rows: model.articles.count, factors: p.factors, seed: UInt64(p.seed), stream: 2)

@@ -8,11 +8,12 @@ import Pipeline
 ///
 /// Inputs: `predictions` (fallback's), `test` and `train` (split's), `candidates` (filter's).
 /// Output: `metrics`: `metric` (string) and `value` (f64), one row per figure; the same figures go
-/// into the run record. With an empty test week (submission mode) every score is 0 and
-/// `evaluated_customers` says so.
+/// into the run record. With an empty test week (submission mode) there is nothing to score: the
+/// stage says so in one line and the table is empty.
 public struct EvaluateStage: Stage {
   public static let kind = "evaluate"
-  public static let version = 1
+  /// 2: an empty test week gives an empty table, not a table of zeros.
+  public static let version = 2
   public static let inputs = [InputSlot("predictions"), InputSlot("test"), InputSlot("train"), InputSlot("candidates")]
   public static let outputs = ["metrics"]
 
@@ -31,13 +32,18 @@ public struct EvaluateStage: Stage {
     let predictions = try PredictionsTable.read(try context.table("predictions"))
     let customers = predictions.offsets.count - 1
     let test = try context.table("test", columns: ["day", "customer", "article"])
+    guard test.rowCount > 0 else {
+      context.log("nothing is held out (the test week is empty, as in submission mode): no metrics to compute")
+      try context.write("metrics", Table([Column("metric", strings: []), Column("value", [Double]())]))
+      return
+    }
     let truth = try PurchaseHistory(test, customers: customers)
     let train = try context.table("train", columns: ["day", "article"])
     let articles = Int(max(try train.column("article").values(UInt32.self).max() ?? 0,
                            try test.column("article").values(UInt32.self).max() ?? 0)) + 1
     let baseline = Array(try Popularity.ranking(train, articles: articles, days: p.baseline_days).prefix(p.k))
     let candidates = try context.column("candidates", "candidates")
-    let metrics = Evaluation.measure(predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k)
+    let metrics = try Evaluation.measure(predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k)
     for (name, value) in metrics { context.record(name, value) }
     context.log(Evaluation.report(metrics))
     try context.write("metrics", Table([Column("metric", strings: metrics.map(\.0)), Column("value", metrics.map(\.1))]))
@@ -62,9 +68,9 @@ enum Evaluation {
   static func measure(
     _ p: (offsets: TypedValues<UInt64>, articles: TypedValues<UInt32>, sources: TypedValues<UInt8>),
     truth: PurchaseHistory, candidates: Column, baseline: [UInt32], k: Int
-  ) -> [(String, Double)] {
+  ) throws -> [(String, Double)] {
     let customers = p.offsets.count - 1
-    let candidateOffsets = candidates.offsetBuffer, candidateLists = try! candidates.values(UInt32.self)
+    let candidateOffsets = candidates.offsetBuffer, candidateLists = try candidates.values(UInt32.self)
     let chunks = max(1, min(256, customers / 4096))
     let tallies = Parallel.map(chunks: chunks) { chunk in
       var t = Tally(), bought: [UInt32] = []

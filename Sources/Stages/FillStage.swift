@@ -28,14 +28,14 @@ public struct FillStage: Stage {
     guard ranked.rowCount == candidates.rowCount else {
       throw StageInputError(stage: context.stage, slot: "ranked", detail: "has \(ranked.rowCount) rows for \(candidates.rowCount) customers")
     }
-    let result = fill(candidates: candidates, ranked: ranked, size: p.size, seed: UInt64(p.seed))
+    let result = try fill(candidates: candidates, ranked: ranked, size: p.size, seed: UInt64(p.seed))
     context.record("filled", Double(result.items.filter { $0.source == .fill }.count))
     try context.write("predictions", PredictionsTable.make(offsets: result.offsets, result.items))
   }
 
-  static func fill(candidates: Column, ranked: Column, size: Int, seed: UInt64) -> (offsets: [UInt64], items: [Prediction]) {
-    let candidateOffsets = candidates.offsetBuffer, candidateLists = try! candidates.values(UInt32.self)
-    let rankedOffsets = ranked.offsetBuffer, rankedLists = try! ranked.values(UInt32.self)
+  static func fill(candidates: Column, ranked: Column, size: Int, seed: UInt64) throws -> (offsets: [UInt64], items: [Prediction]) {
+    let candidateOffsets = candidates.offsetBuffer, candidateLists = try candidates.values(UInt32.self)
+    let rankedOffsets = ranked.offsetBuffer, rankedLists = try ranked.values(UInt32.self)
     return ListBuilder.build(rows: candidates.rowCount, scratch: { [UInt32]() }) { customer, pool, chunk in
       let best = rankedLists[Int(rankedOffsets[customer])..<Int(rankedOffsets[customer + 1])].prefix(size)
       for a in best { chunk.items.append(Prediction(article: a, source: .rank)) }

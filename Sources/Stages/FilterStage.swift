@@ -32,7 +32,7 @@ public struct FilterStage: Stage {
     let history = try PurchaseHistory(transactions, customers: customers)
     context.progress(0.3, "histories")
     let attributes = try ArticleGroups(articles)
-    let candidates = Candidates.filter(history: history, neighbours: neighbours, groups: attributes,
+    let candidates = try Candidates.filter(history: history, neighbours: neighbours, groups: attributes,
                                        excludePurchased: params.exclude_purchased)
     let total = Int(candidates.offsets.last ?? 0)
     context.record("candidates", Double(total))
@@ -75,9 +75,9 @@ enum Candidates {
   }
 
   static func filter(history: PurchaseHistory, neighbours: Column, groups: ArticleGroups, excludePurchased: Bool)
-    -> (offsets: [UInt64], items: [UInt32])
+    throws -> (offsets: [UInt64], items: [UInt32])
   {
-    let offsets = neighbours.offsetBuffer, lists = try! neighbours.values(UInt32.self)
+    let offsets = neighbours.offsetBuffer, lists = try neighbours.values(UInt32.self)
     return ListBuilder.build(rows: history.customerCount, scratch: {
       Scratch(departments: Bitset(capacity: groups.departmentCount), indexes: Bitset(capacity: groups.indexCount))
     }) { customer, scratch, chunk in

@@ -65,7 +65,36 @@ import Testing
     #expect(record.stages.allSatisfy { $0.status == .ran }, "\(record.stages.compactMap(\.error))")
     let test = try store.reader(record.stages.first { $0.name == "split" }!.outputs["test"]!).table()
     #expect(test.rowCount == 0)
-    #expect(record.stages.first { $0.name == "evaluate" }!.figures["evaluated_customers"] == 0)
+    #expect(record.stages.first { $0.name == "evaluate" }!.figures.isEmpty, "nothing held out: no metrics")
     #expect(FileSystem.exists(dir.path + "/output/submission-holdout0.csv"))
+  }
+
+  static let hm = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../../pipelines/hm.json").standardizedFileURL.path
+  static let realSlice = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/hm-real-slice").standardizedFileURL.path
+
+  /// hm.json, unchanged, on 1,000 real transactions: nothing survives ALS's thresholds, and the run
+  /// still ends with a valid submission in both modes (every customers.csv customer, in file order,
+  /// twelve distinct known 10-digit article ids), with the empty model a warning, not a failure.
+  @Test(arguments: [7, 0])
+  func realSliceGivesAValidSubmission(holdoutDays: Int) async throws {
+    let dir = TemporaryDirectory()
+    dir.write("real.json", #"{"extends": "\#(Self.hm)", "vars": {"data": "\#(Self.realSlice)", "holdout_days": \#(holdoutDays)}}"#)
+    let (record, _) = try await Self.run(dir.path + "/real.json", in: dir)
+    #expect(record.stages.allSatisfy { $0.status == .ran }, "\(record.stages.compactMap(\.error))")
+    let figures = { (stage: String) in record.stages.first { $0.name == stage }?.figures ?? [:] }
+    #expect(figures("als")["model_cells"] == 0)
+    if holdoutDays == 0 {
+      #expect(figures("evaluate").isEmpty, "nothing held out: no metrics")
+    } else {
+      #expect((figures("evaluate")["evaluated_customers"] ?? 0) > 0)
+    }
+    let customers = try String(contentsOfFile: Self.realSlice + "/customers.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+      .map { Array($0.prefix { $0 != "," }.utf8) }
+    let articles = try String(contentsOfFile: Self.realSlice + "/articles.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+      .map { UInt64($0.prefix { $0 != "," })! }
+    let submission = try FileSystem.readAll(dir.path + "/output/submission-holdout\(holdoutDays).csv")
+    #expect(throws: Never.self) { try SubmissionCheck(customers: customers, articleIDs: articles, size: 12).validate(submission) }
   }
 }

@@ -97,10 +97,10 @@ struct RandomPurchases {
   }
 
   @Test(arguments: [(1, false), (2, true), (3, false), (4, true)])
-  func equalsANaiveSetReference(seed: UInt64, exclude: Bool) {
+  func equalsANaiveSetReference(seed: UInt64, exclude: Bool) throws {
     let data = RandomPurchases(customers: 300, articles: 120, rows: 2500, seed: seed)
     let (neighbours, groups) = Self.catalog(articles: data.articles, seed: seed)
-    let result = Candidates.filter(history: data.history(), neighbours: neighbours, groups: groups, excludePurchased: exclude)
+    let result = try Candidates.filter(history: data.history(), neighbours: neighbours, groups: groups, excludePurchased: exclude)
     let expected = Self.reference(data, neighbours, groups, exclude: exclude)
     let rows = (0..<data.customers).map { Array(result.items[Int(result.offsets[$0])..<Int(result.offsets[$0 + 1])]) }
     #expect(rows == expected)

@@ -118,6 +118,8 @@ struct IngestHarness {
     (IngestHarness.row("2018-09-20", IngestHarness.customer1, "10108775015"), "article_id", "is not an article id (up to 10 digits)"),
     (IngestHarness.row("2018-09-20", IngestHarness.customer1, "0108775015", "cheap"), "price", "'cheap' is not a price"),
     (IngestHarness.row("2018-09-20", IngestHarness.customer1, "0108775015", "0.05", "x"), "sales_channel_id", "'x' is not a channel number"),
+    (IngestHarness.row("2999-12-31"), "t_dat", "'2999-12-31' is outside the plausible dates 2000-01-01…"),
+    (IngestHarness.row("1999-12-31"), "t_dat", "'1999-12-31' is outside the plausible dates 2000-01-01…"),
   ]
 
   @Test(arguments: 0..<malformed.count)
@@ -154,8 +156,8 @@ struct IngestHarness {
     let ok = IngestHarness.transactionsHeader + IngestHarness.row()
     #expect(try await IngestHarness().error(transactions: "").contains("transactions_train.csv: the file is empty"))
     #expect(try await IngestHarness().error(transactions: IngestHarness.transactionsHeader).contains("has a header but no rows"))
-    #expect(try await IngestHarness().error(transactions: "t_dat,customer_id,article_id,sales_channel_id\n2018-09-20,a,b,1\n")
-      .contains("transactions_train.csv:1: price: required column is missing"))
+    #expect(try await IngestHarness().error(transactions: "t_dat,customer_id,price,sales_channel_id\n2018-09-20,a,b,1\n")
+      .contains("transactions_train.csv:1: article_id: required column is missing"))
     #expect(try await IngestHarness().error(transactions: "{\"not\": \"csv\"}\n").contains("does not look like the H&M transactions file"))
     #expect(try await IngestHarness().error(transactions: "\u{0}\u{1}\u{2}binary\n").contains("not a CSV file"))
     let truncated = ok + "2018-09-20,\(IngestHarness.customer1),01087"
@@ -164,6 +166,55 @@ struct IngestHarness {
     #expect(try await IngestHarness().error(customers: twice, transactions: ok).contains("customer \(IngestHarness.customer2) appears twice"))
     let unterminated = IngestHarness.articles + "0108775016,0108775,\"Open quote\n"
     #expect(try await IngestHarness().error(articles: unterminated, transactions: ok).contains("articles.csv:5: a quoted field opened here is never closed"))
+  }
+
+  /// The run's day is the default last plausible date; `last_date` moves it.
+  @Test func lastDateBoundsTheDates() async throws {
+    let tx = IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row("2020-09-22")
+    #expect(try await IngestHarness().error(#"{"last_date": "2020-09-21"}"#, transactions: tx)
+      .contains("transactions_train.csv:3: t_dat: '2020-09-22' is outside the plausible dates 2000-01-01…2020-09-21"))
+    #expect(try await IngestHarness().run(#"{"last_date": "2020-09-22"}"#, transactions: tx).record.stages[0].status == .ran)
+    #expect(KaggleDate.text(day: Int(KaggleDate.day("2020-09-22")!)) == "2020-09-22")
+    await #expect { try await IngestHarness().run(#"{"last_date": "tomorrow"}"#, transactions: tx) } throws: {
+      "\($0)".contains("stages[0].params.last_date: must be a date as YYYY-MM-DD or \"\" (the run's day), not \"tomorrow\"")
+    }
+  }
+
+  /// Only the ids and dates are required. Absent columns are null columns, listed as absent; a
+  /// stage that names one (filter needs department_no) fails with a sentence saying so.
+  @Test func absentColumnsAreNullsAndTheStageThatNeedsOneSaysSo() async throws {
+    let harness = IngestHarness()
+    harness.write("articles.csv", "article_id,prod_name\n0108775015,Strap top\n0108775044,Strap top\n")
+    harness.write("customers.csv", "customer_id,age\n\(IngestHarness.customer1),30\n\(IngestHarness.customer2),\n")
+    harness.write("transactions_train.csv", "t_dat,customer_id,article_id\n2018-09-20,\(IngestHarness.customer1),0108775015\n"
+      + "2018-09-27,\(IngestHarness.customer2),0108775044\n")
+    harness.write("p.json", """
+      {"store": "store", "stages": [
+        {"name": "ingest", "kind": "ingest", "inputs": {
+          "articles": "file:articles.csv", "customers": "file:customers.csv", "transactions": "file:transactions_train.csv"}},
+        {"name": "neighbours", "kind": "embed-neighbours", "params": {"k": 1}, "inputs": {"articles": "ingest.articles"}},
+        {"name": "filter", "kind": "filter", "inputs": {"transactions": "ingest.transactions", "articles": "ingest.articles",
+          "customers": "ingest.customers", "neighbours": "neighbours.neighbours"}}
+      ]}
+      """)
+    let spec = try PipelineLoader(registry: HMStages.registry).load(harness.dir.path + "/p.json")
+    let store = try Store(root: spec.storePath)
+    let record = try await Runner(spec: spec, store: store, options: RunOptions(jobs: 1)).run()
+    let ingest = record.stages[0]
+    #expect(ingest.status == .ran, "\(ingest.error ?? "")")
+    let transactions = try store.reader(ingest.outputs["transactions"]!).table()
+    #expect(transactions.absentColumns == ["price", "sales_channel_id"])
+    #expect(try transactions.column("price").values(Float.self).allSatisfy(\.isNaN))
+    #expect(try transactions.column("channel").values(UInt8.self).allSatisfy { $0 == 255 })
+    let articles = try store.reader(ingest.outputs["articles"]!).table()
+    #expect(articles.absentColumns.contains("department_no") && !articles.absentColumns.contains("prod_name"))
+    #expect(Array(try articles.column("product_code").values(Int32.self)) == [108775, 108775], "derived from the id")
+    #expect(try articles.column("department_no").values(Int32.self).allSatisfy { $0 == Int32.min })
+    let customers = try store.reader(ingest.outputs["customers"]!).table()
+    #expect(customers.absentColumns == ["FN", "Active", "club_member_status", "fashion_news_frequency", "postal_code"])
+    #expect(Array(try customers.column("age").values(UInt8.self)) == [30, 255])
+    #expect(record.stages[1].status == .ran, "content embeddings skip the null attributes")
+    #expect(record.stages[2].error == "stage 'filter': 'articles' has no column department_no: its source file lacked it (written as nulls), and this stage needs it")
   }
 
   @Test func crlfBomAndExtraColumnsAreAccepted() async throws {
@@ -213,8 +264,8 @@ struct IngestHarness {
   /// than lines, the merge closes the gaps in order, and the missing-id rows follow, through a drop.
   @Test func piecesWithFewerRowsThanLinesCloseUp() throws {
     let columns = TransactionColumns(capacity: 9)
-    var parts = [TransactionsReader.Part(columns, CSVPiece(range: 0..<1, firstRecord: 0, maxRecords: 5)),
-                 TransactionsReader.Part(columns, CSVPiece(range: 1..<2, firstRecord: 5, maxRecords: 4))]
+    var parts = [TransactionsReader.Part(columns, CSVPiece(range: 0..<1, firstRecord: 0, maxRecords: 5), days: 0...1000),
+                 TransactionsReader.Part(columns, CSVPiece(range: 1..<2, firstRecord: 5, maxRecords: 4), days: 0...1000)]
     for (p, rows) in [(0, 3), (1, 4)] {
       for r in 0..<rows {
         let row = parts[p].first + r

@@ -44,7 +44,7 @@ import Testing
     }
   }
 
-  @Test func mapSkipsCustomersWithoutTestPurchasesAndSplitsBySource() {
+  @Test func mapSkipsCustomersWithoutTestPurchasesAndSplitsBySource() throws {
     // Customer 0 bought {1, 2} in the test week, customer 1 nothing, customer 2 bought {5}.
     let truth = PurchaseHistory(customer: try! Column("c", [0, 0, 2] as [UInt32]).values(UInt32.self),
                                 article: try! Column("a", [1, 2, 5] as [UInt32]).values(UInt32.self),
@@ -55,7 +55,7 @@ import Testing
       Prediction(article: 3, source: .copurchase), Prediction(article: 5, source: .popularity),
     ])
     let candidates = Column("candidates", offsets: [0, 2, 2, 2], values: [1, 3] as [UInt32])
-    let metrics = Dictionary(uniqueKeysWithValues: Evaluation.measure(try! PredictionsTable.read(table), truth: truth,
+    let metrics = Dictionary(uniqueKeysWithValues: try Evaluation.measure(try! PredictionsTable.read(table), truth: truth,
                                                                        candidates: candidates, baseline: [5, 1], k: 12))
     let customer0 = (1 + 2.0 / 3) / 2, customer2 = 0.5
     #expect(abs(metrics["map@12"]! - (customer0 + customer2) / 2) < 1e-12, "customer 1 has no test purchase: not counted")
@@ -71,7 +71,7 @@ import Testing
 }
 
 @Suite struct FillTests {
-  @Test func fillNeverDuplicatesAndIsSeeded() {
+  @Test func fillNeverDuplicatesAndIsSeeded() throws {
     var rng = CounterRandom(seed: 3, stream: 0, index: 0)
     var candidateOffsets: [UInt64] = [0], candidates: [UInt32] = [], rankedOffsets: [UInt64] = [0], ranked: [UInt32] = []
     for _ in 0..<500 {
@@ -83,9 +83,9 @@ import Testing
     }
     let c = Column("candidates", offsets: candidateOffsets, values: candidates)
     let r = Column("articles", offsets: rankedOffsets, values: ranked)
-    let a = FillStage.fill(candidates: c, ranked: r, size: 12, seed: 1)
-    let b = FillStage.fill(candidates: c, ranked: r, size: 12, seed: 1)
-    let other = FillStage.fill(candidates: c, ranked: r, size: 12, seed: 2)
+    let a = try FillStage.fill(candidates: c, ranked: r, size: 12, seed: 1)
+    let b = try FillStage.fill(candidates: c, ranked: r, size: 12, seed: 1)
+    let other = try FillStage.fill(candidates: c, ranked: r, size: 12, seed: 2)
     #expect(a.offsets == b.offsets && a.items == b.items, "same seed, same sample")
     #expect(a.items != other.items, "another seed, another sample")
     for row in 0..<500 {

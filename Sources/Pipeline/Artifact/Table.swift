@@ -15,6 +15,13 @@ public struct Table: Sendable {
     self.metadata = metadata
   }
 
+  /// Columns the table holds only as nulls because its source lacked them (metadata
+  /// `absent_columns`, comma-separated). A stage that names one when reading is told so.
+  public var absentColumns: [String] {
+    get { metadata["absent_columns"].map { $0.split(separator: ",").map(String.init) } ?? [] }
+    set { metadata["absent_columns"] = newValue.isEmpty ? nil : newValue.joined(separator: ",") }
+  }
+
   /// An opaque file artifact; `filename` is the name it is materialised under.
   public static func file(named filename: String, bytes: some Collection<UInt8>) -> Table {
     var table = Table([Column("bytes", bytes)], metadata: ["filename": filename])

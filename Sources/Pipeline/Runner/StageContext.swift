@@ -55,9 +55,14 @@ public final class StageContext: Sendable {
   /// The manifest of an artifact input: schema, rows, metadata, without reading data.
   public func manifest(_ slot: String) throws -> Manifest { try reader(slot).manifest }
 
-  /// Reads an artifact input, all columns or the named ones.
+  /// Reads an artifact input, all columns or the named ones. Naming a column that the input holds
+  /// only as nulls (`Table.absentColumns`) is an error: this stage needs what the source lacked.
   public func table(_ slot: String, columns: [String]? = nil) throws -> Table {
     let reader = try reader(slot)
+    let absent = Table([], metadata: reader.manifest.metadata).absentColumns
+    if let columns, let missing = columns.first(where: absent.contains) {
+      throw StageInputError(stage: stage, slot: slot, detail: "has no column \(missing): its source file lacked it (written as nulls), and this stage needs it")
+    }
     return try guarding(slot) { try reader.table(columns: columns) }
   }
 
@@ -160,8 +165,15 @@ public final class StageContext: Sendable {
   /// A line for the user, shown beside the stage's progress.
   public func log(_ message: String) { emit(.stageMessage(stage: stage, message: message)) }
 
-  /// Records a named figure (rows skipped, loss, recall) in the run record and cache entry.
-  public func record(_ figure: String, _ value: Double) { recordedFigures.withLock { $0[figure] = value } }
+  /// A line for the user about something that went wrong but does not stop the stage.
+  public func warn(_ message: String) { log("warning: " + message) }
+
+  /// Records a named figure (rows skipped, loss, recall) in the run record and cache entry. A NaN
+  /// or infinite figure is kept as null, with a warning.
+  public func record(_ figure: String, _ value: Double) {
+    if !value.isFinite { warn("figure \(figure) is \(value): recorded as null") }
+    recordedFigures.withLock { $0[figure] = value }
+  }
 
   var figures: [String: Double] { recordedFigures.withLock { $0 } }
 

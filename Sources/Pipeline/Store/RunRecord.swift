@@ -17,7 +17,7 @@ public struct RunRecord: Codable, Sendable {
     /// stages, theirs together).
     public var peakMemoryBytes: Int
     public var outputs: [String: ArtifactID]
-    public var figures: [String: Double]
+    @FigureValues public var figures: [String: Double]
     public var error: String?
   }
 
@@ -27,4 +27,23 @@ public struct RunRecord: Codable, Sendable {
   public var command: String
   public var environment: [String: String]
   public var stages: [StageRecord]
+}
+
+/// A stage's named figures (rows skipped, loss, recall) as stored in run records and cache entries.
+/// JSON has no NaN or infinity: such a figure is written as null and read back as NaN, so one bad
+/// figure never stops a record from being written.
+@propertyWrapper
+public struct FigureValues: Codable, Sendable {
+  public var wrappedValue: [String: Double]
+
+  public init(wrappedValue: [String: Double]) { self.wrappedValue = wrappedValue }
+
+  public init(from decoder: any Decoder) throws {
+    wrappedValue = try decoder.singleValueContainer().decode([String: Double?].self).mapValues { $0 ?? .nan }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(wrappedValue.mapValues { $0.isFinite ? $0 : nil })
+  }
 }

@@ -25,7 +25,7 @@ public struct CacheEntry: Codable, Sendable {
   public var outputs: [String: Output]
   public var seconds: Double
   public var peakMemoryBytes: Int
-  public var figures: [String: Double]
+  @FigureValues public var figures: [String: Double]
   public var finishedAt: Date
 }
 

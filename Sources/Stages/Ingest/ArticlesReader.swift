@@ -1,8 +1,9 @@
 import Pipeline
 
-/// articles.csv → the articles table: numeric columns as `i32` (null −1), category names as `u16`
-/// codes into the dictionaries (null 65535), free text kept as strings. Numeric nulls are
-/// Int32.min, since the real data uses −1 as a value ("unknown").
+/// articles.csv → the articles table: numeric columns as `i32`, category names as `u16` codes into
+/// the dictionaries (null 65535), free text kept as strings. Numeric nulls are Int32.min, since the
+/// real data uses −1 as a value ("unknown"). Only `article_id` is required: an absent column is a
+/// null column listed in `absent_columns` (`product_code` is derived from the id instead).
 struct ArticlesReader {
   static let numeric = ["product_code", "product_type_no", "graphical_appearance_no", "colour_group_code",
                         "perceived_colour_value_id", "perceived_colour_master_id", "department_no", "index_group_no",
@@ -11,7 +12,7 @@ struct ArticlesReader {
                             "perceived_colour_value_name", "perceived_colour_master_name", "department_name", "index_code",
                             "index_name", "index_group_name", "section_name", "garment_group_name"]
   static let text = ["prod_name", "detail_desc"]
-  static let required = ["article_id", "product_type_no", "department_no", "index_code", "index_group_name"]
+  static let required = ["article_id"]
 
   struct Part: Sendable {
     var ids: [UInt64] = []
@@ -27,6 +28,8 @@ struct ArticlesReader {
     var part: Part
     var texts: [[StringColumnBuilder]]
     var skipped: Int
+    /// Known columns the file lacks.
+    var absent: Set<String>
   }
 
   static func read(_ input: InputBytes, badRows: BadRowPolicy) throws -> Result {
@@ -65,7 +68,8 @@ struct ArticlesReader {
       }
       seen[id] = row
     }
-    return Result(ids: merged.ids, part: merged, texts: text.indices.map { n in parts.map { $0.texts[n] } }, skipped: skipped)
+    return Result(ids: merged.ids, part: merged, texts: text.indices.map { n in parts.map { $0.texts[n] } }, skipped: skipped,
+                  absent: Set((numeric + categorical + text).filter { reader.position($0) == nil }))
   }
 
   /// An article id: digits, with or without the leading zero, at most 10 of them.
@@ -86,22 +90,26 @@ struct ArticlesReader {
   static func table(_ result: Result, added: [UInt64], dictionaries: inout DictionaryBuilder) -> Table {
     let ids = result.ids + added
     var columns = [Column("article_id", ids)]
-    for (n, name) in numeric.enumerated() where !result.part.numbers[n].isEmpty || result.ids.isEmpty {
-      var values = result.part.numbers[n]
-      values += added.map { name == "product_code" ? Int32($0 / 1000) : Int32.min }
+    for (n, name) in numeric.enumerated() {
+      let productCode = { (id: UInt64) in Int32(id / 1000) }
+      let values = result.absent.contains(name)
+        ? ids.map { name == "product_code" ? productCode($0) : Int32.min }
+        : result.part.numbers[n] + added.map { name == "product_code" ? productCode($0) : Int32.min }
       columns.append(Column(name, values, nullSentinel: Int64(Int32.min)))
     }
-    let present = categorical.indices.filter { !result.part.categories[$0].isEmpty }
-    let encoded = Parallel.map(chunks: present.count) { DictionaryBuilder.encode(result.part.categories[present[$0]]) }
-    for (n, (values, codes)) in zip(present, encoded) {
+    let encoded = Parallel.map(chunks: categorical.count) { DictionaryBuilder.encode(result.part.categories[$0]) }
+    for (n, (values, codes)) in encoded.enumerated() {
       dictionaries.add(categorical[n], values: values)
-      columns.append(Column(categorical[n], codes + added.map { _ in UInt16.max }, nullSentinel: Int64(UInt16.max)))
+      let nulls = result.absent.contains(categorical[n]) ? ids.count : added.count
+      columns.append(Column(categorical[n], codes + repeatElement(UInt16.max, count: nulls), nullSentinel: Int64(UInt16.max)))
     }
-    for (n, name) in text.enumerated() where result.texts[n].contains(where: { $0.offsets.count > 1 }) {
+    for (n, name) in text.enumerated() where !result.absent.contains(name) {
       columns.append(StringColumnBuilder.column(name, joining: result.texts[n], emptyRows: added.count))
     }
     columns.append(Column("in_articles_file", ids.indices.map { UInt8($0 < result.ids.count ? 1 : 0) }))
-    return Table(columns, metadata: ["zero_pad.article_id": "10", "zero_pad.product_code": "7"])
+    var table = Table(columns, metadata: ["zero_pad.article_id": "10", "zero_pad.product_code": "7"])
+    table.absentColumns = (categorical + numeric + text).filter { result.absent.contains($0) && $0 != "product_code" }
+    return table
   }
 }
 

@@ -63,7 +63,10 @@ struct CustomersReader {
   /// The customers table: file customers, then `added` ones (bought, not in the file).
   static func table(_ result: Result, added: [CustomerKey], dictionaries: inout DictionaryBuilder) -> Table {
     let rows = result.keys.count + added.count
-    let pad = { (values: [UInt8]) in values + [UInt8](repeating: 255, count: added.count) }
+    // An absent column is all nulls (255); a present one has nulls for the added customers.
+    let pad = { (name: String, values: [UInt8]) in
+      result.has.contains(name) ? values + repeatElement(255, count: added.count) : [UInt8](repeating: 255, count: rows)
+    }
     var columns = (0..<4).map { w in
       Column(name: "id_word\(w)", type: .scalar(.u64), rowCount: rows, values: ByteStorage(count: rows * 8) { raw in
         let out = raw.bindMemory(to: UInt64.self)
@@ -71,19 +74,21 @@ struct CustomersReader {
         for (n, key) in added.enumerated() { out[result.keys.count + n] = key.word(w) }
       }, offsets: nil)
     }
-    if result.has.contains("FN") { columns.append(Column("FN", pad(result.parts.flatMap(\.fn)), nullSentinel: 255)) }
-    if result.has.contains("Active") { columns.append(Column("Active", pad(result.parts.flatMap(\.active)), nullSentinel: 255)) }
-    for (name, path) in [("club_member_status", \Part.club), ("fashion_news_frequency", \Part.news)] where result.has.contains(name) {
+    columns.append(Column("FN", pad("FN", result.parts.flatMap(\.fn)), nullSentinel: 255))
+    columns.append(Column("Active", pad("Active", result.parts.flatMap(\.active)), nullSentinel: 255))
+    for (name, path) in [("club_member_status", \Part.club), ("fashion_news_frequency", \Part.news)] {
       let (codes, values) = SmallDictionary.merge(result.parts.map { $0[keyPath: path] })
       dictionaries.add(name, values: values)
-      columns.append(Column(name, pad(codes), nullSentinel: 255))
+      columns.append(Column(name, pad(name, codes), nullSentinel: 255))
     }
-    if result.has.contains("age") { columns.append(Column("age", pad(result.parts.flatMap(\.age)), nullSentinel: 255)) }
+    columns.append(Column("age", pad("age", result.parts.flatMap(\.age)), nullSentinel: 255))
     if result.has.contains("postal_code") {
       columns.append(StringColumnBuilder.column("postal_code", joining: result.parts.map(\.postal), emptyRows: added.count))
     }
     columns.append(Column("in_customers_file", (0..<rows).map { UInt8($0 < result.keys.count ? 1 : 0) }))
-    return Table(columns, metadata: ["id_format": "id_word0..3: the 64-hex customer_id as four big-endian 64-bit words"])
+    var table = Table(columns, metadata: ["id_format": "id_word0..3: the 64-hex customer_id as four big-endian 64-bit words"])
+    table.absentColumns = optional.filter { !result.has.contains($0) }
+    return table
   }
 }
 

@@ -10,9 +10,15 @@ import Pipeline
 /// what to do with transactions whose customer or article is not in its file. `add` (the default)
 /// keeps the rows and adds the id with unknown attributes (flagged by `in_customers_file` /
 /// `in_articles_file` = 0); `drop` drops the rows; both are counted in the run record.
+/// `first_date` (default 2000-01-01) and `last_date` (default "": the run's day): a transaction
+/// dated outside them is a bad row. Only the columns some stage reads are required (the ids and
+/// `t_dat`); an absent known column is a warning and a null column listed in `absent_columns`,
+/// and a stage that reads it by name stops with a sentence saying so.
 public struct IngestStage: Stage {
   public static let kind = "ingest"
-  public static let version = 1
+  /// 2: only the columns some stage reads are required; absent ones are null columns listed in
+  /// `absent_columns`; the channel column names its null (255).
+  public static let version = 2
   public static let inputs = [
     InputSlot("articles", accepts: .either), InputSlot("customers", accepts: .either), InputSlot("transactions", accepts: .either),
   ]
@@ -24,7 +30,23 @@ public struct IngestStage: Stage {
     public var bad_rows = BadRowPolicy.fail
     public var missing_customers = MissingPolicy.add
     public var missing_articles = MissingPolicy.add
+    /// Transactions dated outside first_date…last_date are bad rows; last_date "" is the run's day.
+    public var first_date = "2000-01-01"
+    public var last_date = ""
     public init() {}
+  }
+
+  public static func validate(_ p: Params) throws(ParamError) {
+    if KaggleDate.day(p.first_date) == nil { throw ParamError("first_date", "must be a date as YYYY-MM-DD, not \"\(p.first_date)\"") }
+    if !p.last_date.isEmpty && KaggleDate.day(p.last_date) == nil {
+      throw ParamError("last_date", "must be a date as YYYY-MM-DD or \"\" (the run's day), not \"\(p.last_date)\"")
+    }
+  }
+
+  /// The plausible transaction days.
+  static func days(_ p: Params) -> ClosedRange<Int32> {
+    let first = KaggleDate.day(p.first_date)!, last = p.last_date.isEmpty ? KaggleDate.today : KaggleDate.day(p.last_date)!
+    return first...max(first, last)
   }
 
   public static func run(_ params: Params, _ context: StageContext) throws {
@@ -40,8 +62,9 @@ public struct IngestStage: Stage {
                      message: "customer \(duplicate.hex) appears twice")
     }
     let transactionBytes = try context.bytes("transactions")
-    let (columns, parts, skipped) = try TransactionsReader.read(
-      transactionBytes, customers: customerIndex, articles: IDIndex(articles.ids), badRows: params.bad_rows, context: context)
+    let (columns, parts, skipped, absentTransactionColumns) = try TransactionsReader.read(
+      transactionBytes, customers: customerIndex, articles: IDIndex(articles.ids), badRows: params.bad_rows,
+      days: days(params), context: context)
     try context.checkCancellation()
     var merged = TransactionMerge(columns: columns, parts: parts, customersInFile: customers.keys.count, articlesInFile: articles.ids.count)
     let rows = merged.rows
@@ -51,9 +74,17 @@ public struct IngestStage: Stage {
     context.progress(0.92, "writing tables")
 
     var dictionaries = DictionaryBuilder()
-    try context.write("articles", ArticlesReader.table(articles, added: addedArticles, dictionaries: &dictionaries))
-    try context.write("customers", CustomersReader.table(customers, added: addedCustomers, dictionaries: &dictionaries))
-    try context.write("transactions", merged.table())
+    let tables = [
+      ("articles", ArticlesReader.table(articles, added: addedArticles, dictionaries: &dictionaries), articleBytes.name),
+      ("customers", CustomersReader.table(customers, added: addedCustomers, dictionaries: &dictionaries), customerBytes.name),
+      ("transactions", merged.table(absent: absentTransactionColumns), transactionBytes.name),
+    ]
+    for (name, table, file) in tables {
+      if !table.absentColumns.isEmpty {
+        context.warn("\(file) has no column \(table.absentColumns.joined(separator: ", ")): written as nulls; a stage that needs one will say so")
+      }
+      try context.write(name, table)
+    }
     try context.write("dictionaries", dictionaries.table)
 
     context.record("rows.articles", Double(articles.ids.count))
@@ -156,5 +187,9 @@ struct TransactionMerge {
   }
 
   /// The transactions table; the columns pass to it.
-  func table() -> Table { columns.table(rows: rows) }
+  func table(absent: [String] = []) -> Table {
+    var table = columns.table(rows: rows)
+    table.absentColumns = absent
+    return table
+  }
 }

@@ -3,7 +3,9 @@ import Pipeline
 /// transactions_train.csv → columns, with customer and article ids mapped to the dense indexes of
 /// customers.csv and articles.csv. Ids not found there are set aside for the stage's policy.
 struct TransactionsReader {
-  static let required = ["t_dat", "customer_id", "article_id", "price", "sales_channel_id"]
+  static let required = ["t_dat", "customer_id", "article_id"]
+  /// Read when present; no stage needs them yet. Absent, they are null columns (`absentColumns`).
+  static let optional = ["price", "sales_channel_id"]
   static let unknown = UInt32.max
 
   /// One piece's rows, written straight into the file's columns from row `first` on.
@@ -23,10 +25,13 @@ struct TransactionsReader {
     /// The file is in date order: the last date's text and day, to skip parsing repeats.
     var lastDate: (UInt64, UInt16) = (0, 0)
     var lastDay: Int32 = -1
+    /// Plausible days: a date outside is a bad row.
+    let days: ClosedRange<Int32>
     static let batch = 4096
 
-    init(_ columns: TransactionColumns, _ piece: CSVPiece) {
+    init(_ columns: TransactionColumns, _ piece: CSVPiece, days: ClosedRange<Int32>) {
       self.columns = columns
+      self.days = days
       first = piece.firstRecord
       bound = piece.maxRecords
     }
@@ -50,7 +55,8 @@ struct TransactionsReader {
       pendingArticles.removeAll(keepingCapacity: true)
     }
 
-    /// The day of a date field; repeats of the last date (the file is in date order) skip parsing.
+    /// The day of a date field within `days`; repeats of the last date (the file is in date order)
+    /// skip parsing.
     @inline(__always)
     mutating func day(_ data: UnsafeRawBufferPointer, _ field: FieldRange) -> Int32? {
       if field.count == 10, lastDay >= 0,
@@ -59,7 +65,7 @@ struct TransactionsReader {
       {
         return lastDay
       }
-      guard let parsed = FieldParser.day(data, field) else { return nil }
+      guard let parsed = FieldParser.day(data, field), days.contains(parsed) else { return nil }
       lastDay = parsed
       lastDate = (data.loadUnaligned(fromByteOffset: field.start, as: UInt64.self),
                   data.loadUnaligned(fromByteOffset: field.start + 8, as: UInt16.self))
@@ -83,11 +89,11 @@ struct TransactionsReader {
 
   static func read(
     _ input: InputBytes, customers: IDIndex<CustomerKey>, articles: IDIndex<UInt64>, badRows: BadRowPolicy,
-    context: StageContext
-  ) throws -> (columns: TransactionColumns, parts: [Part], skipped: Int) {
-    let reader = try CSVTableReader(input, kind: "the H&M transactions file", required: required)
+    days: ClosedRange<Int32>, context: StageContext
+  ) throws -> (columns: TransactionColumns, parts: [Part], skipped: Int, absent: [String]) {
+    let reader = try CSVTableReader(input, kind: "the H&M transactions file", required: required, optional: optional)
     let scanner = reader.scanner
-    let at = required.map { reader.position($0)! }
+    let at = (required + optional).map { reader.position($0) ?? -1 }
     // 32 MB: the 3 GB file still makes ~100 pieces, each with its own id batches and lists.
     let pieces = reader.pieces(bytesPerPiece: 32 << 20)
     let columns = TransactionColumns(capacity: pieces.last.map { $0.firstRecord + $0.maxRecords } ?? 0)
@@ -97,27 +103,30 @@ struct TransactionsReader {
     let (parts, skipped) = try reader.parse(
       pieces, badRows: badRows, cancellation: { context.isCancelled },
       progress: { context.progress($0 * 0.9, "parsing \(FileSystem.basename(of: input.name))") },
-      makePart: { Part(columns, $0) },
+      makePart: { Part(columns, $0, days: days) },
       finishPart: { $0.lookUp(customers, articles) },
       fastRecord: fast
     ) { part, fields, _ throws(RowError) in
       let data = scanner.data
       guard let day = part.day(data, fields[at[0]]) else {
-        throw RowError("t_dat", "'\(scanner.text(fields[at[0]]))' is not a date (YYYY-MM-DD)")
+        let text = scanner.text(fields[at[0]])
+        guard KaggleDate.day(text) != nil else { throw RowError("t_dat", "'\(text)' is not a date (YYYY-MM-DD)") }
+        throw RowError("t_dat", "'\(text)' is outside the plausible dates \(KaggleDate.text(day: Int(days.lowerBound)))…"
+          + "\(KaggleDate.text(day: Int(days.upperBound))) (ingest's first_date and last_date)")
       }
       guard let key = FieldParser.hex256(data, fields[at[1]]) else {
         throw RowError("customer_id", "'\(scanner.text(fields[at[1]]))' is not a customer id (64 hex digits)")
       }
       let articleID = try ArticlesReader.articleID(scanner, fields[at[2]])
-      guard let price = TransactionsReader.price(data, fields[at[3]]) else {
+      guard let price = at[3] < 0 ? .nan : TransactionsReader.price(data, fields[at[3]]) else {
         throw RowError("price", "'\(scanner.text(fields[at[3]]))' is not a price")
       }
-      guard let channel = TransactionsReader.channel(data, fields[at[4]]) else {
+      guard let channel = at[4] < 0 ? TransactionColumns.noChannel : TransactionsReader.channel(data, fields[at[4]]) else {
         throw RowError("sales_channel_id", "'\(scanner.text(fields[at[4]]))' is not a channel number")
       }
       part.append(day: day, customer: key, article: articleID, price: price, channel: channel, customers, articles)
     }
-    return (columns, parts, skipped)
+    return (columns, parts, skipped, optional.filter { reader.position($0) == nil })
   }
 
   @inline(__always)
@@ -128,7 +137,7 @@ struct TransactionsReader {
 
   @inline(__always)
   static func channel(_ data: UnsafeRawBufferPointer, _ field: FieldRange) -> UInt8? {
-    guard let channel = FieldParser.unsigned(data, field), channel < 255 else { return nil }
+    guard let channel = FieldParser.unsigned(data, field), channel < TransactionColumns.noChannel else { return nil }
     return UInt8(channel)
   }
 
@@ -168,6 +177,9 @@ struct TransactionsReader {
 /// The transactions columns of the whole file, at most one row per line (`CSVPiece.maxRecords`),
 /// which the pieces fill in parallel, each in its own rows: no piece is ever copied to join them.
 final class TransactionColumns: Sendable {
+  /// The channel column's null.
+  static let noChannel: UInt8 = 255
+
   let day: ColumnBuffer<Int32>
   let customer: ColumnBuffer<UInt32>
   let article: ColumnBuffer<UInt32>
@@ -195,6 +207,6 @@ final class TransactionColumns: Sendable {
   func table(rows: Int) -> Table {
     Table([day.column("day", rowCount: rows), customer.column("customer", rowCount: rows),
            article.column("article", rowCount: rows), price.column("price", rowCount: rows),
-           channel.column("channel", rowCount: rows)], metadata: ["day0": "2018-09-20"])
+           channel.column("channel", rowCount: rows, nullSentinel: Int64(Self.noChannel))], metadata: ["day0": KaggleDate.text(day: 0)])
   }
 }

@@ -88,7 +88,7 @@ public enum FieldParser {
     return ((v & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) >> 32
   }
 
-  /// `YYYY-MM-DD` as a day number counted from 2018-09-20 (day 0), or nil when not a real date.
+  /// `YYYY-MM-DD` as a day number (`KaggleDate`), or nil when not a real date.
   @inline(__always)
   public static func day(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> Int32? {
     guard f.count == 10, data[f.start + 4] == 0x2D, data[f.start + 7] == 0x2D else { return nil }
@@ -102,27 +102,9 @@ public enum FieldParser {
       return v
     }
     guard let y = digits(0, 4), let m = digits(5, 2), let d = digits(8, 2), (1...12).contains(m),
-      d >= 1, d <= daysInMonth(m, y)
+      d >= 1, d <= KaggleDate.daysInMonth(m, y)
     else { return nil }
-    return Int32(civilDays(y, m, d) - civilDays(2018, 9, 20))
-  }
-
-  static func daysInMonth(_ m: Int, _ y: Int) -> Int {
-    switch m {
-    case 2: (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
-    case 4, 6, 9, 11: 30
-    default: 31
-    }
-  }
-
-  /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-  static func civilDays(_ year: Int, _ month: Int, _ day: Int) -> Int {
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yoe = y - era * 400
-    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-    return era * 146_097 + doe - 719_468
+    return KaggleDate.day(y, m, d)
   }
 
   /// 64 hex digits as four big-endian words, eight digits per step (SWAR on 64-bit words).
