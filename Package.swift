@@ -4,10 +4,9 @@ import PackageDescription
 /// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
 /// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
 /// hmpipe → Stages → Pipeline → CZstd; Stages → COpenBLAS, CPrefetch (a header: the prefetch
-/// instruction Swift lacks).
+/// instruction Swift lacks). Linux only: the system layer calls Glibc.
 let package = Package(
   name: "hmpipe",
-  platforms: [.macOS(.v15)],
   products: [
     .executable(name: "hmpipe", targets: ["hmpipe"]),
     .library(name: "Pipeline", targets: ["Pipeline"]),

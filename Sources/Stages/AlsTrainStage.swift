@@ -21,6 +21,16 @@ public struct AlsTrainStage: Stage {
   public static let inputs = [InputSlot("transactions"), InputSlot("customers"), InputSlot("articles")]
   public static let outputs = ["users", "items"]
 
+  /// How a transaction row weighs in a cell's confidence.
+  public enum Weighting: String, ParamChoice {
+    /// `recent_weight` on or after `cutoff_date`, else `older_weight` (the seed's).
+    case step
+    /// 2^(−age / `half_life_days`), age counted back from the last training day.
+    case decay
+    /// 1 per row.
+    case count
+  }
+
   public struct Params: StageParams {
     public var factors = 100
     public var regularization = 0.01
@@ -30,7 +40,7 @@ public struct AlsTrainStage: Stage {
     public var seed = 0
     public var min_customer_rows = 5
     public var min_article_rows = 5
-    public var weighting = "step"
+    public var weighting = Weighting.step
     public var cutoff_date = "2020-03-20"
     public var recent_weight = 5.0
     public var older_weight = 1.0
@@ -47,9 +57,6 @@ public struct AlsTrainStage: Stage {
     try ParamError.check("cg_steps", p.cg_steps, in: 1...100)
     if p.min_customer_rows < 0 { throw ParamError("min_customer_rows", "must be 0 or more, not \(p.min_customer_rows)") }
     if p.min_article_rows < 0 { throw ParamError("min_article_rows", "must be 0 or more, not \(p.min_article_rows)") }
-    if !["step", "decay", "count"].contains(p.weighting) {
-      throw ParamError("weighting", "must be \"step\", \"decay\" or \"count\", not \"\(p.weighting)\"")
-    }
     if KaggleDate.day(p.cutoff_date) == nil { throw ParamError("cutoff_date", "must be a date as YYYY-MM-DD, not \"\(p.cutoff_date)\"") }
     if !(p.half_life_days > 0) { throw ParamError("half_life_days", "must be more than 0, not \(p.half_life_days)") }
   }
@@ -71,8 +78,8 @@ public struct AlsTrainStage: Stage {
       context.warn("the model is empty: no customer has \(p.min_customer_rows) transaction rows (min_customer_rows) "
         + "among articles with \(p.min_article_rows) (min_article_rows) in \(history.cells.count) customer-article cells; "
         + "lower the thresholds to train on this data")
-      try context.write("users", factorTable("customer", [], FactorMatrix(rows: 0, factors: p.factors)))
-      try context.write("items", factorTable("article", [], FactorMatrix(rows: 0, factors: p.factors)))
+      try context.write("users", FactorTable.make(idName: "customer", ids: [], FactorMatrix(rows: 0, factors: p.factors)))
+      try context.write("items", FactorTable.make(idName: "article", ids: [], FactorMatrix(rows: 0, factors: p.factors)))
       return
     }
 
@@ -92,26 +99,20 @@ public struct AlsTrainStage: Stage {
       }
       context.progress(Double(iteration + 1) / Double(p.iterations), "iteration \(iteration + 1) of \(p.iterations)")
     }
-    try context.write("users", factorTable("customer", model.customers, x))
-    try context.write("items", factorTable("article", model.articles, y))
+    try context.write("users", FactorTable.make(idName: "customer", ids: model.customers, x))
+    try context.write("items", FactorTable.make(idName: "article", ids: model.articles, y))
   }
 
   static func weighting(_ p: Params, lastDay: Int32) -> @Sendable (Int32) -> Float {
     switch p.weighting {
-    case "count": return { _ in 1 }
-    case "decay":
+    case .count: return { _ in 1 }
+    case .decay:
       let rate = -log(2) / p.half_life_days
       return { day in Float(exp(rate * Double(lastDay - day))) }
-    default:
+    case .step:
       let cutoff = KaggleDate.day(p.cutoff_date)!, recent = Float(p.recent_weight), older = Float(p.older_weight)
       return { day in day >= cutoff ? recent : older }
     }
-  }
-
-  static func factorTable(_ idName: String, _ ids: [UInt32], _ m: FactorMatrix) -> Table {
-    Table([Column(idName, ids),
-           Column("factors", offsets: (0...ids.count).map { UInt64($0 * m.factors) }, values: m.flat)],
-          metadata: ["factors": "\(m.factors)"])
   }
 }
 

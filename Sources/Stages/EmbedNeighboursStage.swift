@@ -54,10 +54,7 @@ public struct EmbedNeighboursStage: Stage {
     try context.checkCancellation()
     context.record("rows_searched_again", Double(result.rowsSearchedAgain))
     context.record("articles_with_neighbours", Double(zip(result.offsets, result.offsets.dropFirst()).filter { $0 != $1 }.count))
-    try context.write("neighbours", Table([
-      Column("neighbours", offsets: result.offsets, values: result.neighbours),
-      Column("scores", offsets: result.offsets, values: result.scores),
-    ]))
+    try context.write("neighbours", ArticleLists.neighbours.make(offsets: result.offsets, items: result.neighbours, scores: result.scores))
   }
 
   /// The embedding rows laid out by article index; articles without a row stay zero.

@@ -42,7 +42,7 @@ public struct EvaluateStage: Stage {
     let articles = Int(max(try train.column("article").values(UInt32.self).max() ?? 0,
                            try test.column("article").values(UInt32.self).max() ?? 0)) + 1
     let baseline = Array(try Popularity.ranking(train, articles: articles, days: p.baseline_days).prefix(p.k))
-    let candidates = try context.column("candidates", "candidates")
+    let candidates = try ArticleLists.candidates.lists(context, "candidates")
     let metrics = try Evaluation.measure(predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k)
     for (name, value) in metrics { context.record(name, value) }
     context.log(Evaluation.report(metrics))

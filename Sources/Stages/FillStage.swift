@@ -23,8 +23,8 @@ public struct FillStage: Stage {
   }
 
   public static func run(_ p: Params, _ context: StageContext) throws {
-    let candidates = try context.column("candidates", "candidates")
-    let ranked = try context.column("ranked", "articles")
+    let candidates = try ArticleLists.candidates.lists(context, "candidates")
+    let ranked = try ArticleLists.ranked.lists(context, "ranked")
     guard ranked.rowCount == candidates.rowCount else {
       throw StageInputError(stage: context.stage, slot: "ranked", detail: "has \(ranked.rowCount) rows for \(candidates.rowCount) customers")
     }

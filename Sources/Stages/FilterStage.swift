@@ -23,7 +23,7 @@ public struct FilterStage: Stage {
   public static func run(_ params: Params, _ context: StageContext) throws {
     let articles = try context.table("articles", columns: ["department_no", "index_code"])
     let customers = try context.manifest("customers").rows
-    let neighbours = try context.column("neighbours", "neighbours")
+    let neighbours = try ArticleLists.neighbours.lists(context, "neighbours")
     guard neighbours.rowCount == articles.rowCount else {
       throw StageInputError(stage: context.stage, slot: "neighbours",
                             detail: "has \(neighbours.rowCount) rows for \(articles.rowCount) articles (from another ingest?)")
@@ -38,7 +38,7 @@ public struct FilterStage: Stage {
     context.record("candidates", Double(total))
     context.record("customers_with_candidates", Double(zip(candidates.offsets, candidates.offsets.dropFirst()).filter { $0 != $1 }.count))
     context.record("customers_with_purchases", Double((0..<customers).filter { !history.range(of: $0).isEmpty }.count))
-    try context.write("candidates", Table([Column("candidates", offsets: candidates.offsets, values: candidates.items)]))
+    try context.write("candidates", ArticleLists.candidates.make(offsets: candidates.offsets, items: candidates.items))
   }
 }
 

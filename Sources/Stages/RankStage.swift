@@ -29,10 +29,10 @@ public struct RankStage: Stage {
   }
 
   public static func run(_ p: Params, _ context: StageContext) throws {
-    let candidates = try context.column("candidates", "candidates")
-    let (users, userRow) = try factors(context, "users", "customer", count: candidates.rowCount)
+    let candidates = try ArticleLists.candidates.lists(context, "candidates")
+    let (users, userRow) = try FactorTable.read(context, "users", idName: "customer", count: candidates.rowCount)
     let articleCount = Int(try candidates.values(UInt32.self).max().map { $0 + 1 } ?? 0)
-    let (items, itemRow) = try factors(context, "items", "article", count: articleCount)
+    let (items, itemRow) = try FactorTable.read(context, "items", idName: "article", count: articleCount)
     guard users.factors == items.factors else {
       throw StageInputError(stage: context.stage, slot: "items", detail: "has \(items.factors) factors, the users \(users.factors)")
     }
@@ -50,10 +50,8 @@ public struct RankStage: Stage {
     }
     context.record("customers_ranked", Double(zip(ranked.offsets, ranked.offsets.dropFirst()).filter { $0 != $1 }.count))
     context.record("ranked", Double(ranked.items.count))
-    try context.write("ranked", Table([
-      Column("articles", offsets: ranked.offsets, values: ranked.items.map(\.article)),
-      Column("scores", offsets: ranked.offsets, values: ranked.items.map(\.score)),
-    ]))
+    try context.write("ranked", ArticleLists.ranked.make(offsets: ranked.offsets, items: ranked.items.map(\.article),
+                                                         scores: ranked.items.map(\.score)))
   }
 
   /// Keeps `items[start...]` the best `keep` seen so far, best first: an insertion into a short
@@ -78,16 +76,5 @@ public struct RankStage: Stage {
     var sum = SIMD8<Float>.zero
     for l in 0..<a.lanes { sum += a.storage[i * a.lanes + l] * b.storage[j * b.lanes + l] }
     return sum.sum()
-  }
-
-  /// A factor table as a padded matrix, and index → model row (−1 when not in the model).
-  static func factors(_ context: StageContext, _ slot: String, _ idName: String, count: Int) throws -> (FactorMatrix, [Int32]) {
-    let table = try context.table(slot)
-    let ids = try table.column(idName).values(UInt32.self), column = try table.column("factors")
-    let width = table.rowCount == 0 ? Int(table.metadata["factors"] ?? "1") ?? 1 : column.range(of: 0).count
-    let matrix = FactorMatrix(rows: table.rowCount, factors: max(width, 1), flat: try column.values(Float.self))
-    var row = [Int32](repeating: -1, count: max(count, Int(ids.max().map { $0 + 1 } ?? 0)))
-    for (r, id) in ids.enumerated() { row[Int(id)] = Int32(r) }
-    return (matrix, row)
   }
 }

@@ -52,13 +52,9 @@ public struct SubmitStage: Stage {
 }
 
 enum SubmissionText {
-  static let hexDigits = Array("0123456789abcdef".utf8)
-
   /// The 64-hex customer id of its four big-endian words.
   static func appendHex(_ words: (UInt64, UInt64, UInt64, UInt64), to bytes: inout [UInt8]) {
-    for word in [words.0, words.1, words.2, words.3] {
-      for shift in stride(from: 60, through: 0, by: -4) { bytes.append(hexDigits[Int((word >> UInt64(shift)) & 0xF)]) }
-    }
+    for word in [words.0, words.1, words.2, words.3] { HexText.append(word, to: &bytes) }
   }
 }
 

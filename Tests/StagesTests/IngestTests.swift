@@ -180,6 +180,16 @@ struct IngestHarness {
     }
   }
 
+  /// A word param outside its choices lists them.
+  @Test func choiceParamsListTheAllowedWords() async throws {
+    await #expect { try await IngestHarness().run(#"{"bad_rows": "ignore"}"#, transactions: "") } throws: {
+      "\($0)".hasSuffix(#"stages[0].params.bad_rows: must be "fail" or "skip", not "ignore""#)
+    }
+    await #expect { try await IngestHarness().run(#"{"missing_articles": "keep"}"#, transactions: "") } throws: {
+      "\($0)".hasSuffix(#"stages[0].params.missing_articles: must be "add", "drop" or "fail", not "keep""#)
+    }
+  }
+
   /// Only the ids and dates are required. Absent columns are null columns, listed as absent; a
   /// stage that names one (filter needs department_no) fails with a sentence saying so.
   @Test func absentColumnsAreNullsAndTheStageThatNeedsOneSaysSo() async throws {

@@ -207,6 +207,9 @@ enum ParamDecoding {
       return PipelineFileError(file: file, path: where_(context), message: "must be \(ParamDecoding.name(of: type))\(got)")
     case .dataCorrupted(let context):
       let key = context.codingPath.first?.stringValue ?? ""
+      if context.debugDescription.hasPrefix("must be ") {
+        return PipelineFileError(file: file, path: where_(context), message: context.debugDescription)
+      }
       let got = params[key].map { " (got \($0.canonical))" } ?? ""
       return PipelineFileError(file: file, path: where_(context), message: "invalid value\(got): \(context.debugDescription)")
     case .keyNotFound(let key, let context):

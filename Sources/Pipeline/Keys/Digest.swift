@@ -22,15 +22,7 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
   public static func of(_ bytes: UnsafeRawBufferPointer) -> Digest { Digest(SHA256.hash(data: bytes)) }
   public static func of(_ text: String) -> Digest { Digest(SHA256.hash(data: Array(text.utf8))) }
 
-  static func hexString(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    for b in bytes {
-      out.append(digits[Int(b >> 4)])
-      out.append(digits[Int(b & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
+  static func hexString(_ bytes: some Sequence<UInt8>) -> String { HexText.string(bytes) }
 
   static func isHexDigit(_ c: UInt8) -> Bool {
     (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)

@@ -162,3 +162,28 @@ public struct MissingInputFileError: Error, Sendable, CustomStringConvertible {
     "stage '\(stage)': input '\(slot)': file \(path) does not exist" + (help.map { ". \($0)" } ?? "")
   }
 }
+
+extension KeyComponents {
+  /// Why a stage with these components is not the one last recorded in `head`, in words:
+  /// "params changed: k (10 → 12)", "input changed: transactions", "code version changed (1 → 2)";
+  /// "" when nothing did.
+  public func difference(from head: CacheEntry?) -> String {
+    guard let head else { return "never ran" }
+    if head.kind != kind { return "kind changed (\(head.kind) → \(kind))" }
+    if head.version != version { return "code version changed (\(head.version) → \(version))" }
+    var reasons: [String] = []
+    if head.params != params { reasons.append("params changed: " + KeyComponents.paramChanges(head.params, params)) }
+    let changedInputs = Set(inputs.keys).union(head.inputs.keys).sorted().filter { inputs[$0] != head.inputs[$0] }
+    if !changedInputs.isEmpty {
+      reasons.append("input\(changedInputs.count > 1 ? "s" : "") changed: " + changedInputs.joined(separator: ", "))
+    }
+    return reasons.isEmpty ? "" : reasons.joined(separator: "; ")
+  }
+
+  static func paramChanges(_ old: JSONValue, _ new: JSONValue) -> String {
+    guard case .object(let o) = old, case .object(let n) = new else { return "\(old) → \(new)" }
+    return Set(o.keys).union(n.keys).sorted().compactMap { key in
+      o[key] == n[key] ? nil : "\(key) (\(o[key]?.canonical ?? "unset") → \(n[key]?.canonical ?? "unset"))"
+    }.joined(separator: ", ")
+  }
+}

@@ -1,12 +1,13 @@
 import Foundation
 
 /// A store on disk: content-addressed artifact objects, the stage cache, pipeline heads, run
-/// records and the file-hash cache, behind one lock.
+/// records, the file-hash cache and what `publish` last copied where, behind one lock.
 ///
 /// ```
 /// objects/ab/abcd…   artifacts, named by content id       cache/<key>.json     stage cache
 /// heads/<pipeline>/<stage>.json  last trace per stage     runs/<time>-<pid>.json run records
-/// files/<path hash>.json  external file hashes            tmp/  quarantine/  lock
+/// files/<path hash>.json  external file hashes            published/<path hash>.json  published files
+/// tmp/  quarantine/  lock
 /// ```
 /// Every write is temp file + fsync + rename, and a stage's cache entry is written after its
 /// objects, so a crash at any point leaves either nothing or a whole result.

@@ -24,7 +24,7 @@ public struct IngestStage: Stage {
   ]
   public static let outputs = ["articles", "customers", "transactions", "dictionaries"]
 
-  public enum MissingPolicy: String, Codable, Sendable { case add, drop, fail }
+  public enum MissingPolicy: String, ParamChoice { case add, drop, fail }
 
   public struct Params: StageParams {
     public var bad_rows = BadRowPolicy.fail

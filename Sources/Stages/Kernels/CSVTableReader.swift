@@ -1,7 +1,7 @@
 import Pipeline
 
 /// What to do with a malformed row.
-public enum BadRowPolicy: String, Codable, Sendable, CaseIterable {
+public enum BadRowPolicy: String, ParamChoice {
   /// Stop with an error naming file, line, column and value.
   case fail
   /// Skip the row and count it.

@@ -1,3 +1,5 @@
+import Pipeline
+
 /// Typed parsing of CSV fields straight from bytes: no `String`, no allocation.
 public enum FieldParser {
   /// An unsigned decimal integer of at most 19 digits.
@@ -192,9 +194,8 @@ public struct CustomerKey: IndexKey, Comparable {
 
   /// The 64-character lowercase hex text.
   public var hex: String {
-    [a, b, c, d].map { w in
-      let s = String(w, radix: 16)
-      return String(repeating: "0", count: 16 - s.count) + s
-    }.joined()
+    var out: [UInt8] = []
+    for w in [a, b, c, d] { HexText.append(w, to: &out) }
+    return String(decoding: out, as: UTF8.self)
   }
 }

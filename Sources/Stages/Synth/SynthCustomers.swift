@@ -1,3 +1,5 @@
+import Pipeline
+
 /// The synthetic customers: ids, the CSV's attributes with the real rates of missing values, and
 /// the latent traits that drive their purchases (home index group, style, activity, channel).
 struct SynthCustomers: Sendable {
@@ -63,11 +65,7 @@ struct SynthCustomers: Sendable {
 
   /// The 64-character lowercase hex id of customer `c`, written into `out`.
   func writeHexID(_ c: Int, into out: inout [UInt8]) {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    for b in ids[(c * 32)..<(c * 32 + 32)] {
-      out.append(digits[Int(b >> 4)])
-      out.append(digits[Int(b & 15)])
-    }
+    HexText.append(bytes: ids[(c * 32)..<(c * 32 + 32)], to: &out)
   }
 }
 

@@ -83,11 +83,7 @@ enum SynthFiles {
     if code == 0 { return Array(SynthCustomers.placeholderPostalCode.utf8) }
     var rng = CounterRandom(seed: seed, stream: 22, index: UInt64(code))
     var text: [UInt8] = []
-    let digits = Array("0123456789abcdef".utf8)
-    for _ in 0..<4 {
-      let w = rng.next()
-      for shift in stride(from: 60, through: 0, by: -4) { text.append(digits[Int((w >> UInt64(shift)) & 15)]) }
-    }
+    for _ in 0..<4 { HexText.append(rng.next(), to: &text) }
     return text
   }
 

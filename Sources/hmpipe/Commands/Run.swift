@@ -46,7 +46,7 @@ struct Run: AsyncParsableCommand {
   }
 }
 
-/// The `run --json` object: `{"stages":[{"name","status","seconds","outputs",…}],…}` (DESIGN.md).
+/// The `run --json` object: `{"stages":[{"name","status","seconds","outputs",…}],…}` (the README's "The command line").
 enum RunJSON {
   static func encode(_ record: RunRecord, store: Store) -> String {
     let stages: [JSONValue] = record.stages.map { s in

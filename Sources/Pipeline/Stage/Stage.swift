@@ -48,6 +48,23 @@ public struct ParamError: Error, Sendable {
   }
 }
 
+/// A param that takes one of a few words ("fail" or "skip"): an enum with String raw values. A word
+/// outside them is an error that lists the allowed ones.
+public protocol ParamChoice: RawRepresentable, CaseIterable, Codable, Sendable where RawValue == String {}
+
+extension ParamChoice {
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    let word = try container.decode(String.self)
+    guard let value = Self(rawValue: word) else {
+      let allowed = Self.allCases.map { "\"\($0.rawValue)\"" }
+      let list = allowed.dropLast().joined(separator: ", ") + (allowed.count > 1 ? " or " : "") + (allowed.last ?? "")
+      throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be \(list), not \"\(word)\"")
+    }
+    self = value
+  }
+}
+
 /// A named input of a stage kind.
 public struct InputSlot: Sendable {
   public enum Source: Sendable { case artifact, file, either }
