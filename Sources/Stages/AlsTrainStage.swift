@@ -66,8 +66,9 @@ public struct AlsTrainStage: Stage {
     let transactions = try context.table("transactions", columns: ["day", "customer", "article"])
     let lastDay = try transactions.column("day").values(Int32.self).max() ?? 0
     let history = try PurchaseHistory(transactions, customers: customers, weight: weighting(p, lastDay: lastDay))
-    let model = ALSModelData(history: history, articles: articles,
-                             minCustomerRows: p.min_customer_rows, minArticleRows: p.min_article_rows, alpha: Float(p.alpha))
+    let model = ALSModelData(
+      history: history, articles: articles,
+      minCustomerRows: p.min_customer_rows, minArticleRows: p.min_article_rows, alpha: Float(p.alpha))
     context.record("model_customers", Double(model.customers.count))
     context.record("model_articles", Double(model.articles.count))
     context.record("model_cells", Double(model.byUser.columns.count))
@@ -75,9 +76,10 @@ public struct AlsTrainStage: Stage {
     if model.byUser.columns.isEmpty {
       // Small data: an empty model is a result, not an error. rank then ranks nobody, and fill and
       // fallback give every customer their twelve.
-      context.warn("the model is empty: no customer has \(p.min_customer_rows) transaction rows (min_customer_rows) "
-        + "among articles with \(p.min_article_rows) (min_article_rows) in \(history.cells.count) customer-article cells; "
-        + "lower the thresholds to train on this data")
+      context.warn(
+        "the model is empty: no customer has \(p.min_customer_rows) transaction rows (min_customer_rows) "
+          + "among articles with \(p.min_article_rows) (min_article_rows) in \(history.cells.count) customer-article cells; "
+          + "lower the thresholds to train on this data")
       try context.write("users", FactorTable.make(idName: "customer", ids: [], FactorMatrix(rows: 0, factors: p.factors)))
       try context.write("items", FactorTable.make(idName: "article", ids: [], FactorMatrix(rows: 0, factors: p.factors)))
       return
@@ -125,8 +127,9 @@ struct ALSModelData {
   let byItem: ConfidenceMatrix
 
   init(history: PurchaseHistory, articles articleCount: Int, minCustomerRows: Int, minArticleRows: Int, alpha: Float) {
-    let (keepCustomer, keepArticle) = Self.threshold(history, articles: articleCount,
-                                                     minCustomerRows: minCustomerRows, minArticleRows: minArticleRows)
+    let (keepCustomer, keepArticle) = Self.threshold(
+      history, articles: articleCount,
+      minCustomerRows: minCustomerRows, minArticleRows: minArticleRows)
     customers = (0..<history.customerCount).filter { keepCustomer[$0] }.map(UInt32.init)
     articles = (0..<articleCount).filter { keepArticle[$0] }.map(UInt32.init)
     var column = [UInt32](repeating: .max, count: articleCount)

@@ -35,12 +35,14 @@ public struct EmbedNeighboursStage: Stage {
   public static func run(_ params: Params, _ context: StageContext) throws {
     let articles = try context.table("articles")
     let ids = Array(try articles.column("article_id").values(UInt64.self))
-    var (matrix, dims) = context.hasInput("embeddings")
+    var (matrix, dims) =
+      context.hasInput("embeddings")
       ? try imageEmbeddings(context, articleIDs: ids)
       : (try ContentEmbeddings.make(articles), ContentEmbeddings.dims)
     if params.pca_dims > 0 {
       guard params.pca_dims < dims else {
-        throw StageInputError(stage: context.stage, slot: "embeddings", detail: "are \(dims) wide: pca_dims \(params.pca_dims) must be less")
+        throw StageInputError(
+          stage: context.stage, slot: "embeddings", detail: "are \(dims) wide: pca_dims \(params.pca_dims) must be less")
       }
       context.progress(0, "PCA to \(params.pca_dims) dimensions")
       matrix = PCA.project(matrix, rows: ids.count, dims: dims, components: params.pca_dims)
@@ -48,8 +50,9 @@ public struct EmbedNeighboursStage: Stage {
     }
     context.record("embedding_dims", Double(dims))
     let result = matrix.withUnsafeBufferPointer {
-      TopKCosine.neighbours(of: $0, rows: ids.count, dims: dims, k: params.k,
-                            progress: { context.progress($0, "top-\(params.k) neighbours") }, cancelled: { context.isCancelled })
+      TopKCosine.neighbours(
+        of: $0, rows: ids.count, dims: dims, k: params.k,
+        progress: { context.progress($0, "top-\(params.k) neighbours") }, cancelled: { context.isCancelled })
     }
     try context.checkCancellation()
     context.record("rows_searched_again", Double(result.rowsSearchedAgain))
@@ -65,14 +68,18 @@ public struct EmbedNeighboursStage: Stage {
     }
     let ids = try NumpyMatrix(try context.bytes("embedding_ids"))
     guard ids.integers.count == matrix.rows else {
-      throw StageInputError(stage: context.stage, slot: "embedding_ids", detail: "has \(ids.integers.count) ids for \(matrix.rows) embedding rows")
+      throw StageInputError(
+        stage: context.stage, slot: "embedding_ids", detail: "has \(ids.integers.count) ids for \(matrix.rows) embedding rows")
     }
     let index = IDIndex(articleIDs)
     let dims = matrix.columns
     var laidOut = [Float](repeating: 0, count: articleIDs.count * dims)
     var unknown = 0
     for (row, id) in ids.integers.enumerated() {
-      guard id > 0, let a = index.index(of: UInt64(id)) else { unknown += 1; continue }
+      guard id > 0, let a = index.index(of: UInt64(id)) else {
+        unknown += 1
+        continue
+      }
       for d in 0..<dims { laidOut[a * dims + d] = matrix.floats[row * dims + d] }
     }
     context.record("embedding_rows_unknown_article", Double(unknown))
@@ -96,11 +103,12 @@ enum ContentEmbeddings {
     var vector = [Float](repeating: 0, count: dims)
     for (stream, (name, weight)) in attributes.enumerated() {
       guard let column = try? articles.column(name) else { continue }
-      let values: [Int64] = switch column.type.valueType {
-      case .i32: try column.values(Int32.self).map(Int64.init)
-      case .u16: try column.values(UInt16.self).map(Int64.init)
-      default: []
-      }
+      let values: [Int64] =
+        switch column.type.valueType {
+        case .i32: try column.values(Int32.self).map(Int64.init)
+        case .u16: try column.values(UInt16.self).map(Int64.init)
+        default: []
+        }
       for (a, value) in values.enumerated() where value != Int64(Int32.min) && value != Int64(UInt16.max) {
         SynthEmbeddings.gaussian(seed: 77, stream: UInt64(100 + stream), key: UInt64(bitPattern: value), into: &vector)
         for d in 0..<dims { out[a * dims + d] += weight * vector[d] }

@@ -39,8 +39,11 @@ public struct EvaluateStage: Stage {
     }
     let truth = try PurchaseHistory(test, customers: customers)
     let train = try context.table("train", columns: ["day", "article"])
-    let articles = Int(max(try train.column("article").values(UInt32.self).max() ?? 0,
-                           try test.column("article").values(UInt32.self).max() ?? 0)) + 1
+    let articles =
+      Int(
+        max(
+          try train.column("article").values(UInt32.self).max() ?? 0,
+          try test.column("article").values(UInt32.self).max() ?? 0)) + 1
     let baseline = Array(try Popularity.ranking(train, articles: articles, days: p.baseline_days).prefix(p.k))
     let candidates = try ArticleLists.candidates.lists(context, "candidates")
     let metrics = try Evaluation.measure(predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k)
@@ -58,9 +61,15 @@ enum Evaluation {
     var sourcePredictions = [Int](repeating: 0, count: 5)
 
     mutating func add(_ o: Tally) {
-      map += o.map; baseline += o.baseline; customers += o.customers; purchases += o.purchases; recalled += o.recalled
+      map += o.map
+      baseline += o.baseline
+      customers += o.customers
+      purchases += o.purchases
+      recalled += o.recalled
       for s in 0..<5 {
-        sourceScore[s] += o.sourceScore[s]; sourceHits[s] += o.sourceHits[s]; sourcePredictions[s] += o.sourcePredictions[s]
+        sourceScore[s] += o.sourceScore[s]
+        sourceHits[s] += o.sourceHits[s]
+        sourcePredictions[s] += o.sourcePredictions[s]
       }
     }
   }
@@ -103,7 +112,10 @@ enum Evaluation {
       ("evaluated_customers", Double(total.customers)),
       ("test_purchases", Double(total.purchases)),
       ("candidate_recall", Double(total.recalled) / Double(max(total.purchases, 1))),
-      ("customers_with_\(k)", Double((0..<customers).filter { p.offsets[$0 + 1] - p.offsets[$0] == UInt64(k) }.count) / Double(max(customers, 1))),
+      (
+        "customers_with_\(k)",
+        Double((0..<customers).filter { p.offsets[$0 + 1] - p.offsets[$0] == UInt64(k) }.count) / Double(max(customers, 1))
+      ),
       ("distinct_articles_predicted", Double(Set(p.articles).count)),
     ]
     for source in PredictionSource.allCases {

@@ -35,7 +35,9 @@ public struct FallbackStage: Stage {
   public static func run(_ p: Params, _ context: StageContext) throws {
     let articleCount = try context.manifest("articles").rows
     guard articleCount >= p.size else {
-      throw StageInputError(stage: context.stage, slot: "articles", detail: "has only \(articleCount) articles, fewer than the \(p.size) distinct ones each customer needs")
+      throw StageInputError(
+        stage: context.stage, slot: "articles",
+        detail: "has only \(articleCount) articles, fewer than the \(p.size) distinct ones each customer needs")
     }
     let input = try PredictionsTable.read(try context.table("predictions"))
     let customers = input.offsets.count - 1
@@ -43,11 +45,14 @@ public struct FallbackStage: Stage {
     let history = try PurchaseHistory(transactions, customers: customers)
     context.progress(0.2, "histories")
     let recent = CoPurchase.recentArticles(history, limit: p.copurchase_recent)
-    let coBought = CoPurchase.table(history, recent: recent, articles: articleCount,
-                                    buyers: p.copurchase_buyers, perArticle: p.copurchase_per_article)
+    let coBought = CoPurchase.table(
+      history, recent: recent, articles: articleCount,
+      buyers: p.copurchase_buyers, perArticle: p.copurchase_per_article)
     context.progress(0.6, "co-purchases")
     let popular = try Popularity.ranking(transactions, articles: articleCount, days: p.popularity_days)
-    let result: (offsets: [UInt64], items: [Prediction]) = ListBuilder.build(rows: customers, scratch: { CoPurchase.Scratch(articles: articleCount) }) { c, scratch, chunk in
+    let result: (offsets: [UInt64], items: [Prediction]) = ListBuilder.build(
+      rows: customers, scratch: { CoPurchase.Scratch(articles: articleCount) }
+    ) { c, scratch, chunk in
       let start = chunk.items.count
       for i in Int(input.offsets[c])..<Int(input.offsets[c + 1]) {
         chunk.items.append(Prediction(article: input.articles[i], source: PredictionSource(rawValue: input.sources[i]) ?? .rank))

@@ -26,7 +26,8 @@ public struct FillStage: Stage {
     let candidates = try ArticleLists.candidates.lists(context, "candidates")
     let ranked = try ArticleLists.ranked.lists(context, "ranked")
     guard ranked.rowCount == candidates.rowCount else {
-      throw StageInputError(stage: context.stage, slot: "ranked", detail: "has \(ranked.rowCount) rows for \(candidates.rowCount) customers")
+      throw StageInputError(
+        stage: context.stage, slot: "ranked", detail: "has \(ranked.rowCount) rows for \(candidates.rowCount) customers")
     }
     let result = try fill(candidates: candidates, ranked: ranked, size: p.size, seed: UInt64(p.seed))
     context.record("filled", Double(result.items.filter { $0.source == .fill }.count))

@@ -25,15 +25,17 @@ public struct FilterStage: Stage {
     let customers = try context.manifest("customers").rows
     let neighbours = try ArticleLists.neighbours.lists(context, "neighbours")
     guard neighbours.rowCount == articles.rowCount else {
-      throw StageInputError(stage: context.stage, slot: "neighbours",
-                            detail: "has \(neighbours.rowCount) rows for \(articles.rowCount) articles (from another ingest?)")
+      throw StageInputError(
+        stage: context.stage, slot: "neighbours",
+        detail: "has \(neighbours.rowCount) rows for \(articles.rowCount) articles (from another ingest?)")
     }
     let transactions = try context.table("transactions", columns: ["day", "customer", "article"])
     let history = try PurchaseHistory(transactions, customers: customers)
     context.progress(0.3, "histories")
     let attributes = try ArticleGroups(articles)
-    let candidates = try Candidates.filter(history: history, neighbours: neighbours, groups: attributes,
-                                       excludePurchased: params.exclude_purchased)
+    let candidates = try Candidates.filter(
+      history: history, neighbours: neighbours, groups: attributes,
+      excludePurchased: params.exclude_purchased)
     let total = Int(candidates.offsets.last ?? 0)
     context.record("candidates", Double(total))
     context.record("customers_with_candidates", Double(zip(candidates.offsets, candidates.offsets.dropFirst()).filter { $0 != $1 }.count))
@@ -62,8 +64,9 @@ struct ArticleGroups: Sendable {
     let distinct = Array(Set(departments.filter { $0 != Int32.min })).sorted()
     let code = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt32($0)) })
     let indexes = try articles.column("index_code").values(UInt16.self)
-    self.init(department: departments.map { code[$0] ?? Self.none },
-              index: indexes.map { $0 == UInt16.max ? Self.none : UInt32($0) })
+    self.init(
+      department: departments.map { code[$0] ?? Self.none },
+      index: indexes.map { $0 == UInt16.max ? Self.none : UInt32($0) })
   }
 }
 
@@ -78,9 +81,12 @@ enum Candidates {
     throws -> (offsets: [UInt64], items: [UInt32])
   {
     let offsets = neighbours.offsetBuffer, lists = try neighbours.values(UInt32.self)
-    return ListBuilder.build(rows: history.customerCount, scratch: {
-      Scratch(departments: Bitset(capacity: groups.departmentCount), indexes: Bitset(capacity: groups.indexCount))
-    }) { customer, scratch, chunk in
+    return ListBuilder.build(
+      rows: history.customerCount,
+      scratch: {
+        Scratch(departments: Bitset(capacity: groups.departmentCount), indexes: Bitset(capacity: groups.indexCount))
+      }
+    ) { customer, scratch, chunk in
       let bought = history.cells[history.range(of: customer)]
       for cell in bought {
         let a = Int(cell.article)
@@ -115,8 +121,9 @@ extension ArraySlice<PurchaseHistory.Cell> {
 extension PurchaseHistory {
   /// The history of a transactions table with `day`, `customer` and `article` columns.
   init(_ transactions: Table, customers: Int, weight: @Sendable (Int32) -> Float = { _ in 1 }) throws {
-    self.init(customer: try transactions.column("customer").values(UInt32.self),
-              article: try transactions.column("article").values(UInt32.self),
-              day: try transactions.column("day").values(Int32.self), customers: customers, weight: weight)
+    self.init(
+      customer: try transactions.column("customer").values(UInt32.self),
+      article: try transactions.column("article").values(UInt32.self),
+      day: try transactions.column("day").values(Int32.self), customers: customers, weight: weight)
   }
 }

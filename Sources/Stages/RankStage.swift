@@ -50,8 +50,11 @@ public struct RankStage: Stage {
     }
     context.record("customers_ranked", Double(zip(ranked.offsets, ranked.offsets.dropFirst()).filter { $0 != $1 }.count))
     context.record("ranked", Double(ranked.items.count))
-    try context.write("ranked", ArticleLists.ranked.make(offsets: ranked.offsets, items: ranked.items.map(\.article),
-                                                         scores: ranked.items.map(\.score)))
+    try context.write(
+      "ranked",
+      ArticleLists.ranked.make(
+        offsets: ranked.offsets, items: ranked.items.map(\.article),
+        scores: ranked.items.map(\.score)))
   }
 
   /// Keeps `items[start...]` the best `keep` seen so far, best first: an insertion into a short

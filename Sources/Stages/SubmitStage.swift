@@ -22,8 +22,9 @@ public struct SubmitStage: Stage {
     let articleIDs = try context.column("articles", "article_id").array(UInt64.self)
     let predictions = try PredictionsTable.read(try context.table("predictions"))
     guard predictions.offsets.count - 1 == customers.rowCount else {
-      throw StageInputError(stage: context.stage, slot: "predictions",
-                            detail: "has \(predictions.offsets.count - 1) rows for \(customers.rowCount) customers")
+      throw StageInputError(
+        stage: context.stage, slot: "predictions",
+        detail: "has \(predictions.offsets.count - 1) rows for \(customers.rowCount) customers")
     }
     let words = try (0..<4).map { try customers.column("id_word\($0)").values(UInt64.self) }
     let inFile = try customers.column("in_customers_file").values(UInt8.self)
@@ -94,7 +95,11 @@ public struct SubmissionCheck {
       let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
       guard fields.count == 2 else { throw SubmissionError(line: number, message: "has \(fields.count) fields, not 2") }
       guard fields[0].elementsEqual(customers[r]) else {
-        throw SubmissionError(line: number, message: "customer '\(String(decoding: fields[0], as: UTF8.self))' is not the expected '\(String(decoding: customers[r], as: UTF8.self))' (every customer once, in customers.csv order)")
+        throw SubmissionError(
+          line: number,
+          message:
+            "customer '\(String(decoding: fields[0], as: UTF8.self))' is not the expected '\(String(decoding: customers[r], as: UTF8.self))' (every customer once, in customers.csv order)"
+        )
       }
       let ids = fields[1].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
       guard ids.count == size else { throw SubmissionError(line: number, message: "has \(ids.count) predictions, not \(size)") }
@@ -105,7 +110,9 @@ public struct SubmissionCheck {
           throw SubmissionError(line: number, message: "'\(text())' is not a 10-digit article id")
         }
         let value = id.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - 48) }
-        guard known.index(of: value) != nil else { throw SubmissionError(line: number, message: "article \(text()) is not in articles.csv") }
+        guard known.index(of: value) != nil else {
+          throw SubmissionError(line: number, message: "article \(text()) is not in articles.csv")
+        }
         guard !seen.contains(value) else { throw SubmissionError(line: number, message: "article \(text()) is predicted twice") }
         seen.append(value)
       }

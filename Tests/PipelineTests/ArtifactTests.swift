@@ -5,27 +5,28 @@ import Testing
 @Suite struct ArtifactTests {
   /// One column of every type, including empty strings and empty lists.
   static func everyType(rows: Int, seed: Int) -> Table {
-    let r = (0..<rows).map { ($0 &* 2654435761 &+ seed) & 0xffff }
+    let r = (0..<rows).map { ($0 &* 2_654_435_761 &+ seed) & 0xffff }
     var listOffsets: [UInt64] = [0]
     var listValues: [UInt32] = []
     for i in 0..<rows {
       for j in 0..<(r[i] % 4) { listValues.append(UInt32(i * 10 + j)) }
       listOffsets.append(UInt64(listValues.count))
     }
-    return Table([
-      Column("u8", r.map { UInt8(truncatingIfNeeded: $0) }),
-      Column("u16", r.map { UInt16(truncatingIfNeeded: $0) }),
-      Column("u32", r.map { UInt32($0) * 65_537 }),
-      Column("u64", r.map { UInt64($0) << 40 }),
-      Column("i8", r.map { Int8(truncatingIfNeeded: $0) }),
-      Column("i16", r.map { Int16(truncatingIfNeeded: $0) }),
-      Column("i32", r.map { -Int32($0) }, nullSentinel: -1),
-      Column("i64", r.map { Int64($0) - 30_000 }),
-      Column("f32", r.map { Float($0) / 7 }),
-      Column("f64", r.map { Double($0).squareRoot() }),
-      Column("text", strings: r.map { $0 % 5 == 0 ? "" : "row \($0), \"quoted\"\n" }),
-      Column("list", offsets: listOffsets, values: listValues),
-    ], metadata: ["purpose": "round trip"])
+    return Table(
+      [
+        Column("u8", r.map { UInt8(truncatingIfNeeded: $0) }),
+        Column("u16", r.map { UInt16(truncatingIfNeeded: $0) }),
+        Column("u32", r.map { UInt32($0) * 65_537 }),
+        Column("u64", r.map { UInt64($0) << 40 }),
+        Column("i8", r.map { Int8(truncatingIfNeeded: $0) }),
+        Column("i16", r.map { Int16(truncatingIfNeeded: $0) }),
+        Column("i32", r.map { -Int32($0) }, nullSentinel: -1),
+        Column("i64", r.map { Int64($0) - 30_000 }),
+        Column("f32", r.map { Float($0) / 7 }),
+        Column("f64", r.map { Double($0).squareRoot() }),
+        Column("text", strings: r.map { $0 % 5 == 0 ? "" : "row \($0), \"quoted\"\n" }),
+        Column("list", offsets: listOffsets, values: listValues),
+      ], metadata: ["purpose": "round trip"])
   }
 
   static func assertEqual(_ a: Table, _ b: Table) {

@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import pipeline_toy
 
 /// Every kind of bad pipeline file gets its own clear error naming the file and the JSON path.
@@ -20,22 +21,54 @@ import Testing
     (#"{"stages": [{"name": "a"}]}"#, "stages[0].kind", "every stage needs a kind"),
     (#"{"stages": [{"name": "a", "kind": "toy-sorce"}]}"#, "stages[0].kind", "unknown stage kind 'toy-sorce' (did you mean 'toy-source'?)"),
     (#"{"stages": [\#(source), \#(source)]}"#, "stages[1].name", "used twice"),
-    (#"{"stages": [{"name": "a", "kind": "toy-source", "params": {"cont": 3}}]}"#, "stages[0].params.cont", "unknown param for kind 'toy-source' (did you mean 'count'?)"),
-    (#"{"stages": [{"name": "a", "kind": "toy-source", "params": {"count": "many"}}]}"#, "stages[0].params.count", "must be an integer but is a string (\"many\")"),
+    (
+      #"{"stages": [{"name": "a", "kind": "toy-source", "params": {"cont": 3}}]}"#, "stages[0].params.cont",
+      "unknown param for kind 'toy-source' (did you mean 'count'?)"
+    ),
+    (
+      #"{"stages": [{"name": "a", "kind": "toy-source", "params": {"count": "many"}}]}"#, "stages[0].params.count",
+      "must be an integer but is a string (\"many\")"
+    ),
     (#"{"stages": [{"name": "a", "kind": "toy-source", "params": {"count": 1.5}}]}"#, "stages[0].params.count", "must be an integer"),
-    (#"{"stages": [{"name": "a", "kind": "toy-source", "params": {"count": -4}}]}"#, "stages[0].params.count", "must be at least 0, not -4"),
+    (
+      #"{"stages": [{"name": "a", "kind": "toy-source", "params": {"count": -4}}]}"#, "stages[0].params.count", "must be at least 0, not -4"
+    ),
     (#"{"stages": [{"name": "a", "kind": "toy-source", "params": []}]}"#, "stages[0].params", "must be an object"),
     (#"{"stages": [\#(source), {"name": "s", "kind": "toy-sum"}]}"#, "stages[1].inputs", "input 'numbers' of kind 'toy-sum' is missing"),
-    (#"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": "source", "extra": "source"}}]}"#, "stages[1].inputs.extra", "has no input 'extra'"),
-    (#"{"stages": [{"name": "s", "kind": "toy-sum", "inputs": {"numbers": "sorce.numbers"}}, \#(source)]}"#, "stages[0].inputs.numbers", "no stage named 'sorce' (did you mean 'source'?)"),
-    (#"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": "source.total"}}]}"#, "stages[1].inputs.numbers", "has no output 'total'"),
-    (#"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": "file:x.csv"}}]}"#, "stages[1].inputs.numbers", "takes a stage output"),
-    (#"{"stages": [\#(source), {"name": "s", "kind": "toy-lines", "inputs": {"source": "source"}}]}"#, "stages[1].inputs.source", "takes a file"),
-    (#"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": ".x"}}]}"#, "stages[1].inputs.numbers", "neither 'stage.output' nor 'file:path'"),
+    (
+      #"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": "source", "extra": "source"}}]}"#,
+      "stages[1].inputs.extra", "has no input 'extra'"
+    ),
+    (
+      #"{"stages": [{"name": "s", "kind": "toy-sum", "inputs": {"numbers": "sorce.numbers"}}, \#(source)]}"#, "stages[0].inputs.numbers",
+      "no stage named 'sorce' (did you mean 'source'?)"
+    ),
+    (
+      #"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": "source.total"}}]}"#, "stages[1].inputs.numbers",
+      "has no output 'total'"
+    ),
+    (
+      #"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": "file:x.csv"}}]}"#, "stages[1].inputs.numbers",
+      "takes a stage output"
+    ),
+    (
+      #"{"stages": [\#(source), {"name": "s", "kind": "toy-lines", "inputs": {"source": "source"}}]}"#, "stages[1].inputs.source",
+      "takes a file"
+    ),
+    (
+      #"{"stages": [\#(source), {"name": "s", "kind": "toy-sum", "inputs": {"numbers": ".x"}}]}"#, "stages[1].inputs.numbers",
+      "neither 'stage.output' nor 'file:path'"
+    ),
     (#"{"stages": [{"name": "a", "kind": "toy-source", "params": {"count": "${n}"}}]}"#, "stages[0].params.count", "unknown variable 'n'"),
-    (#"{"stages": [{"name": "a", "kind": "toy-sum", "inputs": {"numbers": "c"}}, {"name": "b", "kind": "toy-sum", "inputs": {"numbers": "a"}}, {"name": "c", "kind": "toy-sum", "inputs": {"numbers": "b"}}]}"#, "stages", "the stages form a cycle: a → b → c → a"),
+    (
+      #"{"stages": [{"name": "a", "kind": "toy-sum", "inputs": {"numbers": "c"}}, {"name": "b", "kind": "toy-sum", "inputs": {"numbers": "a"}}, {"name": "c", "kind": "toy-sum", "inputs": {"numbers": "b"}}]}"#,
+      "stages", "the stages form a cycle: a → b → c → a"
+    ),
     (#"{"stages": [{"name": "a", "kind": "toy-source", "publish": ["x"]}]}"#, "stages[0].publish", "must be an object"),
-    (#"{"stages": [{"name": "a", "kind": "toy-source", "publish": {"number": "out.txt"}}]}"#, "stages[0].publish.number", "has no output 'number'"),
+    (
+      #"{"stages": [{"name": "a", "kind": "toy-source", "publish": {"number": "out.txt"}}]}"#, "stages[0].publish.number",
+      "has no output 'number'"
+    ),
     (#"{"extends": "bad.json", "stages": []}"#, "", "cannot read the pipeline file"),
   ]
 
@@ -72,7 +105,8 @@ import Testing
   @Test func extendsOverridesVariablesAndParamsWithoutRepeatingTheDAG() throws {
     let dir = TemporaryDirectory()
     dir.write("base.json", toyPipeline(count: 10))
-    let file = dir.write("small.json", #"{"extends": "base.json", "vars": {"count": 3}, "stages": [{"name": "clamp", "params": {"max": 2}}]}"#)
+    let file = dir.write(
+      "small.json", #"{"extends": "base.json", "vars": {"count": 3}, "stages": [{"name": "clamp", "params": {"max": 2}}]}"#)
     let spec = try PipelineLoader(registry: ToyStages.registry).load(file)
     #expect(spec.stages.map(\.name) == ["source", "clamp", "sum", "scale"])
     #expect(spec.stage("source")?.params["count"] == .int(3))
@@ -91,7 +125,10 @@ import Testing
 
   @Test func stringsSpliceVariablesAndWholeReferencesKeepTheirType() throws {
     let dir = TemporaryDirectory()
-    let file = dir.write("p.json", #"{"vars": {"n": 7, "dir": "data"}, "stages": [{"name": "s", "kind": "toy-source", "params": {"count": "${n}"}}, {"name": "l", "kind": "toy-lines", "inputs": {"source": "file:${dir}/x-${n}.txt"}}]}"#)
+    let file = dir.write(
+      "p.json",
+      #"{"vars": {"n": 7, "dir": "data"}, "stages": [{"name": "s", "kind": "toy-source", "params": {"count": "${n}"}}, {"name": "l", "kind": "toy-lines", "inputs": {"source": "file:${dir}/x-${n}.txt"}}]}"#
+    )
     let spec = try PipelineLoader(registry: ToyStages.registry).load(file)
     #expect(spec.stage("s")?.params["count"] == .int(7))
     #expect(spec.stage("l")?.inputs["source"] == .file(dir.path + "/data/x-7.txt"))

@@ -32,17 +32,18 @@ import Testing
     // 600,000 rows: the 8-byte columns span two chunks.
     let table = ArtifactTests.everyType(rows: 600_000, seed: 5)
     let manifest = try store.write(table)
-    let script = try Self.readerSource().replacingOccurrences(of: "if __name__ == \"__main__\":", with: "if False:") + """
+    let script =
+      try Self.readerSource().replacingOccurrences(of: "if __name__ == \"__main__\":", with: "if False:") + """
 
-      m, cols = read_artifact(sys.argv[1])
-      out = {"id": m["id"], "rows": m["rows"]}
-      for name, v in cols.items():
-          if name == "text": data = "\\n".join(v).encode()
-          elif name == "list": data = b"".join(r.tobytes() for r in v) + str([len(r) for r in v]).encode()
-          else: data = v.tobytes()
-          out[name] = hashlib.sha256(data).hexdigest()
-      print(json.dumps(out))
-      """
+        m, cols = read_artifact(sys.argv[1])
+        out = {"id": m["id"], "rows": m["rows"]}
+        for name, v in cols.items():
+            if name == "text": data = "\\n".join(v).encode()
+            elif name == "list": data = b"".join(r.tobytes() for r in v) + str([len(r) for r in v]).encode()
+            else: data = v.tobytes()
+            out[name] = hashlib.sha256(data).hexdigest()
+        print(json.dumps(out))
+        """
     dir.write("reader.py", script)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

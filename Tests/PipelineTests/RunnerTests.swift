@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import pipeline_toy
 
 @Suite struct RunnerTests {
@@ -66,7 +67,9 @@ import Testing
 
   @Test func failureStopsDependentsAndKeepsFinishedResults() async throws {
     let dir = TemporaryDirectory()
-    let path = dir.write("fail.json", """
+    let path = dir.write(
+      "fail.json",
+      """
       {"store": "store", "stages": [
         {"name": "source", "kind": "toy-source"},
         {"name": "broken", "kind": "toy-fail", "inputs": {"numbers": "source"}},
@@ -96,7 +99,9 @@ import Testing
   @Test func externalFilesEnterTheKeyByContent() async throws {
     let dir = TemporaryDirectory()
     let data = dir.write("data.txt", "one\ntwo\n")
-    let path = dir.write("lines.json", """
+    let path = dir.write(
+      "lines.json",
+      """
       {"store": "store", "stages": [{"name": "lines", "kind": "toy-lines", "inputs": {"source": "file:data.txt"}}]}
       """)
     #expect(statuses(try await runToy(path)) == ["lines": .ran])
@@ -170,7 +175,9 @@ import Testing
   /// though the stage is cached, and a table output cannot be published.
   @Test func publishCopiesFileOutputsOutEvenWhenCached() async throws {
     let dir = TemporaryDirectory()
-    let file = dir.write("p.json", """
+    let file = dir.write(
+      "p.json",
+      """
       {"store": "store", "stages": [
         {"name": "source", "kind": "toy-source", "params": {"count": 3}},
         {"name": "report", "kind": "toy-report", "inputs": {"numbers": "source"}, "publish": {"report": "out/report.txt"}}]}
@@ -182,13 +189,17 @@ import Testing
     let second = try await runToy(file)
     #expect(statuses(second) == ["source": .cached, "report": .cached])
     #expect(FileSystem.exists(dir.path + "/out/report.txt"), "a cached stage publishes again")
-    let table = dir.write("t.json", """
+    let table = dir.write(
+      "t.json",
+      """
       {"store": "store", "stages": [
         {"name": "source", "kind": "toy-source", "params": {"count": 3}},
         {"name": "report", "kind": "toy-report", "inputs": {"numbers": "source"}, "publish": {"count": "out/count"}}]}
       """)
     let third = try await runToy(table)
     #expect(third.stages[1].status == .failed)
-    #expect(third.stages[1].error?.contains("cannot publish 'count'") == true && third.stages[1].error?.contains("is a table, not a file") == true)
+    #expect(
+      third.stages[1].error?.contains("cannot publish 'count'") == true && third.stages[1].error?.contains("is a table, not a file") == true
+    )
   }
 }

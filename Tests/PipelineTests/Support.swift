@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 @_exported import TestSupport
+
 @testable import pipeline_toy
 
 /// A toy pipeline: source → clamp → sum, plus a file reader. `vars` fill its params.

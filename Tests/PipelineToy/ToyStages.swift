@@ -100,7 +100,8 @@ public struct ToyLines: Stage {
   public static func run(_ params: Params, _ context: StageContext) throws {
     let text = try String(contentsOfFile: try context.file("source"), encoding: .utf8)
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-    try context.write("lengths", Table([Column("length", lines.map { UInt32($0.utf8.count) }), Column("line", strings: lines.map(String.init))]))
+    try context.write(
+      "lengths", Table([Column("length", lines.map { UInt32($0.utf8.count) }), Column("line", strings: lines.map(String.init))]))
   }
 }
 

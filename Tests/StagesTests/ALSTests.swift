@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import Stages
 
 @Suite struct ALSTests {
@@ -35,8 +36,10 @@ import Testing
     }
   }
 
-  static func train(_ m: ConfidenceMatrix, items: Int, factors: Int, iterations: Int, reg: Float = 0.1, cgSteps: Int = 3,
-                    loss: ((Double) -> Void)? = nil) -> (FactorMatrix, FactorMatrix) {
+  static func train(
+    _ m: ConfidenceMatrix, items: Int, factors: Int, iterations: Int, reg: Float = 0.1, cgSteps: Int = 3,
+    loss: ((Double) -> Void)? = nil
+  ) -> (FactorMatrix, FactorMatrix) {
     let x = FactorMatrix.random(rows: m.rowCount, factors: factors, seed: 1, stream: 1)
     let y = FactorMatrix.random(rows: items, factors: factors, seed: 1, stream: 2)
     let byItem = m.transposed(columnCount: items)
@@ -116,7 +119,8 @@ import Testing
   @Test func thresholdingEqualsANaiveReference() {
     for seed in [1, 2, 3] as [UInt64] {
       let data = RandomPurchases(customers: 300, articles: 150, rows: 3000, seed: seed)
-      let (keepCustomer, keepArticle) = ALSModelData.threshold(data.history(), articles: data.articles, minCustomerRows: 6, minArticleRows: 12)
+      let (keepCustomer, keepArticle) = ALSModelData.threshold(
+        data.history(), articles: data.articles, minCustomerRows: 6, minArticleRows: 12)
       // Naive: filter the transaction rows again and again until no row goes.
       var rows = Array(zip(data.customer, data.article))
       while true {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Stages
 
 @Suite struct BLASTests {
@@ -30,7 +31,8 @@ import Testing
     var rng = CounterRandom(seed: 8, stream: 0, index: 0)
     let (a, _) = ExactIntegers.quantise((0..<(m * k)).map { _ in rng.normal() }, bits: bits)
     let (b, scale) = ExactIntegers.quantise((0..<(n * k)).map { _ in rng.normal() }, bits: bits)
-    #expect(b.allSatisfy { abs($0) <= Double(1 << bits) && $0 == $0.rounded() } && scale == scale.significand * pow(2, Double(scale.exponent)))
+    #expect(
+      b.allSatisfy { abs($0) <= Double(1 << bits) && $0 == $0.rounded() } && scale == scale.significand * pow(2, Double(scale.exponent)))
     var c = [Double](repeating: .nan, count: m * n), gram = [Double](repeating: .nan, count: n * n)
     a.withUnsafeBufferPointer { a in
       b.withUnsafeBufferPointer { b in
@@ -39,8 +41,12 @@ import Testing
     }
     let bt = (0..<(k * n)).map { b[($0 % n) * k + $0 / n] }  // n columns of k rows: XᵀX = b bᵀ
     bt.withUnsafeBufferPointer { x in gram.withUnsafeMutableBufferPointer { BLAS.gramExactly(x, into: $0, rows: k, columns: n) } }
-    for i in 0..<m { for j in 0..<n { #expect(c[i * n + j] == Double((0..<k).reduce(Int64(0)) { $0 + Int64(a[i * k + $1]) * Int64(b[j * k + $1]) })) } }
-    for i in 0..<n { for j in 0..<n { #expect(gram[i * n + j] == Double((0..<k).reduce(Int64(0)) { $0 + Int64(b[i * k + $1]) * Int64(b[j * k + $1]) })) } }
+    for i in 0..<m {
+      for j in 0..<n { #expect(c[i * n + j] == Double((0..<k).reduce(Int64(0)) { $0 + Int64(a[i * k + $1]) * Int64(b[j * k + $1]) })) }
+    }
+    for i in 0..<n {
+      for j in 0..<n { #expect(gram[i * n + j] == Double((0..<k).reduce(Int64(0)) { $0 + Int64(b[i * k + $1]) * Int64(b[j * k + $1]) })) }
+    }
   }
 
   @Test func kernelFollowsTheProcessorsFeatures() {

@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import Stages
 
 @Suite struct EmbedNeighboursTests {
@@ -8,7 +9,9 @@ import Testing
   static func run(withImages: Bool, k: Int = 5) async throws -> (Table, Table, TemporaryDirectory) {
     let dir = TemporaryDirectory()
     let images = withImages ? #", "embeddings": "data.image_embeddings", "embedding_ids": "data.image_embeddings_ids""# : ""
-    dir.write("p.json", """
+    dir.write(
+      "p.json",
+      """
       {"store": "store", "stages": [
         {"name": "data", "kind": "synth", "params": {"scale": 0.0005, "seed": 5, "embedding_dims": 16}},
         {"name": "ingest", "kind": "ingest", "inputs": {"articles": "data.articles", "customers": "data.customers", "transactions": "data.transactions"}},
@@ -32,7 +35,10 @@ import Testing
     var withNone = 0, topSameProduct = 0, candidates = 0
     for a in 0..<knn.rowCount {
       let range = column.range(of: a)
-      if range.isEmpty { withNone += 1; continue }
+      if range.isEmpty {
+        withNone += 1
+        continue
+      }
       #expect(range.count == 5)
       #expect(!range.contains { neighbours[$0] == UInt32(a) }, "an article is not its own neighbour")
       let siblings = (0..<articles.rowCount).filter { $0 != a && codes[$0] == codes[a] && !column.range(of: $0).isEmpty }
@@ -67,13 +73,18 @@ import Testing
 
   @Test func numpyFloat16AndErrors() throws {
     let values: [Float16] = [1.5, -2, 0.25, 65504, 0, -0.125]
-    let bytes = NumpyFormat.header(descr: "<f2", shape: [3, 2]) + values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }
+    let bytes =
+      NumpyFormat.header(descr: "<f2", shape: [3, 2]) + values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }
     let matrix = try bytes.withUnsafeBytes { try NumpyMatrix(InputBytes(name: "e.npy", bytes: $0, owner: NSObject())) }
     #expect(matrix.rows == 3 && matrix.columns == 2)
     #expect(matrix.floats == values.map(Float.init))
     let truncated = Array(bytes.dropLast(3))
-    #expect(throws: NumpyMatrix.FormatError.self) { try truncated.withUnsafeBytes { try NumpyMatrix(InputBytes(name: "e.npy", bytes: $0, owner: NSObject())) } }
+    #expect(throws: NumpyMatrix.FormatError.self) {
+      try truncated.withUnsafeBytes { try NumpyMatrix(InputBytes(name: "e.npy", bytes: $0, owner: NSObject())) }
+    }
     let notNumpy = Array("article_id\n".utf8)
-    #expect(throws: NumpyMatrix.FormatError.self) { try notNumpy.withUnsafeBytes { try NumpyMatrix(InputBytes(name: "e.npy", bytes: $0, owner: NSObject())) } }
+    #expect(throws: NumpyMatrix.FormatError.self) {
+      try notNumpy.withUnsafeBytes { try NumpyMatrix(InputBytes(name: "e.npy", bytes: $0, owner: NSObject())) }
+    }
   }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import Stages
 
 /// The shipped demo pipeline (synth → … → submit, evaluate) end to end, in a temporary store.

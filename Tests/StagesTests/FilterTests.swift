@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import Stages
 
 /// Random small purchase data for the candidate and history kernels.
@@ -19,8 +20,9 @@ struct RandomPurchases {
   }
 
   func history(weight: @Sendable @escaping (Int32) -> Float = { _ in 1 }) -> PurchaseHistory {
-    PurchaseHistory(customer: try! Column("c", customer).values(UInt32.self), article: try! Column("a", article).values(UInt32.self),
-                    day: try! Column("d", day).values(Int32.self), customers: customers, weight: weight)
+    PurchaseHistory(
+      customer: try! Column("c", customer).values(UInt32.self), article: try! Column("a", article).values(UInt32.self),
+      day: try! Column("d", day).values(Int32.self), customers: customers, weight: weight)
   }
 
   /// Each customer's set of bought articles, the naive way.

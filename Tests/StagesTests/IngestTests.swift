@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import Stages
 
 /// What a harness run left: its record, its store, and the folder that holds them (kept alive with it).
@@ -19,18 +20,23 @@ final class IngestResult {
 struct IngestHarness {
   let dir = TemporaryDirectory()
 
-  static let articlesHeader = "article_id,product_code,prod_name,product_type_no,product_type_name,product_group_name,graphical_appearance_no,graphical_appearance_name,colour_group_code,colour_group_name,perceived_colour_value_id,perceived_colour_value_name,perceived_colour_master_id,perceived_colour_master_name,department_no,department_name,index_code,index_name,index_group_no,index_group_name,section_no,section_name,garment_group_no,garment_group_name,detail_desc"
-  static let articles = articlesHeader + "\n"
+  static let articlesHeader =
+    "article_id,product_code,prod_name,product_type_no,product_type_name,product_group_name,graphical_appearance_no,graphical_appearance_name,colour_group_code,colour_group_name,perceived_colour_value_id,perceived_colour_value_name,perceived_colour_master_id,perceived_colour_master_name,department_no,department_name,index_code,index_name,index_group_no,index_group_name,section_no,section_name,garment_group_no,garment_group_name,detail_desc"
+  static let articles =
+    articlesHeader + "\n"
     + "0108775015,0108775,Strap top,253,Vest top,Garment Upper body,1010016,Solid,9,Black,4,Dark,5,Black,1676,Jersey Basic,A,Ladieswear,1,Ladieswear,16,Womens Everyday Basics,1002,Jersey Basic,\"Jersey top with narrow shoulder straps, and a \"\"quoted\"\" word.\"\n"
     + "0108775044,0108775,Strap top,253,Vest top,Garment Upper body,1010016,Solid,10,White,3,Light,9,White,1676,Jersey Basic,A,Ladieswear,1,Ladieswear,16,\"Womens Nightwear, Socks & Tigh\",1002,Jersey Basic,\"Two lines:\nsecond line, with comma\"\n"
   static let customer1 = String(repeating: "ab", count: 32)
   static let customer2 = String(repeating: "0c", count: 32)
-  static let customers = "customer_id,FN,Active,club_member_status,fashion_news_frequency,age,postal_code\n"
+  static let customers =
+    "customer_id,FN,Active,club_member_status,fashion_news_frequency,age,postal_code\n"
     + "\(customer1),1.0,1.0,ACTIVE,Regularly,49.0,\(String(repeating: "f", count: 64))\n"
     + "\(customer2),,,PRE-CREATE,NONE,,\(String(repeating: "e", count: 64))\n"
   static let transactionsHeader = "t_dat,customer_id,article_id,price,sales_channel_id\n"
-  static func row(_ date: String = "2018-09-20", _ customer: String = customer1, _ article: String = "0108775015",
-                  _ price: String = "0.0508", _ channel: String = "2") -> String {
+  static func row(
+    _ date: String = "2018-09-20", _ customer: String = customer1, _ article: String = "0108775015",
+    _ price: String = "0.0508", _ channel: String = "2"
+  ) -> String {
     "\(date),\(customer),\(article),\(price),\(channel)\n"
   }
 
@@ -39,12 +45,16 @@ struct IngestHarness {
   }
 
   /// Runs ingest on the three files; returns the run record and the store.
-  func run(_ params: String = "{}", articles: String = articles, customers: String = customers,
-           transactions: String) async throws -> IngestResult {
+  func run(
+    _ params: String = "{}", articles: String = articles, customers: String = customers,
+    transactions: String
+  ) async throws -> IngestResult {
     write("articles.csv", articles)
     write("customers.csv", customers)
     write("transactions_train.csv", transactions)
-    write("p.json", """
+    write(
+      "p.json",
+      """
       {"store": "store", "stages": [{"name": "ingest", "kind": "ingest", "params": \(params), "inputs": {
         "articles": "file:articles.csv", "customers": "file:customers.csv", "transactions": "file:transactions_train.csv"}}]}
       """)
@@ -54,7 +64,9 @@ struct IngestHarness {
   }
 
   /// The error a failed ingest reported.
-  func error(_ params: String = "{}", articles: String = articles, customers: String = customers, transactions: String) async throws -> String {
+  func error(_ params: String = "{}", articles: String = articles, customers: String = customers, transactions: String) async throws
+    -> String
+  {
     let record = try await run(params, articles: articles, customers: customers, transactions: transactions)
     #expect(record.record.stages[0].status == .failed)
     return record.record.stages[0].error ?? ""
@@ -67,8 +79,9 @@ struct IngestHarness {
     let data = FileSystem.dirname(of: #filePath) + "/Fixtures/hm-real-slice"
     let harness = IngestHarness()
     let read = { (name: String) in try String(contentsOfFile: data + "/" + name, encoding: .utf8) }
-    let result = try await harness.run(articles: try read("articles.csv"), customers: try read("customers.csv"),
-                                                transactions: try read("transactions_train.csv"))
+    let result = try await harness.run(
+      articles: try read("articles.csv"), customers: try read("customers.csv"),
+      transactions: try read("transactions_train.csv"))
     let stage = result.record.stages[0]
     #expect(stage.status == .ran, "\(stage.error ?? "")")
     #expect(stage.figures["rows.transactions"] == 1000)
@@ -117,7 +130,9 @@ struct IngestHarness {
     (IngestHarness.row("2018-09-20", IngestHarness.customer1, "01087750x5"), "article_id", "'01087750x5' is not an article id"),
     (IngestHarness.row("2018-09-20", IngestHarness.customer1, "10108775015"), "article_id", "is not an article id (up to 10 digits)"),
     (IngestHarness.row("2018-09-20", IngestHarness.customer1, "0108775015", "cheap"), "price", "'cheap' is not a price"),
-    (IngestHarness.row("2018-09-20", IngestHarness.customer1, "0108775015", "0.05", "x"), "sales_channel_id", "'x' is not a channel number"),
+    (
+      IngestHarness.row("2018-09-20", IngestHarness.customer1, "0108775015", "0.05", "x"), "sales_channel_id", "'x' is not a channel number"
+    ),
     (IngestHarness.row("2999-12-31"), "t_dat", "'2999-12-31' is outside the plausible dates 2000-01-01…"),
     (IngestHarness.row("1999-12-31"), "t_dat", "'1999-12-31' is outside the plausible dates 2000-01-01…"),
   ]
@@ -141,7 +156,8 @@ struct IngestHarness {
 
   @Test func missingIDPoliciesDropAndFail() async throws {
     let unknown = String(repeating: "9", count: 64)
-    let tx = IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row("2018-09-20", unknown)
+    let tx =
+      IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row("2018-09-20", unknown)
       + IngestHarness.row("2018-09-20", IngestHarness.customer1, "0999999001")
     let dropped = try await IngestHarness().run(#"{"missing_customers": "drop", "missing_articles": "drop"}"#, transactions: tx)
     #expect(dropped.record.stages[0].status == .ran)
@@ -156,23 +172,30 @@ struct IngestHarness {
     let ok = IngestHarness.transactionsHeader + IngestHarness.row()
     #expect(try await IngestHarness().error(transactions: "").contains("transactions_train.csv: the file is empty"))
     #expect(try await IngestHarness().error(transactions: IngestHarness.transactionsHeader).contains("has a header but no rows"))
-    #expect(try await IngestHarness().error(transactions: "t_dat,customer_id,price,sales_channel_id\n2018-09-20,a,b,1\n")
-      .contains("transactions_train.csv:1: article_id: required column is missing"))
+    #expect(
+      try await IngestHarness().error(transactions: "t_dat,customer_id,price,sales_channel_id\n2018-09-20,a,b,1\n")
+        .contains("transactions_train.csv:1: article_id: required column is missing"))
     #expect(try await IngestHarness().error(transactions: "{\"not\": \"csv\"}\n").contains("does not look like the H&M transactions file"))
     #expect(try await IngestHarness().error(transactions: "\u{0}\u{1}\u{2}binary\n").contains("not a CSV file"))
     let truncated = ok + "2018-09-20,\(IngestHarness.customer1),01087"
-    #expect(try await IngestHarness().error(transactions: truncated).contains("transactions_train.csv:3: the last line is cut short (3 of 5 fields)"))
+    #expect(
+      try await IngestHarness().error(transactions: truncated).contains(
+        "transactions_train.csv:3: the last line is cut short (3 of 5 fields)"))
     let twice = IngestHarness.customers + "\(IngestHarness.customer2),,,ACTIVE,NONE,,\(String(repeating: "e", count: 64))\n"
-    #expect(try await IngestHarness().error(customers: twice, transactions: ok).contains("customer \(IngestHarness.customer2) appears twice"))
+    #expect(
+      try await IngestHarness().error(customers: twice, transactions: ok).contains("customer \(IngestHarness.customer2) appears twice"))
     let unterminated = IngestHarness.articles + "0108775016,0108775,\"Open quote\n"
-    #expect(try await IngestHarness().error(articles: unterminated, transactions: ok).contains("articles.csv:5: a quoted field opened here is never closed"))
+    #expect(
+      try await IngestHarness().error(articles: unterminated, transactions: ok).contains(
+        "articles.csv:5: a quoted field opened here is never closed"))
   }
 
   /// The run's day is the default last plausible date; `last_date` moves it.
   @Test func lastDateBoundsTheDates() async throws {
     let tx = IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row("2020-09-22")
-    #expect(try await IngestHarness().error(#"{"last_date": "2020-09-21"}"#, transactions: tx)
-      .contains("transactions_train.csv:3: t_dat: '2020-09-22' is outside the plausible dates 2000-01-01…2020-09-21"))
+    #expect(
+      try await IngestHarness().error(#"{"last_date": "2020-09-21"}"#, transactions: tx)
+        .contains("transactions_train.csv:3: t_dat: '2020-09-22' is outside the plausible dates 2000-01-01…2020-09-21"))
     #expect(try await IngestHarness().run(#"{"last_date": "2020-09-22"}"#, transactions: tx).record.stages[0].status == .ran)
     #expect(KaggleDate.text(day: Int(KaggleDate.day("2020-09-22")!)) == "2020-09-22")
     await #expect { try await IngestHarness().run(#"{"last_date": "tomorrow"}"#, transactions: tx) } throws: {
@@ -196,9 +219,13 @@ struct IngestHarness {
     let harness = IngestHarness()
     harness.write("articles.csv", "article_id,prod_name\n0108775015,Strap top\n0108775044,Strap top\n")
     harness.write("customers.csv", "customer_id,age\n\(IngestHarness.customer1),30\n\(IngestHarness.customer2),\n")
-    harness.write("transactions_train.csv", "t_dat,customer_id,article_id\n2018-09-20,\(IngestHarness.customer1),0108775015\n"
-      + "2018-09-27,\(IngestHarness.customer2),0108775044\n")
-    harness.write("p.json", """
+    harness.write(
+      "transactions_train.csv",
+      "t_dat,customer_id,article_id\n2018-09-20,\(IngestHarness.customer1),0108775015\n"
+        + "2018-09-27,\(IngestHarness.customer2),0108775044\n")
+    harness.write(
+      "p.json",
+      """
       {"store": "store", "stages": [
         {"name": "ingest", "kind": "ingest", "inputs": {
           "articles": "file:articles.csv", "customers": "file:customers.csv", "transactions": "file:transactions_train.csv"}},
@@ -224,11 +251,14 @@ struct IngestHarness {
     #expect(customers.absentColumns == ["FN", "Active", "club_member_status", "fashion_news_frequency", "postal_code"])
     #expect(Array(try customers.column("age").values(UInt8.self)) == [30, 255])
     #expect(record.stages[1].status == .ran, "content embeddings skip the null attributes")
-    #expect(record.stages[2].error == "stage 'filter': 'articles' has no column department_no: its source file lacked it (written as nulls), and this stage needs it")
+    #expect(
+      record.stages[2].error
+        == "stage 'filter': 'articles' has no column department_no: its source file lacked it (written as nulls), and this stage needs it")
   }
 
   @Test func crlfBomAndExtraColumnsAreAccepted() async throws {
-    let tx = "\u{FEFF}t_dat,extra,customer_id,article_id,price,sales_channel_id\r\n2018-09-20,x,\(IngestHarness.customer1),108775015,0.05,1\r\n"
+    let tx =
+      "\u{FEFF}t_dat,extra,customer_id,article_id,price,sales_channel_id\r\n2018-09-20,x,\(IngestHarness.customer1),108775015,0.05,1\r\n"
     let result = try await IngestHarness().run(transactions: tx)
     #expect(result.record.stages[0].status == .ran, "\(result.record.stages[0].error ?? "")")
     let table = try result.store.reader(result.record.stages[0].outputs["transactions"]!).table()
@@ -253,7 +283,10 @@ struct IngestHarness {
       let end = n % 11 == 0 ? "\r\n" : "\n"
       standard += fields.joined(separator: ",") + end
       reordered += fields.joined(separator: ",") + ",x" + end
-      if n == 200 { standard += "\n"; reordered += "\n" }
+      if n == 200 {
+        standard += "\n"
+        reordered += "\n"
+      }
     }
     func table(_ text: String) async throws -> Table {
       let result = try await IngestHarness().run(transactions: text)
@@ -274,8 +307,10 @@ struct IngestHarness {
   /// than lines, the merge closes the gaps in order, and the missing-id rows follow, through a drop.
   @Test func piecesWithFewerRowsThanLinesCloseUp() throws {
     let columns = TransactionColumns(capacity: 9)
-    var parts = [TransactionsReader.Part(columns, CSVPiece(range: 0..<1, firstRecord: 0, maxRecords: 5), days: 0...1000),
-                 TransactionsReader.Part(columns, CSVPiece(range: 1..<2, firstRecord: 5, maxRecords: 4), days: 0...1000)]
+    var parts = [
+      TransactionsReader.Part(columns, CSVPiece(range: 0..<1, firstRecord: 0, maxRecords: 5), days: 0...1000),
+      TransactionsReader.Part(columns, CSVPiece(range: 1..<2, firstRecord: 5, maxRecords: 4), days: 0...1000),
+    ]
     for (p, rows) in [(0, 3), (1, 4)] {
       for r in 0..<rows {
         let row = parts[p].first + r
@@ -303,7 +338,8 @@ struct IngestHarness {
   func pieceBoundariesInsideRecordsAndQuotedNewlines(bytesPerPiece: Int) throws {
     var text = IngestHarness.articlesHeader + "\n"
     for n in 0..<60 {
-      text += "01087750\(String(format: "%02d", n)),0108775,\"Name, \(n)\",253,Vest top,G,1,S,9,B,4,D,5,B,1676,J,A,L,1,L,16,S,1002,J,\"line one\nline \"\"two\"\", \(n)\"\n"
+      text +=
+        "01087750\(String(format: "%02d", n)),0108775,\"Name, \(n)\",253,Vest top,G,1,S,9,B,4,D,5,B,1676,J,A,L,1,L,16,S,1002,J,\"line one\nline \"\"two\"\", \(n)\"\n"
     }
     let bytes = Array(text.utf8)
     try bytes.withUnsafeBytes { raw in
@@ -324,8 +360,10 @@ struct IngestHarness {
       // Each record here spans two lines: a piece's bound is its lines, and the bounds add up.
       #expect(pieces.map(\.maxRecords).reduce(0, +) == 120)
       #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $0.firstRecord + $0.maxRecords == $1.firstRecord })
-      #expect(pieces.allSatisfy { piece in
-        piece.maxRecords == bytes[piece.range].filter { $0 == 0x0A }.count })
+      #expect(
+        pieces.allSatisfy { piece in
+          piece.maxRecords == bytes[piece.range].filter { $0 == 0x0A }.count
+        })
     }
   }
 }
@@ -367,7 +405,9 @@ enum InputBytesForTests {
       var text = rng.chance(0.2) ? "-" : ""
       let whole = rng.below(13), fraction = rng.below(22)
       text += String((0..<whole).map { _ in Character(String(rng.below(10))) })
-      if whole == 0 || rng.chance(0.7) { text += "." + String((0..<fraction).map { _ in Character(String(rng.chance(0.3) ? 0 : rng.below(10))) }) }
+      if whole == 0 || rng.chance(0.7) {
+        text += "." + String((0..<fraction).map { _ in Character(String(rng.chance(0.3) ? 0 : rng.below(10))) })
+      }
       if rng.chance(0.1) { text += "e" + String(rng.below(30) - 15) }
       var bytes = Array(text.utf8)
       let broken = rng.chance(0.15) && !bytes.isEmpty

@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import Stages
 
 @Suite struct AveragePrecisionTests {
@@ -46,17 +47,22 @@ import Testing
 
   @Test func mapSkipsCustomersWithoutTestPurchasesAndSplitsBySource() throws {
     // Customer 0 bought {1, 2} in the test week, customer 1 nothing, customer 2 bought {5}.
-    let truth = PurchaseHistory(customer: try! Column("c", [0, 0, 2] as [UInt32]).values(UInt32.self),
-                                article: try! Column("a", [1, 2, 5] as [UInt32]).values(UInt32.self),
-                                day: try! Column("d", [0, 0, 0] as [Int32]).values(Int32.self), customers: 3)
-    let table = PredictionsTable.make(offsets: [0, 3, 4, 6], [
-      Prediction(article: 1, source: .rank), Prediction(article: 9, source: .rank), Prediction(article: 2, source: .fill),
-      Prediction(article: 1, source: .popularity),
-      Prediction(article: 3, source: .copurchase), Prediction(article: 5, source: .popularity),
-    ])
+    let truth = PurchaseHistory(
+      customer: try! Column("c", [0, 0, 2] as [UInt32]).values(UInt32.self),
+      article: try! Column("a", [1, 2, 5] as [UInt32]).values(UInt32.self),
+      day: try! Column("d", [0, 0, 0] as [Int32]).values(Int32.self), customers: 3)
+    let table = PredictionsTable.make(
+      offsets: [0, 3, 4, 6],
+      [
+        Prediction(article: 1, source: .rank), Prediction(article: 9, source: .rank), Prediction(article: 2, source: .fill),
+        Prediction(article: 1, source: .popularity),
+        Prediction(article: 3, source: .copurchase), Prediction(article: 5, source: .popularity),
+      ])
     let candidates = Column("candidates", offsets: [0, 2, 2, 2], values: [1, 3] as [UInt32])
-    let metrics = Dictionary(uniqueKeysWithValues: try Evaluation.measure(try! PredictionsTable.read(table), truth: truth,
-                                                                       candidates: candidates, baseline: [5, 1], k: 12))
+    let metrics = Dictionary(
+      uniqueKeysWithValues: try Evaluation.measure(
+        try! PredictionsTable.read(table), truth: truth,
+        candidates: candidates, baseline: [5, 1], k: 12))
     let customer0 = (1 + 2.0 / 3) / 2, customer2 = 0.5
     #expect(abs(metrics["map@12"]! - (customer0 + customer2) / 2) < 1e-12, "customer 1 has no test purchase: not counted")
     #expect(abs(metrics["map@12.rank"]! - 0.5 / 2) < 1e-12)
@@ -104,8 +110,9 @@ import Testing
   @Test func boughtWhatYouBoughtRanksByCount() {
     // Customers: 0 {1, 2}, 1 {1, 3}, 2 {1, 3}, 3 {2}, 4 nothing.
     let customer: [UInt32] = [0, 0, 1, 1, 2, 2, 3], article: [UInt32] = [1, 2, 1, 3, 1, 3, 2]
-    let history = PurchaseHistory(customer: try! Column("c", customer).values(UInt32.self), article: try! Column("a", article).values(UInt32.self),
-                                  day: try! Column("d", [Int32](repeating: 0, count: 7)).values(Int32.self), customers: 5)
+    let history = PurchaseHistory(
+      customer: try! Column("c", customer).values(UInt32.self), article: try! Column("a", article).values(UInt32.self),
+      day: try! Column("d", [Int32](repeating: 0, count: 7)).values(Int32.self), customers: 5)
     let recent = CoPurchase.recentArticles(history, limit: 10)
     let table = CoPurchase.table(history, recent: recent, articles: 4, buyers: 10, perArticle: 5)
     #expect(table.row(1).map(\.key) == [3, 2] && table.row(1).map(\.count) == [2, 1], "article 1: bought with 3 twice, 2 once")
@@ -154,18 +161,19 @@ import Testing
   ])
   func eachKindOfMalformedOutputIsRejected(kind: String, message: String) {
     let a = Self.a, b = Self.b, ids = Self.ids
-    let error: String? = switch kind {
-    case "header": Self.check(Self.good, header: "customer,prediction")
-    case "missing row": Self.check([Self.good[0]])
-    case "order": Self.check([Self.good[1], Self.good[0]])
-    case "twice": Self.check([Self.good[0], Self.good[0]])
-    case "short": Self.check([Self.good[0], Self.line(b, Array(ids[3..<5]))])
-    case "nine digits": Self.check([Self.good[0], b + ",108775015 0108775016 0108775017"])
-    case "unknown": Self.check([Self.line(a, [ids[0], ids[1], 999_999_999]), Self.good[1]])
-    case "duplicate": Self.check([Self.line(a, [ids[0], ids[1], ids[0]]), Self.good[1]])
-    case "fields": Self.check([Self.good[0] + ",x", Self.good[1]])
-    default: Self.check(Self.good, newline: false)
-    }
+    let error: String? =
+      switch kind {
+      case "header": Self.check(Self.good, header: "customer,prediction")
+      case "missing row": Self.check([Self.good[0]])
+      case "order": Self.check([Self.good[1], Self.good[0]])
+      case "twice": Self.check([Self.good[0], Self.good[0]])
+      case "short": Self.check([Self.good[0], Self.line(b, Array(ids[3..<5]))])
+      case "nine digits": Self.check([Self.good[0], b + ",108775015 0108775016 0108775017"])
+      case "unknown": Self.check([Self.line(a, [ids[0], ids[1], 999_999_999]), Self.good[1]])
+      case "duplicate": Self.check([Self.line(a, [ids[0], ids[1], ids[0]]), Self.good[1]])
+      case "fields": Self.check([Self.good[0] + ",x", Self.good[1]])
+      default: Self.check(Self.good, newline: false)
+      }
     #expect(error?.contains(message) == true, "\(kind): \(error ?? "accepted")")
     #expect(error?.hasPrefix("submission.csv line ") == true)
   }

@@ -11,7 +11,9 @@ func csvRows(_ path: String) throws -> [[Substring]] {
     var quoted = false
     var i = line.startIndex
     while i < line.endIndex {
-      if line[i] == "\"" { quoted.toggle() } else if line[i] == "," && !quoted {
+      if line[i] == "\"" {
+        quoted.toggle()
+      } else if line[i] == "," && !quoted {
         fields.append(line[start..<i])
         start = line.index(after: i)
       }

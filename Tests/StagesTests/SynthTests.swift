@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Testing
+
 @testable import Stages
 
 /// At a moderate scale the synthetic data's marginals fall within stated tolerances of the real
@@ -121,7 +122,9 @@ import Testing
 @Suite struct SynthRoundTripTests {
   @Test func synthOutputIngestsCompletely() async throws {
     let dir = TemporaryDirectory()
-    dir.write("p.json", """
+    dir.write(
+      "p.json",
+      """
       {"store": "store", "stages": [
         {"name": "data", "kind": "synth", "params": {"scale": 0.001, "seed": 11, "embedding_dims": 4}},
         {"name": "ingest", "kind": "ingest", "params": {"missing_customers": "fail", "missing_articles": "fail"},

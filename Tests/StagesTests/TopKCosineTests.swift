@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Stages
 
 /// The blocked BLAS top-K equals a naive reference, with exact ties to the lower index, zero rows
@@ -56,7 +57,8 @@ import Testing
   /// error bound of it.
   @Test func exactSimilarityIsTheInnerProductAndBLASIsWithinTheBound() {
     let (rows, dims) = (50, 37)
-    let (unit, _) = TopKCosine.normalised(Self.matrix(rows: rows, dims: dims, seed: 4).withUnsafeBufferPointer { $0 }, rows: rows, dims: dims)
+    let (unit, _) = TopKCosine.normalised(
+      Self.matrix(rows: rows, dims: dims, seed: 4).withUnsafeBufferPointer { $0 }, rows: rows, dims: dims)
     var blas = [Float](repeating: 0, count: rows * rows)
     unit.withUnsafeBufferPointer { u in
       blas.withUnsafeMutableBufferPointer { BLAS.multiplyTransposed(u, u, into: $0, m: rows, n: rows, k: dims) }

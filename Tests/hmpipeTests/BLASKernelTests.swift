@@ -1,7 +1,7 @@
 import Foundation
 import Pipeline
-import Testing
 import TestSupport
+import Testing
 
 /// Results must not depend on the BLAS kernel OpenBLAS picks for the processor: the pipeline's
 /// BLAS stage (embed-neighbours, with and without PCA) run under every kernel this machine can
@@ -63,7 +63,9 @@ import TestSupport
     let dir = TemporaryDirectory()
     try Self.writeEmbeddings(in: dir, articles: slice + "/articles.csv")
     let images = #""embeddings": "file:emb.npy", "embedding_ids": "file:ids.npy""#
-    dir.write("p.json", """
+    dir.write(
+      "p.json",
+      """
       {"stages": [
         {"name": "ingest", "kind": "ingest", "inputs": {"articles": "file:\(slice)/articles.csv",
           "customers": "file:\(slice)/customers.csv", "transactions": "file:\(slice)/transactions_train.csv"}},
@@ -75,8 +77,9 @@ import TestSupport
     var ids: [String: [String]] = [:]
     for kernel in kernels {
       // A store per kernel: every stage computes in that kernel's process.
-      let run = try CLITests.hmpipe(["run", "p.json", "--json", "--store", "store-\(kernel)"], in: dir.path,
-                                    environment: ["OPENBLAS_CORETYPE": kernel])
+      let run = try CLITests.hmpipe(
+        ["run", "p.json", "--json", "--store", "store-\(kernel)"], in: dir.path,
+        environment: ["OPENBLAS_CORETYPE": kernel])
       #expect(run.status == 0, "\(kernel): \(run.stderr)")
       let stages = CLITests.stages(try CLITests.json(run.stdout))
       ids[kernel] = stages.filter { ($0["name"] as? String)?.hasPrefix("knn") == true }

@@ -1,7 +1,7 @@
 import Foundation
 import Pipeline
-import Testing
 import TestSupport
+import Testing
 
 /// The `hmpipe` command as a user types it: spawned as a process, its exit status, stdout and
 /// stderr checked.
@@ -25,8 +25,9 @@ import TestSupport
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                  stderr: String(decoding: stderr, as: UTF8.self))
+    return Result(
+      status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+      stderr: String(decoding: stderr, as: UTF8.self))
   }
 
   static func executable() -> String { builtExecutable("hmpipe") }
@@ -34,7 +35,9 @@ import TestSupport
   /// A folder with a small synthetic pipeline in it.
   static func project(scale: Double = 0.0005) -> TemporaryDirectory {
     let dir = TemporaryDirectory()
-    dir.write("p.json", """
+    dir.write(
+      "p.json",
+      """
       {"name": "tiny", "vars": {"scale": \(scale), "seed": 3},
        "stages": [{"name": "data", "kind": "synth", "params": {"scale": "${scale}", "seed": "${seed}", "embedding_dims": 8}}]}
       """)
@@ -55,7 +58,8 @@ import TestSupport
     let ran = Self.stages(try Self.json(first.stdout))
     #expect(ran.map { $0["status"] as? String } == ["ran"])
     let outputs = try #require(ran[0]["outputs"] as? [String: String])
-    #expect(outputs.keys.sorted() == ["articles", "customers", "image_embeddings", "image_embeddings_ids", "sample_submission", "transactions"])
+    #expect(
+      outputs.keys.sorted() == ["articles", "customers", "image_embeddings", "image_embeddings_ids", "sample_submission", "transactions"])
     #expect(ran[0]["seconds"] is Double)
     let second = try Self.hmpipe(["run", "p.json", "--json"], in: dir.path)
     #expect(Self.stages(try Self.json(second.stdout)).map { $0["status"] as? String } == ["cached"])
@@ -70,7 +74,8 @@ import TestSupport
       let run = try Self.hmpipe(["run", "p.json"], in: dir.path, environment: environment)
       #expect(run.status == 0)
       let runs = try FileSystem.list(dir.path + "/artifacts/runs").sorted()
-      let record = try JSONSerialization.jsonObject(with: Data(try FileSystem.readAll(dir.path + "/artifacts/runs/" + runs.last!))) as? [String: Any]
+      let record =
+        try JSONSerialization.jsonObject(with: Data(try FileSystem.readAll(dir.path + "/artifacts/runs/" + runs.last!))) as? [String: Any]
       let facts = try #require(record?["environment"] as? [String: String])
       #expect(!(facts["openblas_core"] ?? "").isEmpty)
       if let expected { #expect(facts["openblas_core"] == expected && facts["openblas_coretype_env"] == expected) }
@@ -162,11 +167,15 @@ import TestSupport
   @Test func synthIsByteIdenticalWhateverTheThreadCount() throws {
     let dir = TemporaryDirectory()
     for threads in ["1", "2"] {
-      let result = try Self.hmpipe(["synth", "out\(threads)", "--scale", "0.002", "--embedding-dims", "16"], in: dir.path,
-                                   environment: ["HMPIPE_THREADS": threads])
+      let result = try Self.hmpipe(
+        ["synth", "out\(threads)", "--scale", "0.002", "--embedding-dims", "16"], in: dir.path,
+        environment: ["HMPIPE_THREADS": threads])
       #expect(result.status == 0, "\(result.stderr)")
     }
-    for name in ["articles.csv", "customers.csv", "transactions_train.csv", "sample_submission.csv", "image_embeddings.npy", "image_embeddings_ids.npy"] {
+    for name in [
+      "articles.csv", "customers.csv", "transactions_train.csv", "sample_submission.csv", "image_embeddings.npy",
+      "image_embeddings_ids.npy",
+    ] {
       #expect(try FileSystem.readAll("\(dir.path)/out1/\(name)") == FileSystem.readAll("\(dir.path)/out2/\(name)"), "\(name)")
     }
   }
@@ -179,15 +188,17 @@ import TestSupport
       .appendingPathComponent("../../pipelines/demo.json").standardizedFileURL.path
     var outputs: [[String: [String: String]]] = []
     for threads in ["1", "2"] {
-      let result = try Self.hmpipe(["run", demo, "--store", "store\(threads)", "--set", "output=\(dir.path)/out\(threads)", "--json"],
-                                   in: dir.path, environment: ["HMPIPE_THREADS": threads, "OPENBLAS_NUM_THREADS": threads])
+      let result = try Self.hmpipe(
+        ["run", demo, "--store", "store\(threads)", "--set", "output=\(dir.path)/out\(threads)", "--json"],
+        in: dir.path, environment: ["HMPIPE_THREADS": threads, "OPENBLAS_NUM_THREADS": threads])
       #expect(result.status == 0, "\(result.stderr)")
       let stages = Self.stages(try Self.json(result.stdout))
       #expect(stages.count == 11)
       outputs.append(Dictionary(uniqueKeysWithValues: stages.map { ($0["name"] as! String, $0["outputs"] as! [String: String]) }))
     }
     #expect(outputs[0] == outputs[1])
-    #expect(try FileSystem.readAll(dir.path + "/out1/submission-holdout7.csv") == FileSystem.readAll(dir.path + "/out2/submission-holdout7.csv"))
+    #expect(
+      try FileSystem.readAll(dir.path + "/out1/submission-holdout7.csv") == FileSystem.readAll(dir.path + "/out2/submission-holdout7.csv"))
   }
 
   @Test func interruptLeavesTheStoreConsistent() throws {
@@ -200,7 +211,10 @@ import TestSupport
     try process.run()
     // Let it get into the stage, then Ctrl-C.
     var waited = 0
-    while waited < 200 && !FileSystem.exists(dir.path + "/artifacts/tmp") { usleep(20_000); waited += 1 }
+    while waited < 200 && !FileSystem.exists(dir.path + "/artifacts/tmp") {
+      usleep(20_000)
+      waited += 1
+    }
     usleep(800_000)
     kill(process.processIdentifier, SIGINT)
     process.waitUntilExit()
@@ -212,4 +226,3 @@ import TestSupport
     #expect(lock.isEmpty, "an interrupted run releases the lock")
   }
 }
-

@@ -39,8 +39,13 @@ for column in columns {
     _ = try ArtifactReader(path: path).table()
     let t2 = now()
     stored = manifest.compressedBytes
-    if run > 0 { writes.append(t1 - t0); reads.append(t2 - t1) }  // run 0 warms the page cache
+    if run > 0 {
+      writes.append(t1 - t0)
+      reads.append(t2 - t1)
+    }  // run 0 warms the page cache
   }
   let mb = Double(raw.count) / 1e6
-  print("\(column.name),\(raw.count),\(stored),\(String(format: "%.2f", Double(raw.count) / Double(stored))),\(String(format: "%.0f", mb / median(writes))),\(String(format: "%.0f", mb / median(reads))),\(Parallel.coreCount),\(level)")
+  print(
+    "\(column.name),\(raw.count),\(stored),\(String(format: "%.2f", Double(raw.count) / Double(stored))),\(String(format: "%.0f", mb / median(writes))),\(String(format: "%.0f", mb / median(reads))),\(Parallel.coreCount),\(level)"
+  )
 }

@@ -46,8 +46,9 @@ public struct ArtifactReader: Sendable {
     }
     let file = try FileDescriptor.open(path, .read)
     defer { file.close() }
-    var table = Table(try wanted.map { try readColumn($0, file: file, verifyHashes: verifyHashes, workers: workers) },
-                      metadata: manifest.metadata)
+    var table = Table(
+      try wanted.map { try readColumn($0, file: file, verifyHashes: verifyHashes, workers: workers) },
+      metadata: manifest.metadata)
     table.kind = manifest.kind
     return table
   }
@@ -78,8 +79,9 @@ public struct ArtifactReader: Sendable {
         throw CorruptObjectError(path: path, detail: "column '\(entry.name)' offsets do not span its values")
       }
     }
-    return Column(name: entry.name, type: type, rowCount: rows, values: valueStorage, offsets: offsetStorage,
-                  nullSentinel: entry.nullSentinel)
+    return Column(
+      name: entry.name, type: type, rowCount: rows, values: valueStorage, offsets: offsetStorage,
+      nullSentinel: entry.nullSentinel)
   }
 
   private func readBuffer(_ buffer: BufferManifest, file: FileDescriptor, verifyHashes: Bool, workers: Int) throws -> ByteStorage {
@@ -89,7 +91,10 @@ public struct ArtifactReader: Sendable {
     }
     var chunkStarts: [Int] = []
     var at = 0
-    for chunk in buffer.chunks { chunkStarts.append(at); at += chunk.rawSize }
+    for chunk in buffer.chunks {
+      chunkStarts.append(at)
+      at += chunk.rawSize
+    }
     let starts = chunkStarts
     return try ByteStorage(count: expected) { destination in
       let out = UnsafeTransfer(destination)

@@ -36,8 +36,9 @@ public final class ArtifactWriter {
     rows = column.rowCount
     var buffers = [try writeBuffer(column.values, role: .values, element: column.type.valueType)]
     if let offsets = column.offsets { buffers.append(try writeBuffer(offsets, role: .offsets, element: .u64)) }
-    columns.append(ColumnManifest(
-      name: column.name, type: column.type.description, nullSentinel: column.nullSentinel, buffers: buffers))
+    columns.append(
+      ColumnManifest(
+        name: column.name, type: column.type.description, nullSentinel: column.nullSentinel, buffers: buffers))
   }
 
   /// Writes the manifest and footer, syncs the file, and returns the manifest.

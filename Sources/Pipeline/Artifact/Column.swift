@@ -16,8 +16,11 @@ public struct Column: Sendable {
     nullSentinel: Int64? = nil
   ) {
     precondition(type.isRagged == (offsets != nil), "offsets go with string and list columns only")
-    if let offsets { precondition(offsets.count == (rowCount + 1) * 8, "offsets must hold rowCount + 1 values") }
-    else { precondition(values.count == rowCount * type.valueType.byteWidth, "values must hold rowCount values") }
+    if let offsets {
+      precondition(offsets.count == (rowCount + 1) * 8, "offsets must hold rowCount + 1 values")
+    } else {
+      precondition(values.count == rowCount * type.valueType.byteWidth, "values must hold rowCount values")
+    }
     self.name = name
     self.type = type
     self.rowCount = rowCount

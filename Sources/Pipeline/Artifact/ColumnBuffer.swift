@@ -27,7 +27,8 @@ public final class ColumnBuffer<Element: ColumnElement>: @unchecked Sendable {
     precondition(owned && rowCount <= capacity)
     owned = false
     let storage = ByteStorage(adopting: UnsafeMutableRawPointer(rows), count: rowCount * MemoryLayout<Element>.stride)
-    return Column(name: name, type: .scalar(Element.elementType), rowCount: rowCount, values: storage, offsets: nil,
-                  nullSentinel: nullSentinel)
+    return Column(
+      name: name, type: .scalar(Element.elementType), rowCount: rowCount, values: storage, offsets: nil,
+      nullSentinel: nullSentinel)
   }
 }

@@ -59,8 +59,10 @@ struct Footer {
   init?(_ raw: [UInt8], fileSize: Int) {
     guard raw.count == Footer.size, Array(raw[48..<56]) == Footer.magic else { return nil }
     let (offset, length) = raw.withUnsafeBytes { b in
-      (b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
-       b.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
+      (
+        b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
+        b.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
+      )
     }
     guard offset >= 8, length > 0, offset + length + UInt64(Footer.size) == UInt64(fileSize) else { return nil }
     manifestOffset = Int(offset)

@@ -39,8 +39,9 @@ public struct Table: Sendable {
         throw SystemError(operation: "read all of", path: path, errno: 5)
       }
     }
-    var table = Table([Column(name: "bytes", type: .scalar(.u8), rowCount: size, values: storage, offsets: nil)],
-                      metadata: ["filename": filename])
+    var table = Table(
+      [Column(name: "bytes", type: .scalar(.u8), rowCount: size, values: storage, offsets: nil)],
+      metadata: ["filename": filename])
     table.kind = .file
     return table
   }
@@ -99,7 +100,8 @@ extension Column {
           .copyMemory(from: values.base.advanced(by: Int(o[r]) * width), byteCount: count)
       }
     }
-    return Column(name: name, type: type, rowCount: rows.count, values: storage, offsets: ByteStorage(copying: newOffsets),
-                  nullSentinel: nullSentinel)
+    return Column(
+      name: name, type: type, rowCount: rows.count, values: storage, offsets: ByteStorage(copying: newOffsets),
+      nullSentinel: nullSentinel)
   }
 }

@@ -31,8 +31,10 @@ public struct PipelineLoader {
     var variables = document.vars
     for (name, value) in overrides {
       guard variables[name] != nil else {
-        throw PipelineFileError(file: path, path: "vars", message:
-          "--set names '\(name)', which the pipeline does not declare (it has: \(variables.keys.sorted().joined(separator: ", ")))")
+        throw PipelineFileError(
+          file: path, path: "vars",
+          message:
+            "--set names '\(name)', which the pipeline does not declare (it has: \(variables.keys.sorted().joined(separator: ", ")))")
       }
       variables[name] = value
     }
@@ -62,19 +64,24 @@ public struct PipelineLoader {
   ) throws(PipelineFileError) -> StageSpec {
     guard let definition = registry[raw.kind] else {
       let hint = Suggestion.closest(to: raw.kind, in: registry.kinds).map { " (did you mean '\($0)'?)" } ?? ""
-      throw PipelineFileError(file: file, path: "\(at).kind", message:
-        "unknown stage kind '\(raw.kind)'\(hint); known kinds: \(registry.kinds.joined(separator: ", "))")
+      throw PipelineFileError(
+        file: file, path: "\(at).kind",
+        message:
+          "unknown stage kind '\(raw.kind)'\(hint); known kinds: \(registry.kinds.joined(separator: ", "))")
     }
     var merged = definition.defaults
     for (key, value) in raw.params {
       guard definition.defaults[key] != nil else {
         let hint = Suggestion.closest(to: key, in: Array(definition.defaults.keys)).map { " (did you mean '\($0)'?)" } ?? ""
-        throw PipelineFileError(file: file, path: "\(at).params.\(key)", message:
-          "unknown param for kind '\(raw.kind)'\(hint); its params are: \(definition.defaults.keys.sorted().joined(separator: ", "))")
+        throw PipelineFileError(
+          file: file, path: "\(at).params.\(key)",
+          message:
+            "unknown param for kind '\(raw.kind)'\(hint); its params are: \(definition.defaults.keys.sorted().joined(separator: ", "))")
       }
       let resolved = try substitution.apply(value, at: "\(at).params.\(key)")
       if let expected = ParamDecoding.mismatch(resolved, default: definition.defaults[key]!) {
-        throw PipelineFileError(file: file, path: "\(at).params.\(key)", message: "must be \(expected) but is \(resolved.typeName) (\(resolved.canonical))")
+        throw PipelineFileError(
+          file: file, path: "\(at).params.\(key)", message: "must be \(expected) but is \(resolved.typeName) (\(resolved.canonical))")
       }
       merged[key] = resolved
     }
@@ -91,8 +98,10 @@ public struct PipelineLoader {
     var inputs: [String: InputReference] = [:]
     for (slot, value) in raw.inputs {
       guard let declared = definition.inputs.first(where: { $0.name == slot }) else {
-        throw PipelineFileError(file: file, path: "\(at).inputs.\(slot)", message:
-          "kind '\(raw.kind)' has no input '\(slot)'; its inputs are: \(definition.inputs.map(\.name).joined(separator: ", "))")
+        throw PipelineFileError(
+          file: file, path: "\(at).inputs.\(slot)",
+          message:
+            "kind '\(raw.kind)' has no input '\(slot)'; its inputs are: \(definition.inputs.map(\.name).joined(separator: ", "))")
       }
       guard case .string(let text) = try substitution.apply(.string(value), at: "\(at).inputs.\(slot)") else {
         throw PipelineFileError(file: file, path: "\(at).inputs.\(slot)", message: "must be a string")
@@ -112,8 +121,10 @@ public struct PipelineLoader {
     var publish: [String: String] = [:]
     for (output, value) in raw.publish {
       guard definition.outputs.contains(output) else {
-        throw PipelineFileError(file: file, path: "\(at).publish.\(output)", message:
-          "kind '\(raw.kind)' has no output '\(output)'; its outputs are: \(definition.outputs.joined(separator: ", "))")
+        throw PipelineFileError(
+          file: file, path: "\(at).publish.\(output)",
+          message:
+            "kind '\(raw.kind)' has no output '\(output)'; its outputs are: \(definition.outputs.joined(separator: ", "))")
       }
       guard case .string(let path) = try substitution.apply(.string(value), at: "\(at).publish.\(output)") else {
         throw PipelineFileError(file: file, path: "\(at).publish.\(output)", message: "must be a string")
@@ -136,14 +147,19 @@ public struct PipelineLoader {
         }
         if output.isEmpty {
           guard producer.definition.outputs.count == 1 else {
-            throw PipelineFileError(file: file, path: at, message:
-              "stage '\(name)' has several outputs; name one: \(producer.definition.outputs.map { "\(name).\($0)" }.joined(separator: ", "))")
+            throw PipelineFileError(
+              file: file, path: at,
+              message:
+                "stage '\(name)' has several outputs; name one: \(producer.definition.outputs.map { "\(name).\($0)" }.joined(separator: ", "))"
+            )
           }
           output = producer.definition.outputs[0]
         }
         guard producer.definition.outputs.contains(output) else {
-          throw PipelineFileError(file: file, path: at, message:
-            "stage '\(name)' has no output '\(output)'; its outputs are: \(producer.definition.outputs.joined(separator: ", "))")
+          throw PipelineFileError(
+            file: file, path: at,
+            message:
+              "stage '\(name)' has no output '\(output)'; its outputs are: \(producer.definition.outputs.joined(separator: ", "))")
         }
       }
     }

@@ -25,7 +25,9 @@ struct RawPipeline {
     let file = displayPath
     let bytes: [UInt8]
     do { bytes = try FileSystem.readAll(path) } catch {
-      throw PipelineFileError(file: file, path: "", message: "cannot read the pipeline file: \(String(describing: error).components(separatedBy: ": ").last ?? "")")
+      throw PipelineFileError(
+        file: file, path: "",
+        message: "cannot read the pipeline file: \(String(describing: error).components(separatedBy: ": ").last ?? "")")
     }
     let root: JSONValue
     do { root = try JSONValue.parse(Data(bytes)) } catch {
@@ -35,7 +37,8 @@ struct RawPipeline {
       throw PipelineFileError(file: file, path: "", message: "must be a JSON object with a \"stages\" array")
     }
     for key in top.keys.sorted() where !topLevelKeys.contains(key) {
-      throw PipelineFileError(file: file, path: key, message: "unknown field; a pipeline file has: \(topLevelKeys.sorted().joined(separator: ", "))")
+      throw PipelineFileError(
+        file: file, path: key, message: "unknown field; a pipeline file has: \(topLevelKeys.sorted().joined(separator: ", "))")
     }
     var base = RawPipeline(name: nil, store: nil, inputsHelp: nil, vars: [:], stages: [])
     if let extends = top["extends"] {
@@ -44,7 +47,8 @@ struct RawPipeline {
       }
       let basePath = FileSystem.absolute(relative.hasPrefix("/") ? relative : FileSystem.dirname(of: path) + "/" + relative)
       if chain.contains(basePath) || basePath == path {
-        throw PipelineFileError(file: file, path: "extends", message: "extends itself through \(chain.map(FileSystem.basename).joined(separator: " → "))")
+        throw PipelineFileError(
+          file: file, path: "extends", message: "extends itself through \(chain.map(FileSystem.basename).joined(separator: " → "))")
       }
       base = try read(basePath, displayPath: relative, chain: chain + [path])
     }
@@ -71,8 +75,9 @@ struct RawPipeline {
         stages.append(stage)
       }
     }
-    return RawPipeline(name: name ?? base.name, store: store ?? base.store, inputsHelp: inputsHelp ?? base.inputsHelp,
-                       vars: vars, stages: stages)
+    return RawPipeline(
+      name: name ?? base.name, store: store ?? base.store, inputsHelp: inputsHelp ?? base.inputsHelp,
+      vars: vars, stages: stages)
   }
 
   /// Parses one stage object. In a file that extends another, a stage with a base stage's name
@@ -80,7 +85,8 @@ struct RawPipeline {
   private static func parseStage(_ entry: JSONValue, at: String, file: String, base: [Stage]) throws(PipelineFileError) -> Stage {
     guard case .object(let o) = entry else { throw PipelineFileError(file: file, path: at, message: "must be an object") }
     for key in o.keys.sorted() where !stageKeys.contains(key) {
-      throw PipelineFileError(file: file, path: "\(at).\(key)", message: "unknown field; a stage has: \(stageKeys.sorted().joined(separator: ", "))")
+      throw PipelineFileError(
+        file: file, path: "\(at).\(key)", message: "unknown field; a stage has: \(stageKeys.sorted().joined(separator: ", "))")
     }
     guard let name = try string(o["name"], file: file, at: "\(at).name"), !name.isEmpty else {
       throw PipelineFileError(file: file, path: "\(at).name", message: "is missing: every stage needs a name")
@@ -187,8 +193,10 @@ struct VariableSubstitution {
 
   private func lookup(_ name: String, at path: String) throws(PipelineFileError) -> JSONValue {
     guard let value = variables[name] else {
-      throw PipelineFileError(file: file, path: path, message:
-        "unknown variable '\(name)'; declared: \(variables.keys.sorted().joined(separator: ", "))")
+      throw PipelineFileError(
+        file: file, path: path,
+        message:
+          "unknown variable '\(name)'; declared: \(variables.keys.sorted().joined(separator: ", "))")
     }
     return value
   }
@@ -207,7 +215,8 @@ enum TopologicalOrder {
     var pending = stages
     while !pending.isEmpty {
       guard let next = pending.firstIndex(where: { $0.upstream.allSatisfy(placed.contains) }) else {
-        throw PipelineFileError(file: file, path: "stages", message: "the stages form a cycle: \(cycle(in: pending).joined(separator: " → "))")
+        throw PipelineFileError(
+          file: file, path: "stages", message: "the stages form a cycle: \(cycle(in: pending).joined(separator: " → "))")
       }
       placed.insert(pending[next].name)
       ordered.append(pending.remove(at: next))

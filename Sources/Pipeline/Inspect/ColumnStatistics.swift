@@ -51,7 +51,10 @@ public struct ColumnStatistics: Sendable {
     var lo: Double?, hi: Double?, nulls = 0
     for v in values {
       let d = v.doubleValue
-      if d.isNaN || d == sentinel { nulls += 1; continue }
+      if d.isNaN || d == sentinel {
+        nulls += 1
+        continue
+      }
       lo = Swift.min(lo ?? d, d)
       hi = Swift.max(hi ?? d, d)
     }

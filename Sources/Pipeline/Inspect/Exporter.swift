@@ -39,7 +39,10 @@ public enum Exporter {
   static func npy(_ table: Table) throws -> [UInt8] {
     guard let first = table.columns.first else { throw ExportError(message: "the artifact has no columns") }
     guard case .scalar(let element) = first.type, table.columns.allSatisfy({ $0.type == first.type }) else {
-      throw ExportError(message: "npy export needs numeric columns of one type; this artifact has \(table.columns.map { "\($0.name): \($0.type)" }.joined(separator: ", ")); use --format csv")
+      throw ExportError(
+        message:
+          "npy export needs numeric columns of one type; this artifact has \(table.columns.map { "\($0.name): \($0.type)" }.joined(separator: ", ")); use --format csv"
+      )
     }
     let descr: String
     switch element {

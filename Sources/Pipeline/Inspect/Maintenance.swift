@@ -55,7 +55,9 @@ public enum Maintenance {
       progress(n, ids.count)
       do {
         let reader = try ArtifactReader(path: store.objectPath(id))
-        guard reader.manifest.id == id else { throw CorruptObjectError(path: reader.path, detail: "its manifest names id \(reader.manifest.id.short)") }
+        guard reader.manifest.id == id else {
+          throw CorruptObjectError(path: reader.path, detail: "its manifest names id \(reader.manifest.id.short)")
+        }
         _ = try reader.table(verifyHashes: deep)
         if deep, reader.manifest.contentID() != id {
           throw CorruptObjectError(path: reader.path, detail: "content id recomputes to \(reader.manifest.contentID().short)")

@@ -90,7 +90,10 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     case .double(let d): out += JSONValue.format(d)
     case .string(let s): JSONValue.quote(s, into: &out)
     case .array(let a):
-      if a.isEmpty { out += "[]"; return }
+      if a.isEmpty {
+        out += "[]"
+        return
+      }
       out += "["
       for (n, v) in a.enumerated() {
         out += (n == 0 ? "" : ",") + newline
@@ -98,7 +101,10 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
       }
       out += close + "]"
     case .object(let o):
-      if o.isEmpty { out += "{}"; return }
+      if o.isEmpty {
+        out += "{}"
+        return
+      }
       out += "{"
       for (n, key) in o.keys.sorted().enumerated() {
         out += (n == 0 ? "" : ",") + newline
@@ -126,7 +132,8 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
       case "\r": out += "\\r"
       case "\t": out += "\\t"
       case _ where scalar.value < 0x20:
-        out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+        out +=
+          "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
           + String(scalar.value, radix: 16)
       default: out.unicodeScalars.append(scalar)
       }

@@ -86,7 +86,8 @@ struct Rebuilder: Sendable {
     let key = inputs.components.key
     if forced == nil, let entry = cachedEntry(key) {
       if store.head(pipeline: spec.identity, stage: stage.name)?.key != key { try? store.putHead(entry, pipeline: spec.identity) }
-      return StageOutcome(record: record(stage, .cached, reason: "up to date", entry: entry, seconds: 0), outputs: entry.outputs.mapValues(\.id))
+      return StageOutcome(
+        record: record(stage, .cached, reason: "up to date", entry: entry, seconds: 0), outputs: entry.outputs.mapValues(\.id))
     }
     let reason = forced ?? staleReason(stage, inputs.components)
     emit(.stageStarted(stage: stage.name, reason: reason))
@@ -122,10 +123,13 @@ struct Rebuilder: Sendable {
     } catch {
       return failure(stage, reason: reason, error: error, started: started)
     }
-    return StageOutcome(record: record(stage, .ran, reason: reason, entry: entry, seconds: entry.seconds), outputs: entry.outputs.mapValues(\.id))
+    return StageOutcome(
+      record: record(stage, .ran, reason: reason, entry: entry, seconds: entry.seconds), outputs: entry.outputs.mapValues(\.id))
   }
 
-  private func record(_ stage: StageSpec, _ status: RunRecord.StageRecord.Status, reason: String, entry: CacheEntry, seconds: Double) -> RunRecord.StageRecord {
+  private func record(_ stage: StageSpec, _ status: RunRecord.StageRecord.Status, reason: String, entry: CacheEntry, seconds: Double)
+    -> RunRecord.StageRecord
+  {
     RunRecord.StageRecord(
       name: stage.name, status: status, reason: reason, seconds: seconds,
       rows: entry.outputs.values.filter { $0.kind == .table }.reduce(0) { $0 + $1.rows },
@@ -135,7 +139,9 @@ struct Rebuilder: Sendable {
       outputs: entry.outputs.mapValues(\.id), figures: entry.figures, error: nil)
   }
 
-  func failure(_ stage: StageSpec, reason: String, error: any Error, started: Date, status: RunRecord.StageRecord.Status = .failed) -> StageOutcome {
+  func failure(_ stage: StageSpec, reason: String, error: any Error, started: Date, status: RunRecord.StageRecord.Status = .failed)
+    -> StageOutcome
+  {
     StageOutcome(
       record: RunRecord.StageRecord(
         name: stage.name, status: status, reason: reason, seconds: Date().timeIntervalSince(started), rows: 0, rawBytes: 0,

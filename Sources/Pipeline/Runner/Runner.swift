@@ -115,7 +115,10 @@ public struct Runner: Sendable {
   func targetStages() throws -> [StageSpec] {
     for name in [options.rerun, options.force, options.until].compactMap({ $0 }) where spec.stage(name) == nil {
       let hint = Suggestion.closest(to: name, in: spec.stages.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
-      throw RunRequestError(message: "the pipeline \(FileSystem.basename(of: spec.path)) has no stage '\(name)'\(hint); its stages are: \(spec.stages.map(\.name).joined(separator: ", "))")
+      throw RunRequestError(
+        message:
+          "the pipeline \(FileSystem.basename(of: spec.path)) has no stage '\(name)'\(hint); its stages are: \(spec.stages.map(\.name).joined(separator: ", "))"
+      )
     }
     if options.rerun != nil && (options.force != nil || options.until != nil) {
       throw RunRequestError(message: "--stage reruns exactly one stage; it does not combine with --force or --until")
@@ -129,4 +132,3 @@ public struct Runner: Sendable {
     return spec.stages.filter { wanted.contains($0.name) }
   }
 }
-

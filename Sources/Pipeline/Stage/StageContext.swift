@@ -61,7 +61,8 @@ public final class StageContext: Sendable {
     let reader = try reader(slot)
     let absent = Table([], metadata: reader.manifest.metadata).absentColumns
     if let columns, let missing = columns.first(where: absent.contains) {
-      throw StageInputError(stage: stage, slot: slot, detail: "has no column \(missing): its source file lacked it (written as nulls), and this stage needs it")
+      throw StageInputError(
+        stage: stage, slot: slot, detail: "has no column \(missing): its source file lacked it (written as nulls), and this stage needs it")
     }
     return try guarding(slot) { try reader.table(columns: columns) }
   }

@@ -5,12 +5,16 @@ import Pipeline
 /// real data uses −1 as a value ("unknown"). Only `article_id` is required: an absent column is a
 /// null column listed in `absent_columns` (`product_code` is derived from the id instead).
 struct ArticlesReader {
-  static let numeric = ["product_code", "product_type_no", "graphical_appearance_no", "colour_group_code",
-                        "perceived_colour_value_id", "perceived_colour_master_id", "department_no", "index_group_no",
-                        "section_no", "garment_group_no"]
-  static let categorical = ["product_type_name", "product_group_name", "graphical_appearance_name", "colour_group_name",
-                            "perceived_colour_value_name", "perceived_colour_master_name", "department_name", "index_code",
-                            "index_name", "index_group_name", "section_name", "garment_group_name"]
+  static let numeric = [
+    "product_code", "product_type_no", "graphical_appearance_no", "colour_group_code",
+    "perceived_colour_value_id", "perceived_colour_master_id", "department_no", "index_group_no",
+    "section_no", "garment_group_no",
+  ]
+  static let categorical = [
+    "product_type_name", "product_group_name", "graphical_appearance_name", "colour_group_name",
+    "perceived_colour_value_name", "perceived_colour_master_name", "department_name", "index_code",
+    "index_name", "index_group_name", "section_name", "garment_group_name",
+  ]
   static let text = ["prod_name", "detail_desc"]
   static let required = ["article_id"]
 
@@ -33,8 +37,9 @@ struct ArticlesReader {
   }
 
   static func read(_ input: InputBytes, badRows: BadRowPolicy) throws -> Result {
-    let reader = try CSVTableReader(input, kind: "the H&M articles file", required: required,
-                                    optional: numeric + categorical + text)
+    let reader = try CSVTableReader(
+      input, kind: "the H&M articles file", required: required,
+      optional: numeric + categorical + text)
     let scanner = reader.scanner
     let idAt = reader.position("article_id")!
     let numberAt = numeric.map { reader.position($0) }
@@ -45,7 +50,10 @@ struct ArticlesReader {
       for (n, at) in numberAt.enumerated() {
         guard let at else { continue }
         let f = fields[at]
-        if f.count == 0 { part.numbers[n].append(Int32.min); continue }
+        if f.count == 0 {
+          part.numbers[n].append(Int32.min)
+          continue
+        }
         guard let v = FieldParser.signed(scanner.data, f), v >= Int64(Int32.min), v <= Int64(Int32.max) else {
           throw RowError(numeric[n], "'\(scanner.text(f))' is not an integer")
         }
@@ -63,13 +71,15 @@ struct ArticlesReader {
     var seen: [UInt64: Int] = [:]
     for (row, id) in merged.ids.enumerated() {
       if let first = seen[id] {
-        throw CSVError(code: .badField, file: input.name, line: 0, field: "article_id",
-                       message: "article \(ArticleNumber.text(id)) appears twice (rows \(first + 1) and \(row + 1))")
+        throw CSVError(
+          code: .badField, file: input.name, line: 0, field: "article_id",
+          message: "article \(ArticleNumber.text(id)) appears twice (rows \(first + 1) and \(row + 1))")
       }
       seen[id] = row
     }
-    return Result(ids: merged.ids, part: merged, texts: text.indices.map { n in parts.map { $0.texts[n] } }, skipped: skipped,
-                  absent: Set((numeric + categorical + text).filter { reader.position($0) == nil }))
+    return Result(
+      ids: merged.ids, part: merged, texts: text.indices.map { n in parts.map { $0.texts[n] } }, skipped: skipped,
+      absent: Set((numeric + categorical + text).filter { reader.position($0) == nil }))
   }
 
   /// An article id: digits, with or without the leading zero, at most 10 of them.
@@ -92,7 +102,8 @@ struct ArticlesReader {
     var columns = [Column("article_id", ids)]
     for (n, name) in numeric.enumerated() {
       let productCode = { (id: UInt64) in Int32(id / 1000) }
-      let values = result.absent.contains(name)
+      let values =
+        result.absent.contains(name)
         ? ids.map { name == "product_code" ? productCode($0) : Int32.min }
         : result.part.numbers[n] + added.map { name == "product_code" ? productCode($0) : Int32.min }
       columns.append(Column(name, values, nullSentinel: Int64(Int32.min)))

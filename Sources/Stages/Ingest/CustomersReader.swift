@@ -39,7 +39,9 @@ struct CustomersReader {
       if let newsAt { part.news.append(scanner, fields[newsAt]) }
       if let ageAt {
         let f = fields[ageAt]
-        if f.count == 0 { part.age.append(255) } else {
+        if f.count == 0 {
+          part.age.append(255)
+        } else {
           guard let v = FieldParser.number(scanner.data, f), v >= 0, v < 255 else {
             throw RowError("age", "'\(scanner.text(f))' is not an age")
           }
@@ -68,11 +70,13 @@ struct CustomersReader {
       result.has.contains(name) ? values + repeatElement(255, count: added.count) : [UInt8](repeating: 255, count: rows)
     }
     var columns = (0..<4).map { w in
-      Column(name: "id_word\(w)", type: .scalar(.u64), rowCount: rows, values: ByteStorage(count: rows * 8) { raw in
-        let out = raw.bindMemory(to: UInt64.self)
-        for (n, key) in result.keys.enumerated() { out[n] = key.word(w) }
-        for (n, key) in added.enumerated() { out[result.keys.count + n] = key.word(w) }
-      }, offsets: nil)
+      Column(
+        name: "id_word\(w)", type: .scalar(.u64), rowCount: rows,
+        values: ByteStorage(count: rows * 8) { raw in
+          let out = raw.bindMemory(to: UInt64.self)
+          for (n, key) in result.keys.enumerated() { out[n] = key.word(w) }
+          for (n, key) in added.enumerated() { out[result.keys.count + n] = key.word(w) }
+        }, offsets: nil)
     }
     columns.append(Column("FN", pad("FN", result.parts.flatMap(\.fn)), nullSentinel: 255))
     columns.append(Column("Active", pad("Active", result.parts.flatMap(\.active)), nullSentinel: 255))
@@ -98,9 +102,15 @@ struct SmallDictionary: Sendable {
   var codes: [UInt8] = []  // 255 = empty
 
   mutating func append(_ scanner: CSVScanner, _ f: FieldRange) {
-    guard f.count > 0 else { codes.append(255); return }
+    guard f.count > 0 else {
+      codes.append(255)
+      return
+    }
     let bytes = UnsafeRawBufferPointer(rebasing: scanner.data[f.start..<f.end])
-    if let n = values.firstIndex(where: { $0.elementsEqual(bytes) }) { codes.append(UInt8(n)); return }
+    if let n = values.firstIndex(where: { $0.elementsEqual(bytes) }) {
+      codes.append(UInt8(n))
+      return
+    }
     values.append(Array(bytes))
     codes.append(UInt8(min(values.count - 1, 254)))
   }

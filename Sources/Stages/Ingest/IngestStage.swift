@@ -58,8 +58,9 @@ public struct IngestStage: Stage {
     try requireRows(customers.keys.count, customerBytes.name)
     let customerIndex = IDIndex(customers.keys)
     if let duplicate = customerIndex.firstDuplicate {
-      throw CSVError(code: .badField, file: customerBytes.name, line: 0, field: "customer_id",
-                     message: "customer \(duplicate.hex) appears twice")
+      throw CSVError(
+        code: .badField, file: customerBytes.name, line: 0, field: "customer_id",
+        message: "customer \(duplicate.hex) appears twice")
     }
     let transactionBytes = try context.bytes("transactions")
     let (columns, parts, skipped, absentTransactionColumns) = try TransactionsReader.read(
@@ -81,7 +82,8 @@ public struct IngestStage: Stage {
     ]
     for (name, table, file) in tables {
       if !table.absentColumns.isEmpty {
-        context.warn("\(file) has no column \(table.absentColumns.joined(separator: ", ")): written as nulls; a stage that needs one will say so")
+        context.warn(
+          "\(file) has no column \(table.absentColumns.joined(separator: ", ")): written as nulls; a stage that needs one will say so")
       }
       try context.write(name, table)
     }
@@ -136,7 +138,8 @@ struct TransactionMerge {
 
   /// Applies the policy to rows whose article is not in articles.csv; returns the ids added.
   mutating func resolveArticles(_ policy: IngestStage.MissingPolicy, file: String) throws -> [UInt64] {
-    let (added, index) = try plan(missingArticles, policy, what: "article", file: file, firstIndex: articlesInFile, describe: ArticleNumber.text)
+    let (added, index) = try plan(
+      missingArticles, policy, what: "article", file: file, firstIndex: articlesInFile, describe: ArticleNumber.text)
     if let index { for (row, key) in missingArticles { columns.article.rows[row] = index[key]! } }
     return added
   }
@@ -154,8 +157,10 @@ struct TransactionMerge {
     let summary = "\(missing.count) rows name \(distinct.count) \(what)s that are not in the \(what)s file"
     switch policy {
     case .fail:
-      throw CSVError(code: .missingKey, file: file, line: 0, field: "\(what)_id", message:
-        "\(summary) (first: \(describe(distinct[0]))); set missing_\(what)s to add or drop to go on")
+      throw CSVError(
+        code: .missingKey, file: file, line: 0, field: "\(what)_id",
+        message:
+          "\(summary) (first: \(describe(distinct[0]))); set missing_\(what)s to add or drop to go on")
     case .add:
       notes.append("\(summary): added with unknown attributes (missing_\(what)s = add)")
       return (distinct, Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt32(firstIndex + $0)) }))

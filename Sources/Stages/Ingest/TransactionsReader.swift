@@ -67,15 +67,19 @@ struct TransactionsReader {
       }
       guard let parsed = FieldParser.day(data, field), days.contains(parsed) else { return nil }
       lastDay = parsed
-      lastDate = (data.loadUnaligned(fromByteOffset: field.start, as: UInt64.self),
-                  data.loadUnaligned(fromByteOffset: field.start + 8, as: UInt16.self))
+      lastDate = (
+        data.loadUnaligned(fromByteOffset: field.start, as: UInt64.self),
+        data.loadUnaligned(fromByteOffset: field.start + 8, as: UInt16.self)
+      )
       return parsed
     }
 
     /// Adds one row; its ids are looked up with the batch.
     @inline(__always)
-    mutating func append(day: Int32, customer: CustomerKey, article: UInt64, price: Float, channel: UInt8,
-                         _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>) {
+    mutating func append(
+      day: Int32, customer: CustomerKey, article: UInt64, price: Float, channel: UInt8,
+      _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>
+    ) {
       precondition(count < bound, "a piece holds more records than lines")
       columns.day.rows[first + count] = day
       columns.price.rows[first + count] = price
@@ -98,7 +102,8 @@ struct TransactionsReader {
     let pieces = reader.pieces(bytesPerPiece: 32 << 20)
     let columns = TransactionColumns(capacity: pieces.last.map { $0.firstRecord + $0.maxRecords } ?? 0)
     let standardLayout = at == Array(0..<5) && reader.header.count == 5
-    let fast: (@Sendable (inout Part, inout Int, Int) -> Bool)? = standardLayout
+    let fast: (@Sendable (inout Part, inout Int, Int) -> Bool)? =
+      standardLayout
       ? { @Sendable part, offset, end in fastRecord(scanner, &part, &offset, end, customers, articles) } : nil
     let (parts, skipped) = try reader.parse(
       pieces, badRows: badRows, cancellation: { context.isCancelled },
@@ -111,8 +116,10 @@ struct TransactionsReader {
       guard let day = part.day(data, fields[at[0]]) else {
         let text = scanner.text(fields[at[0]])
         guard KaggleDate.day(text) != nil else { throw RowError("t_dat", "'\(text)' is not a date (YYYY-MM-DD)") }
-        throw RowError("t_dat", "'\(text)' is outside the plausible dates \(KaggleDate.text(day: Int(days.lowerBound)))…"
-          + "\(KaggleDate.text(day: Int(days.upperBound))) (ingest's first_date and last_date)")
+        throw RowError(
+          "t_dat",
+          "'\(text)' is outside the plausible dates \(KaggleDate.text(day: Int(days.lowerBound)))…"
+            + "\(KaggleDate.text(day: Int(days.upperBound))) (ingest's first_date and last_date)")
       }
       guard let key = FieldParser.hex256(data, fields[at[1]]) else {
         throw RowError("customer_id", "'\(scanner.text(fields[at[1]]))' is not a customer id (64 hex digits)")
@@ -205,8 +212,11 @@ final class TransactionColumns: Sendable {
 
   /// The first `rows` rows as the transactions table; the columns pass to it.
   func table(rows: Int) -> Table {
-    Table([day.column("day", rowCount: rows), customer.column("customer", rowCount: rows),
-           article.column("article", rowCount: rows), price.column("price", rowCount: rows),
-           channel.column("channel", rowCount: rows, nullSentinel: Int64(Self.noChannel))], metadata: ["day0": KaggleDate.text(day: 0)])
+    Table(
+      [
+        day.column("day", rowCount: rows), customer.column("customer", rowCount: rows),
+        article.column("article", rowCount: rows), price.column("price", rowCount: rows),
+        channel.column("channel", rowCount: rows, nullSentinel: Int64(Self.noChannel)),
+      ], metadata: ["day0": KaggleDate.text(day: 0)])
   }
 }

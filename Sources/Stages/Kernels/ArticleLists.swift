@@ -34,9 +34,12 @@ public enum ArticleLists: Sendable {
 /// `factors` (list<f32>, the same length in every row, also in the metadata for an empty model).
 public enum FactorTable {
   public static func make(idName: String, ids: [UInt32], _ m: FactorMatrix) -> Table {
-    Table([Column(idName, ids),
-           Column("factors", offsets: (0...ids.count).map { UInt64($0 * m.factors) }, values: m.flat)],
-          metadata: ["factors": "\(m.factors)"])
+    Table(
+      [
+        Column(idName, ids),
+        Column("factors", offsets: (0...ids.count).map { UInt64($0 * m.factors) }, values: m.flat),
+      ],
+      metadata: ["factors": "\(m.factors)"])
   }
 
   /// Input `slot` as a padded matrix, and index → model row (−1 when not in the model) for indexes

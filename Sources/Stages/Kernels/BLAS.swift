@@ -13,8 +13,9 @@ public enum BLAS {
   ) {
     precondition(a.count >= m * k && b.count >= n * k && c.count >= m * n, "matrix buffers are too small")
     guard m > 0, n > 0 else { return }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
-                1, a.baseAddress, Int32(k), b.baseAddress, Int32(k), 0, c.baseAddress, Int32(n))
+    cblas_sgemm(
+      CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
+      1, a.baseAddress, Int32(k), b.baseAddress, Int32(k), 0, c.baseAddress, Int32(n))
   }
 
   /// As `multiplyTransposed`, with A's rows cut into fixed slices of `rowsPerSlice` multiplied on
@@ -33,9 +34,10 @@ public enum BLAS {
     Parallel.forEach(chunks: slices) { slice in
       let (a, b, c) = shared.wrapped
       let rows = (slice * rowsPerSlice)..<min(m, (slice + 1) * rowsPerSlice)
-      multiplyTransposed(UnsafeBufferPointer(rebasing: a[(rows.lowerBound * k)..<(rows.upperBound * k)]), b,
-                         into: UnsafeMutableBufferPointer(rebasing: c[(rows.lowerBound * n)..<(rows.upperBound * n)]),
-                         m: rows.count, n: n, k: k)
+      multiplyTransposed(
+        UnsafeBufferPointer(rebasing: a[(rows.lowerBound * k)..<(rows.upperBound * k)]), b,
+        into: UnsafeMutableBufferPointer(rebasing: c[(rows.lowerBound * n)..<(rows.upperBound * n)]),
+        m: rows.count, n: n, k: k)
     }
   }
 
@@ -51,9 +53,10 @@ public enum BLAS {
     let shared = UnsafeTransfer((a, b, c))
     inSlices(ofRows: m) { rows in
       let (a, b, c) = shared.wrapped
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(n), Int32(k),
-                  1, a.baseAddress! + rows.lowerBound * k, Int32(k), b.baseAddress, Int32(k),
-                  0, c.baseAddress! + rows.lowerBound * n, Int32(n))
+      cblas_dgemm(
+        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(n), Int32(k),
+        1, a.baseAddress! + rows.lowerBound * k, Int32(k), b.baseAddress, Int32(k),
+        0, c.baseAddress! + rows.lowerBound * n, Int32(n))
     }
   }
 
@@ -66,9 +69,10 @@ public enum BLAS {
     let shared = UnsafeTransfer((x, c))
     inSlices(ofRows: columns) { slice in
       let (x, c) = shared.wrapped
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(slice.count), Int32(columns), Int32(rows),
-                  1, x.baseAddress! + slice.lowerBound, Int32(columns), x.baseAddress, Int32(columns),
-                  0, c.baseAddress! + slice.lowerBound * columns, Int32(columns))
+      cblas_dgemm(
+        CblasRowMajor, CblasTrans, CblasNoTrans, Int32(slice.count), Int32(columns), Int32(rows),
+        1, x.baseAddress! + slice.lowerBound, Int32(columns), x.baseAddress, Int32(columns),
+        0, c.baseAddress! + slice.lowerBound * columns, Int32(columns))
     }
   }
 

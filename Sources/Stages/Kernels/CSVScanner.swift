@@ -1,8 +1,11 @@
+import Foundation
 import Pipeline
 
 /// A malformed CSV input, located so the user can open the file at the line.
 public struct CSVError: Error, Sendable, CustomStringConvertible {
-  public enum Code: String, Sendable { case empty, notCSV, missingColumn, badFieldCount, badField, unterminatedQuote, truncated, missingKey }
+  public enum Code: String, Sendable {
+    case empty, notCSV, missingColumn, badFieldCount, badField, unterminatedQuote, truncated, missingKey
+  }
   public var code: Code
   public var file: String
   /// 1-based physical line, 0 when the whole file is at fault.
@@ -86,7 +89,12 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
       var quoted = inside, newlines = 0
       while i < data.count {
         let c = data[i]
-        if c == 0x22 { quoted.toggle() } else if c == 0x0A { newlines += 1; if !quoted { break } }
+        if c == 0x22 {
+          quoted.toggle()
+        } else if c == 0x0A {
+          newlines += 1
+          if !quoted { break }
+        }
         i += 1
       }
       starts.append(Swift.min(i + 1, data.count))
@@ -97,9 +105,10 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
     var result: [CSVPiece] = []
     for p in 0..<slices where starts[p] < starts[p + 1] {
       let unterminated = starts[p + 1] == data.count && data.last != 0x0A ? 1 : 0
-      result.append(CSVPiece(
-        range: starts[p]..<starts[p + 1], firstRecord: result.last.map { $0.firstRecord + $0.maxRecords } ?? 0,
-        maxRecords: sliceCounts[p].1 - skipped[p] + skipped[p + 1] + unterminated))
+      result.append(
+        CSVPiece(
+          range: starts[p]..<starts[p + 1], firstRecord: result.last.map { $0.firstRecord + $0.maxRecords } ?? 0,
+          maxRecords: sliceCounts[p].1 - skipped[p] + skipped[p + 1] + unterminated))
     }
     return result
   }
@@ -118,11 +127,15 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
         let fieldStart = i
         while true {
           guard i < end else {
-            throw CSVError(code: .unterminatedQuote, file: name, line: line(at: open), field: "",
-                           message: "a quoted field opened here is never closed")
+            throw CSVError(
+              code: .unterminatedQuote, file: name, line: line(at: open), field: "",
+              message: "a quoted field opened here is never closed")
           }
           if data[i] == 0x22 {
-            if i + 1 < end && data[i + 1] == 0x22 { i += 2; continue }
+            if i + 1 < end && data[i + 1] == 0x22 {
+              i += 2
+              continue
+            }
             break
           }
           i += 1
@@ -131,8 +144,9 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
         i += 1
         if i < end && data[i] == 0x0D { i += 1 }
         if i < end && data[i] != 0x2C && data[i] != 0x0A {
-          throw CSVError(code: .badField, file: name, line: line(at: open), field: "",
-                         message: "a quoted field is followed by text before the next comma")
+          throw CSVError(
+            code: .badField, file: name, line: line(at: open), field: "",
+            message: "a quoted field is followed by text before the next comma")
         }
       } else {
         let fieldStart = i
@@ -144,7 +158,10 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
       if i >= end { break }
       if data[i] == 0x2C {
         i += 1
-        if i == end { fields.append(FieldRange(start: i, end: i, quoted: false)); break }
+        if i == end {
+          fields.append(FieldRange(start: i, end: i, quoted: false))
+          break
+        }
         continue
       }
       i += 1  // the newline
@@ -180,8 +197,15 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
     bytes.reserveCapacity(raw.count)
     var skip = false
     for b in raw {
-      if b == 0x22 && !skip { skip = true; bytes.append(b); continue }
-      if b == 0x22 && skip { skip = false; continue }
+      if b == 0x22 && !skip {
+        skip = true
+        bytes.append(b)
+        continue
+      }
+      if b == 0x22 && skip {
+        skip = false
+        continue
+      }
       skip = false
       bytes.append(b)
     }
@@ -198,5 +222,3 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
     data.last != 0x0A && !UnsafeRawBufferPointer(rebasing: data[offset...]).contains(0x0A)
   }
 }
-
-import Foundation

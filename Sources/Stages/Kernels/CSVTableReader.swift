@@ -37,12 +37,16 @@ public struct CSVTableReader: Sendable {
     var positions: [String: Int] = [:]
     for name in required + optional { if let at = header.firstIndex(of: name) { positions[name] = at } }
     if !required.contains(where: { positions[$0] != nil }) {
-      throw CSVError(code: .notCSV, file: input.name, line: 1, field: "", message:
-        "does not look like \(kind): its first line has none of the columns \(required.joined(separator: ", "))")
+      throw CSVError(
+        code: .notCSV, file: input.name, line: 1, field: "",
+        message:
+          "does not look like \(kind): its first line has none of the columns \(required.joined(separator: ", "))")
     }
     if let missing = required.first(where: { positions[$0] == nil }) {
-      throw CSVError(code: .missingColumn, file: input.name, line: 1, field: missing, message:
-        "required column is missing (the header has: \(header.joined(separator: ", ")))")
+      throw CSVError(
+        code: .missingColumn, file: input.name, line: 1, field: missing,
+        message:
+          "required column is missing (the header has: \(header.joined(separator: ", ")))")
     }
     self.positions = positions
   }
@@ -67,8 +71,9 @@ public struct CSVTableReader: Sendable {
     fastRecord: (@Sendable (inout Part, inout Int, Int) -> Bool)? = nil,
     row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
   ) throws -> (parts: [Part], skipped: Int) {
-    try parse(pieces(bytesPerPiece: bytesPerPiece), badRows: badRows, cancellation: cancellation, progress: progress,
-              makePart: { _ in makePart() }, finishPart: finishPart, fastRecord: fastRecord, row: row)
+    try parse(
+      pieces(bytesPerPiece: bytesPerPiece), badRows: badRows, cancellation: cancellation, progress: progress,
+      makePart: { _ in makePart() }, finishPart: finishPart, fastRecord: fastRecord, row: row)
   }
 
   /// The body cut into pieces of about `bytesPerPiece` that parse independently. The first pass
@@ -109,15 +114,21 @@ public struct CSVTableReader: Sendable {
             do {
               guard fields.count == expected else {
                 let cut = fields.count < expected && scanner.isUnterminatedLastRecord(at: offset)
-                throw RowError("", cut
-                  ? "the last line is cut short (\(fields.count) of \(expected) fields): the file looks truncated"
-                  : "has \(fields.count) fields, the header has \(expected)")
+                throw RowError(
+                  "",
+                  cut
+                    ? "the last line is cut short (\(fields.count) of \(expected) fields): the file looks truncated"
+                    : "has \(fields.count) fields, the header has \(expected)")
               }
               try fields.withUnsafeBufferPointer { (f) throws(RowError) in try row(&part, f, offset) }
             } catch let error as RowError {
-              if badRows == .skip { skipped += 1; continue }
-              throw CSVError(code: error.field.isEmpty ? .badFieldCount : .badField, file: scanner.name,
-                             line: scanner.line(at: offset), field: error.field, message: error.message)
+              if badRows == .skip {
+                skipped += 1
+                continue
+              }
+              throw CSVError(
+                code: error.field.isEmpty ? .badFieldCount : .badField, file: scanner.name,
+                line: scanner.line(at: offset), field: error.field, message: error.message)
             }
           }
           records += 1
@@ -169,10 +180,16 @@ struct StringColumnBuilder {
       var row = 0, base: UInt64 = 0
       out[0] = 0
       for part in parts {
-        for end in part.offsets.dropFirst() { row += 1; out[row] = base + end }
+        for end in part.offsets.dropFirst() {
+          row += 1
+          out[row] = base + end
+        }
         base += UInt64(part.bytes.count)
       }
-      while row < rows { row += 1; out[row] = base }
+      while row < rows {
+        row += 1
+        out[row] = base
+      }
     }
     return Column(name: name, type: .string, rowCount: rows, values: bytes, offsets: offsets)
   }

@@ -58,7 +58,10 @@ public struct CumulativeTable: Sendable {
 
   public init(weights: some Sequence<Double>) {
     var total = 0.0
-    cumulative = weights.map { total += max($0, 0); return total }
+    cumulative = weights.map {
+      total += max($0, 0)
+      return total
+    }
   }
 
   public var total: Double { cumulative.last ?? 0 }
@@ -77,4 +80,3 @@ public struct CumulativeTable: Sendable {
 
   public func pick(_ rng: inout CounterRandom) -> Int { pick(rng.uniform()) }
 }
-

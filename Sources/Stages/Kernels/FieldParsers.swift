@@ -34,7 +34,12 @@ public enum FieldParser {
     var i = f.start
     guard i < f.end else { return nil }
     var negative = false
-    if data[i] == 0x2D { negative = true; i += 1 } else if data[i] == 0x2B { i += 1 }
+    if data[i] == 0x2D {
+      negative = true
+      i += 1
+    } else if data[i] == 0x2B {
+      i += 1
+    }
     // A mantissa below 10^18 has fewer than 19 digits (leading zeros never count), so it takes more.
     let full: UInt64 = 1_000_000_000_000_000_000
     var mantissa: UInt64 = 0
@@ -54,7 +59,10 @@ public enum FieldParser {
         i += 8
       }
       while i < f.end, case let d = data[i] &- 48, d < 10 {
-        if mantissa < full { mantissa = mantissa * 10 + UInt64(d); exponent -= 1 }
+        if mantissa < full {
+          mantissa = mantissa * 10 + UInt64(d)
+          exponent -= 1
+        }
         seen = true
         i += 1
       }
@@ -63,17 +71,30 @@ public enum FieldParser {
     if i < f.end && (data[i] == 0x65 || data[i] == 0x45) {
       i += 1
       var sign = 1
-      if i < f.end && (data[i] == 0x2D || data[i] == 0x2B) { sign = data[i] == 0x2D ? -1 : 1; i += 1 }
+      if i < f.end && (data[i] == 0x2D || data[i] == 0x2B) {
+        sign = data[i] == 0x2D ? -1 : 1
+        i += 1
+      }
       var e = 0, any = false
-      while i < f.end, case let d = data[i] &- 48, d < 10, e < 10_000 { e = e * 10 + Int(d); any = true; i += 1 }
+      while i < f.end, case let d = data[i] &- 48, d < 10, e < 10_000 {
+        e = e * 10 + Int(d)
+        any = true
+        i += 1
+      }
       guard any else { return nil }
       exponent += sign * e
     }
     guard i == f.end else { return nil }
     var value = Double(mantissa)
     var e = exponent
-    while e < -22 { value /= 1e22; e += 22 }
-    while e > 22 { value *= 1e22; e -= 22 }
+    while e < -22 {
+      value /= 1e22
+      e += 22
+    }
+    while e > 22 {
+      value *= 1e22
+      e -= 22
+    }
     value = e < 0 ? value / powers[-e] : value * powers[e]
     return negative ? -value : value
   }

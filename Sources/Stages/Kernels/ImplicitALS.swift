@@ -108,16 +108,16 @@ public enum ImplicitALS {
     let chunks = max(1, min(64, y.rows / 1024))
     let ys = UnsafeTransfer(UnsafeBufferPointer(y.storage))
     let partials = Parallel.map(chunks: chunks) { chunk in
-        var g = [SIMD8<Float>](repeating: .zero, count: f * lanes)
-        for r in Parallel.range(chunk, of: chunks, count: y.rows) {
-          let row = UnsafeBufferPointer(rebasing: ys.wrapped[r * lanes..<(r + 1) * lanes])
-          for j in 0..<f {
-            let s = row[j / 8][j % 8]
-            if s == 0 { continue }
-            for l in 0..<lanes { g[j * lanes + l] += row[l] * s }
-          }
+      var g = [SIMD8<Float>](repeating: .zero, count: f * lanes)
+      for r in Parallel.range(chunk, of: chunks, count: y.rows) {
+        let row = UnsafeBufferPointer(rebasing: ys.wrapped[r * lanes..<(r + 1) * lanes])
+        for j in 0..<f {
+          let s = row[j / 8][j % 8]
+          if s == 0 { continue }
+          for l in 0..<lanes { g[j * lanes + l] += row[l] * s }
         }
-        return g
+      }
+      return g
     }
     var g = partials[0]
     for p in partials.dropFirst() { for i in g.indices { g[i] += p[i] } }
@@ -272,11 +272,23 @@ public enum ImplicitALS {
       var a4 = SIMD8<Float>.zero, a5 = SIMD8<Float>.zero, a6 = SIMD8<Float>.zero, a7 = SIMD8<Float>.zero
       for j in 0..<rows {
         let s = SIMD8<Float>(repeating: scalars[j]), at = j * lanes + lane
-        a0 += g[at] * s; a1 += g[at + 1] * s; a2 += g[at + 2] * s; a3 += g[at + 3] * s
-        a4 += g[at + 4] * s; a5 += g[at + 5] * s; a6 += g[at + 6] * s; a7 += g[at + 7] * s
+        a0 += g[at] * s
+        a1 += g[at + 1] * s
+        a2 += g[at + 2] * s
+        a3 += g[at + 3] * s
+        a4 += g[at + 4] * s
+        a5 += g[at + 5] * s
+        a6 += g[at + 6] * s
+        a7 += g[at + 7] * s
       }
-      out[lane] = a0; out[lane + 1] = a1; out[lane + 2] = a2; out[lane + 3] = a3
-      out[lane + 4] = a4; out[lane + 5] = a5; out[lane + 6] = a6; out[lane + 7] = a7
+      out[lane] = a0
+      out[lane + 1] = a1
+      out[lane + 2] = a2
+      out[lane + 3] = a3
+      out[lane + 4] = a4
+      out[lane + 5] = a5
+      out[lane + 6] = a6
+      out[lane + 7] = a7
       lane += 8
     }
     while lane < lanes {
@@ -307,25 +319,25 @@ public enum ImplicitALS {
     let chunks = max(1, (rows + rowsPerChunk - 1) / rowsPerChunk)
     let (xs, ys) = (UnsafeBufferPointer(x.storage), UnsafeBufferPointer(y.storage))
     let parts = gram.withUnsafeBufferPointer { g in
-          let shared = UnsafeTransfer((xs, ys, g))
-          return Parallel.map(chunks: chunks) { chunk -> (Double, Double, Double) in
-            let (xs, ys, g) = shared.wrapped
-            let gx = UnsafeMutableBufferPointer<SIMD8<Float>>.allocate(capacity: lanes)
-            defer { gx.deallocate() }
-            var loss = 0.0, confidence = 0.0, norm = 0.0
-            for r in Parallel.range(chunk, of: chunks, count: rows) {
-              let row = UnsafeBufferPointer(rebasing: xs[r * lanes..<(r + 1) * lanes])
-              multiply(g, row, into: gx, lanes: lanes)
-              loss += Double(dot(row, UnsafeBufferPointer(gx), lanes))
-              norm += Double(dot(row, row, lanes))
-              for i in m.offsets[r]..<m.offsets[r + 1] {
-                let c = Double(m.confidence[i]), s = Double(dot(row, item(ys, m.columns[i], lanes), lanes))
-                loss += c * (1 - s) * (1 - s) - s * s
-                confidence += c
-              }
-            }
-            return (loss, confidence, norm)
+      let shared = UnsafeTransfer((xs, ys, g))
+      return Parallel.map(chunks: chunks) { chunk -> (Double, Double, Double) in
+        let (xs, ys, g) = shared.wrapped
+        let gx = UnsafeMutableBufferPointer<SIMD8<Float>>.allocate(capacity: lanes)
+        defer { gx.deallocate() }
+        var loss = 0.0, confidence = 0.0, norm = 0.0
+        for r in Parallel.range(chunk, of: chunks, count: rows) {
+          let row = UnsafeBufferPointer(rebasing: xs[r * lanes..<(r + 1) * lanes])
+          multiply(g, row, into: gx, lanes: lanes)
+          loss += Double(dot(row, UnsafeBufferPointer(gx), lanes))
+          norm += Double(dot(row, row, lanes))
+          for i in m.offsets[r]..<m.offsets[r + 1] {
+            let c = Double(m.confidence[i]), s = Double(dot(row, item(ys, m.columns[i], lanes), lanes))
+            loss += c * (1 - s) * (1 - s) - s * s
+            confidence += c
           }
+        }
+        return (loss, confidence, norm)
+      }
     }
     let itemNorm = y.storage.reduce(0.0) { $0 + Double(($1 * $1).sum()) }
     let loss = parts.reduce(0.0) { $0 + $1.0 } + Double(regularization) * (parts.reduce(0.0) { $0 + $1.2 } + itemNorm)

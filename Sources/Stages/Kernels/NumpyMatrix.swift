@@ -19,11 +19,14 @@ public struct NumpyMatrix: Sendable {
   public init(_ input: InputBytes) throws {
     let bytes = input.bytes
     let fail = { (message: String) in FormatError(file: input.name, message: message) }
-    guard bytes.count >= 10, bytes[0] == 0x93, String(decoding: UnsafeRawBufferPointer(rebasing: bytes[1..<6]), as: UTF8.self) == "NUMPY" else {
+    guard bytes.count >= 10, bytes[0] == 0x93, String(decoding: UnsafeRawBufferPointer(rebasing: bytes[1..<6]), as: UTF8.self) == "NUMPY"
+    else {
       throw fail("not a NumPy .npy file")
     }
     let major = bytes[6]
-    let headerLength = major == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
+    let headerLength =
+      major == 1
+      ? Int(bytes[8]) | Int(bytes[9]) << 8
       : Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian)
     let dataStart = (major == 1 ? 10 : 12) + headerLength
     guard dataStart <= bytes.count else { throw fail("its header is cut short") }
@@ -44,7 +47,8 @@ public struct NumpyMatrix: Sendable {
     let data = UnsafeRawBufferPointer(rebasing: bytes[dataStart...])
     switch descr {
     case "<f4": floats = (0..<count).map { Float(bitPattern: data.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).littleEndian) }
-    case "<f2": floats = (0..<count).map { Float(Float16(bitPattern: data.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian)) }
+    case "<f2":
+      floats = (0..<count).map { Float(Float16(bitPattern: data.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian)) }
     case "<i8": integers = (0..<count).map { Int64(littleEndian: data.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
     default: throw fail("dtype \(descr) is not supported (float32, float16 or int64)")
     }

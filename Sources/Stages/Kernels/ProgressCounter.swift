@@ -12,7 +12,10 @@ final class ProgressCounter: Sendable {
   }
 
   func advance() {
-    let n = done.withLock { $0 += 1; return $0 }
+    let n = done.withLock {
+      $0 += 1
+      return $0
+    }
     report(Double(n) / Double(max(total, 1)))
   }
 }

@@ -138,8 +138,9 @@ public enum TopKCosine {
       for start in stride(from: 0, to: rows, by: block) {
         let targets = start..<min(rows, start + block)
         gathered.withUnsafeBufferPointer { g in
-          BLAS.multiplyTransposedInParallel(g, UnsafeBufferPointer(rebasing: unit[(targets.lowerBound * dims)..<(targets.upperBound * dims)]),
-                                            into: product, m: batch.count, n: targets.count, k: dims)
+          BLAS.multiplyTransposedInParallel(
+            g, UnsafeBufferPointer(rebasing: unit[(targets.lowerBound * dims)..<(targets.upperBound * dims)]),
+            into: product, m: batch.count, n: targets.count, k: dims)
         }
         let shared = UnsafeTransfer((final, unit.baseAddress!, product.baseAddress!))
         Parallel.forEach(chunks: batch.count) { i in
@@ -160,7 +161,10 @@ public enum TopKCosine {
     for r in 0..<rows {
       var norm: Float = 0
       for d in 0..<dims { norm += matrix[r * dims + d] * matrix[r * dims + d] }
-      guard norm > 0, norm.isFinite else { isZero[r] = true; continue }
+      guard norm > 0, norm.isFinite else {
+        isZero[r] = true
+        continue
+      }
       let scale = 1 / norm.squareRoot()
       for d in 0..<dims { unit[r * dims + d] = matrix[r * dims + d] * scale }
     }
@@ -184,7 +188,8 @@ public enum TopKCosine {
         var t = 0
         while t + 32 <= targets.count {
           let v = UnsafeRawPointer(row + t)
-          let beats = exceeds(v.loadUnaligned(as: SIMD8<Float>.self), threshold)
+          let beats =
+            exceeds(v.loadUnaligned(as: SIMD8<Float>.self), threshold)
             | exceeds(v.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), threshold)
             | exceeds(v.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), threshold)
             | exceeds(v.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), threshold)

@@ -34,7 +34,8 @@ public enum HMSynth {
     }
     try SynthFiles.writeSampleSubmission(tx, catalog: catalog, customers: customers, to: path("sample_submission.csv"))
     progress(0.92, "image embeddings")
-    try SynthEmbeddings.write(catalog, dims: embeddingDims, seed: seed, matrix: path("image_embeddings.npy"), ids: path("image_embeddings_ids.npy"))
+    try SynthEmbeddings.write(
+      catalog, dims: embeddingDims, seed: seed, matrix: path("image_embeddings.npy"), ids: path("image_embeddings_ids.npy"))
     progress(1, "done")
     return Summary(articles: catalog.articleCount, customers: customers.count, transactions: tx.count, files: SynthFiles.names)
   }

@@ -14,8 +14,10 @@ enum SynthIndex {
   /// Product groups an index sells: lingerie, accessories and the rest keep to their own kinds.
   static func sells(_ code: String, _ productGroup: String) -> Bool {
     let lingerie: Set = ["Underwear", "Socks & Tights", "Nightwear", "Underwear/nightwear", "Swimwear"]
-    let accessories: Set = ["Accessories", "Bags", "Items", "Cosmetic", "Fun", "Stationery", "Furniture",
-                            "Interior textile", "Garment and Shoe care", "Shoes"]
+    let accessories: Set = [
+      "Accessories", "Bags", "Items", "Cosmetic", "Fun", "Stationery", "Furniture",
+      "Interior textile", "Garment and Shoe care", "Shoes",
+    ]
     switch code {
     case "B": return lingerie.contains(productGroup)
     case "C": return accessories.contains(productGroup)
@@ -38,20 +40,22 @@ struct SynthCatalog: Sendable {
 
   static let styles = 8
   static let graphical: [(String, Int, Double)] = [
-    ("Solid", 1010016, 0.471), ("All over pattern", 1010001, 0.163), ("Melange", 1010010, 0.056),
-    ("Stripe", 1010017, 0.047), ("Denim", 1010004, 0.046), ("Front print", 1010008, 0.030),
-    ("Placement print", 1010014, 0.029), ("Check", 1010002, 0.021), ("Lace", 1010009, 0.014),
-    ("Other structure", 1010021, 0.014), ("Colour blocking", 1010003, 0.010), ("Application/3D", 1010024, 0.010),
-    ("Embroidery", 1010006, 0.010), ("Mixed solid/pattern", 1010011, 0.010), ("Glittering/Metallic", 1010023, 0.010),
-    ("Jacquard", 1010022, 0.008), ("Sequin", 1010015, 0.006), ("Dot", 1010005, 0.006), ("Treatment", 1010018, 0.006),
-    ("Other pattern", 1010013, 0.007), ("Transparent", 1010019, 0.004), ("Metallic", 1010012, 0.003),
-    ("Contrast", 1010020, 0.002), ("Chambray", 1010025, 0.001), ("Neps", 1010026, 0.001),
-    ("Hologram", 1010027, 0.0005), ("Slub", 1010028, 0.0005), ("Argyle", 1010029, 0.0005),
-    ("Mesh", 1010007, 0.0005), ("Unknown", -1, 0.0005),
+    ("Solid", 1_010_016, 0.471), ("All over pattern", 1_010_001, 0.163), ("Melange", 1_010_010, 0.056),
+    ("Stripe", 1_010_017, 0.047), ("Denim", 1_010_004, 0.046), ("Front print", 1_010_008, 0.030),
+    ("Placement print", 1_010_014, 0.029), ("Check", 1_010_002, 0.021), ("Lace", 1_010_009, 0.014),
+    ("Other structure", 1_010_021, 0.014), ("Colour blocking", 1_010_003, 0.010), ("Application/3D", 1_010_024, 0.010),
+    ("Embroidery", 1_010_006, 0.010), ("Mixed solid/pattern", 1_010_011, 0.010), ("Glittering/Metallic", 1_010_023, 0.010),
+    ("Jacquard", 1_010_022, 0.008), ("Sequin", 1_010_015, 0.006), ("Dot", 1_010_005, 0.006), ("Treatment", 1_010_018, 0.006),
+    ("Other pattern", 1_010_013, 0.007), ("Transparent", 1_010_019, 0.004), ("Metallic", 1_010_012, 0.003),
+    ("Contrast", 1_010_020, 0.002), ("Chambray", 1_010_025, 0.001), ("Neps", 1_010_026, 0.001),
+    ("Hologram", 1_010_027, 0.0005), ("Slub", 1_010_028, 0.0005), ("Argyle", 1_010_029, 0.0005),
+    ("Mesh", 1_010_007, 0.0005), ("Unknown", -1, 0.0005),
   ]
   /// Garment groups by product group: (garment_group_name, garment_group_no).
   static let garmentGroups: [String: [(String, Int)]] = [
-    "Garment Upper body": [("Jersey Fancy", 1005), ("Jersey Basic", 1002), ("Blouses", 1010), ("Knitwear", 1003), ("Shirts", 1011), ("Outdoor", 1007)],
+    "Garment Upper body": [
+      ("Jersey Fancy", 1005), ("Jersey Basic", 1002), ("Blouses", 1010), ("Knitwear", 1003), ("Shirts", 1011), ("Outdoor", 1007),
+    ],
     "Garment Lower body": [("Trousers", 1009), ("Trousers Denim", 1016), ("Shorts", 1025), ("Skirts", 1012)],
     "Garment Full body": [("Dresses Ladies", 1013), ("Dressed", 1008), ("Dresses/Skirts girls", 1014)],
     "Underwear": [("Under-, Nightwear", 1017)], "Nightwear": [("Under-, Nightwear", 1017)],
@@ -59,9 +63,16 @@ struct SynthCatalog: Sendable {
     "Unknown": [("Unknown", 1001)], "Accessories": [("Accessories", 1019)],
   ]
   static let otherGarmentGroup = ("Special Offers", 1023)
-  static let nameSyllables = ["ja", "de", "ti", "lly", "ma", "ri", "so", "fi", "lu", "na", "ka", "ro", "be", "lla", "mo", "vi", "ta", "ne", "ol", "ive"]
-  static let materials = ["soft cotton jersey", "woven fabric", "fine-knit", "denim", "lyocell", "recycled polyester", "linen blend", "sweatshirt fabric"]
-  static let details = ["a round neckline", "long sleeves", "an elasticated waist", "a V-neck", "side pockets", "a concealed zip", "covered buttons", "narrow shoulder straps"]
+  static let nameSyllables = [
+    "ja", "de", "ti", "lly", "ma", "ri", "so", "fi", "lu", "na", "ka", "ro", "be", "lla", "mo", "vi", "ta", "ne", "ol", "ive",
+  ]
+  static let materials = [
+    "soft cotton jersey", "woven fabric", "fine-knit", "denim", "lyocell", "recycled polyester", "linen blend", "sweatshirt fabric",
+  ]
+  static let details = [
+    "a round neckline", "long sleeves", "an elasticated waist", "a V-neck", "side pockets", "a concealed zip", "covered buttons",
+    "narrow shoulder straps",
+  ]
 
   var articleCount: Int { articleNumbers.count }
   /// The 10-digit article number without its leading zero (product_code × 1000 + variant).
@@ -178,8 +189,10 @@ struct SynthCatalog: Sendable {
       let groupNo = SynthIndex.groups.firstIndex(of: SynthIndex.all[index].group)!
       let section = sectionTables[groupNo].pick(&rng)
       let word = ["Basic", "Trend", "Premium", "Young", "Everyday", "Studio", "Casual", "Tailoring"][n % 8]
-      departments.append(Department(number: 1201 + n * 27, name: "\(word) \(SynthIndex.all[index].name.split(separator: " ")[0]) \(n / 8 + 1)",
-                                    index: index, section: section, productGroup: ""))
+      departments.append(
+        Department(
+          number: 1201 + n * 27, name: "\(word) \(SynthIndex.all[index].name.split(separator: " ")[0]) \(n / 8 + 1)",
+          index: index, section: section, productGroup: ""))
     }
   }
 
@@ -233,6 +246,7 @@ struct SynthCatalog: Sendable {
     let material = SynthCatalog.materials[rng.below(SynthCatalog.materials.count)]
     let detail = SynthCatalog.details[rng.below(SynthCatalog.details.count)]
     let quoted = rng.chance(0.1) ? " in a \"relaxed\" fit" : ""
-    return "\(type.prefix(1).uppercased() + type.dropFirst()) in \(material) with \(detail), \(SynthCatalog.details[rng.below(SynthCatalog.details.count)])\(quoted)."
+    return
+      "\(type.prefix(1).uppercased() + type.dropFirst()) in \(material) with \(detail), \(SynthCatalog.details[rng.below(SynthCatalog.details.count)])\(quoted)."
   }
 }

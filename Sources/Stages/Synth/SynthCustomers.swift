@@ -1,3 +1,4 @@
+import Foundation
 import Pipeline
 
 /// The synthetic customers: ids, the CSV's attributes with the real rates of missing values, and
@@ -36,16 +37,18 @@ struct SynthCustomers: Sendable {
     let ageTable = CumulativeTable(weights: SynthCustomers.ageBuckets.map(\.2) + [0.011561])
     // The young lean to Divided, the older to Ladieswear; overall the transaction shares hold.
     let homeTables = [false, true].map { young in
-      CumulativeTable(weights: SynthIndex.groups.map { group in
-        SynthReference.indexGroups[group]!.1
-          * (group == "Divided" ? (young ? 1.6 : 0.55) : group == "Ladieswear" ? (young ? 0.85 : 1.12) : 1)
-      })
+      CumulativeTable(
+        weights: SynthIndex.groups.map { group in
+          SynthReference.indexGroups[group]!.1
+            * (group == "Divided" ? (young ? 1.6 : 0.55) : group == "Ladieswear" ? (young ? 0.85 : 1.12) : 1)
+        })
     }
     let postalCodes = max(10, Int(352_899 * scale))
     for c in 0..<n {
       var rng = CounterRandom(seed: seed, stream: 21, index: UInt64(c))
       let bucket = ageTable.pick(&rng)
-      let years = bucket < SynthCustomers.ageBuckets.count
+      let years =
+        bucket < SynthCustomers.ageBuckets.count
         ? SynthCustomers.ageBuckets[bucket].0 + rng.below(SynthCustomers.ageBuckets[bucket].1 - SynthCustomers.ageBuckets[bucket].0 + 1) : 0
       age.append(UInt8(years))
       homeGroup.append(UInt8(homeTables[years > 0 && years < 30 ? 1 : 0].pick(&rng)))
@@ -56,7 +59,8 @@ struct SynthCustomers: Sendable {
       let club = rng.uniform()
       let clubCode: UInt8 = club < 0.004418 ? 0 : club < 0.004758 ? 3 : club < 0.072514 ? 2 : 1
       let news = rng.uniform()
-      let newsCode: UInt8 = news < 0.011669 ? 0 : news < 0.012283 ? 3 : news < 0.012284 ? 4 : fn ? (rng.chance(0.92) ? 2 : 1) : (rng.chance(0.05) ? 2 : 1)
+      let newsCode: UInt8 =
+        news < 0.011669 ? 0 : news < 0.012283 ? 3 : news < 0.012284 ? 4 : fn ? (rng.chance(0.92) ? 2 : 1) : (rng.chance(0.05) ? 2 : 1)
       flags.append((fn ? 1 : 0) | (active ? 2 : 0) | clubCode << 2 | newsCode << 5)
       let channel = rng.uniform()
       online.append(channel < 0.62 ? 0.93 : channel < 0.90 ? 0.45 : 0.05)
@@ -74,5 +78,3 @@ struct IDWords: Comparable {
   var a, b, c, d: UInt64
   static func < (x: IDWords, y: IDWords) -> Bool { (x.a, x.b, x.c, x.d) < (y.a, y.b, y.c, y.d) }
 }
-
-import Foundation

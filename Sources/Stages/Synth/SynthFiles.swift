@@ -3,15 +3,19 @@ import Pipeline
 
 /// Writes the synthetic data set in the Kaggle files' exact format.
 enum SynthFiles {
-  static let names = ["articles.csv", "customers.csv", "transactions_train.csv", "sample_submission.csv",
-                      "image_embeddings.npy", "image_embeddings_ids.npy"]
+  static let names = [
+    "articles.csv", "customers.csv", "transactions_train.csv", "sample_submission.csv",
+    "image_embeddings.npy", "image_embeddings_ids.npy",
+  ]
 
   static func writeArticles(_ catalog: SynthCatalog, to path: String) throws {
     var csv = CSVOutput(capacity: catalog.articleCount * 330)
-    csv.raw(Array(("article_id,product_code,prod_name,product_type_no,product_type_name,product_group_name,graphical_appearance_no,"
-      + "graphical_appearance_name,colour_group_code,colour_group_name,perceived_colour_value_id,perceived_colour_value_name,"
-      + "perceived_colour_master_id,perceived_colour_master_name,department_no,department_name,index_code,index_name,"
-      + "index_group_no,index_group_name,section_no,section_name,garment_group_no,garment_group_name,detail_desc\n").utf8))
+    csv.raw(
+      Array(
+        ("article_id,product_code,prod_name,product_type_no,product_type_name,product_group_name,graphical_appearance_no,"
+          + "graphical_appearance_name,colour_group_code,colour_group_name,perceived_colour_value_id,perceived_colour_value_name,"
+          + "perceived_colour_master_id,perceived_colour_master_name,department_no,department_name,index_code,index_name,"
+          + "index_group_no,index_group_name,section_no,section_name,garment_group_no,garment_group_name,detail_desc\n").utf8))
     let values = Array(Set(SynthReference.colours.map(\.4))).sorted()
     let masters = Array(Set(SynthReference.colours.map(\.5))).sorted()
     var product = -1
@@ -68,9 +72,11 @@ enum SynthFiles {
       for c in (chunk * 65_536)..<min(customers.count, (chunk + 1) * 65_536) {
         customers.writeHexID(c, into: &csv.bytes)
         let flags = customers.flags[c]
-        csv.raw(Array(("," + (flags & 1 != 0 ? "1.0" : "") + "," + (flags & 2 != 0 ? "1.0" : "") + ","
-          + club[Int(flags >> 2) & 7] + "," + news[Int(flags >> 5) & 7] + ","
-          + (customers.age[c] > 0 ? "\(customers.age[c]).0" : "") + ",").utf8))
+        csv.raw(
+          Array(
+            ("," + (flags & 1 != 0 ? "1.0" : "") + "," + (flags & 2 != 0 ? "1.0" : "") + ","
+              + club[Int(flags >> 2) & 7] + "," + news[Int(flags >> 5) & 7] + ","
+              + (customers.age[c] > 0 ? "\(customers.age[c]).0" : "") + ",").utf8))
         csv.raw(postalCode(customers.postalCode[c], seed: seed))
         csv.raw([10])
       }

@@ -20,7 +20,9 @@ public struct SynthStage: Stage {
 
   public static func validate(_ params: Params) throws(ParamError) {
     if !(params.scale > 0 && params.scale <= 10) { throw ParamError("scale", "must be in (0, 10], not \(params.scale)") }
-    if !(1...8192).contains(params.embedding_dims) { throw ParamError("embedding_dims", "must be in 1...8192, not \(params.embedding_dims)") }
+    if !(1...8192).contains(params.embedding_dims) {
+      throw ParamError("embedding_dims", "must be in 1...8192, not \(params.embedding_dims)")
+    }
     if params.seed < 0 { throw ParamError("seed", "must be at least 0") }
   }
 

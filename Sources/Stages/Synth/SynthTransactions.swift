@@ -64,7 +64,13 @@ struct SynthTransactions: Sendable {
     var i = 0
     while difference != 0 && !busiest.isEmpty {
       let c = busiest[i % min(busiest.count, 1000)]
-      if difference > 0 && counts[c] < 1895 { counts[c] += 1; difference -= 1 } else if counts[c] > 1 { counts[c] -= 1; difference += 1 }
+      if difference > 0 && counts[c] < 1895 {
+        counts[c] += 1
+        difference -= 1
+      } else if counts[c] > 1 {
+        counts[c] -= 1
+        difference += 1
+      }
       i += 1
       if i > 10_000_000 { break }
     }

@@ -36,7 +36,8 @@ struct ArtifactLocator {
     }
     let output = parts.count > 1 ? parts[1] : (stage.definition.outputs.count == 1 ? stage.definition.outputs[0] : "")
     guard stage.definition.outputs.contains(output) else {
-      throw ValidationError("stage '\(stage.name)' has outputs \(stage.definition.outputs.joined(separator: ", ")); name one as \(stage.name).OUTPUT")
+      throw ValidationError(
+        "stage '\(stage.name)' has outputs \(stage.definition.outputs.joined(separator: ", ")); name one as \(stage.name).OUTPUT")
     }
     guard let outputs = try Runner(spec: spec, store: store, options: RunOptions()).currentOutputs(of: stage.name),
       let id = outputs[output]

@@ -27,6 +27,8 @@ struct GC: AsyncParsableCommand {
       store: try Store(root: root), pipelines: specs, recentRuns: keepRuns, dryRun: dryRun,
       waiting: { _ in print("waiting for the store lock…") })
     let verb = dryRun ? "would delete" : "deleted"
-    print("\(verb) \(report.removed.count) artifacts (\(Format.bytes(report.removedBytes))) and \(report.removedCacheEntries) cache entries; kept \(report.kept) artifacts")
+    print(
+      "\(verb) \(report.removed.count) artifacts (\(Format.bytes(report.removedBytes))) and \(report.removedCacheEntries) cache entries; kept \(report.kept) artifacts"
+    )
   }
 }

@@ -40,9 +40,10 @@ struct Inspect: AsyncParsableCommand {
     let opened = try StoreOptions.open(store ?? "artifacts")
     let matches = opened.objects(withPrefix: target[0])
     guard matches.count == 1 else {
-      throw ValidationError(matches.isEmpty
-        ? "no artifact id starts with '\(target[0])' in \(opened.root) (give at least 4 hex digits)"
-        : "'\(target[0])' matches \(matches.count) artifacts: \(matches.map(\.short).joined(separator: ", "))")
+      throw ValidationError(
+        matches.isEmpty
+          ? "no artifact id starts with '\(target[0])' in \(opened.root) (give at least 4 hex digits)"
+          : "'\(target[0])' matches \(matches.count) artifacts: \(matches.map(\.short).joined(separator: ", "))")
     }
     return (opened, matches[0], [:])
   }
@@ -60,7 +61,9 @@ struct ArtifactReport {
     var out = ["artifact \(m.id)", "kind     \(m.kind.rawValue), \(Format.count(m.rows)) rows, \(m.columns.count) columns"]
     let ratio = m.compressedBytes > 0 ? Double(m.rawBytes) / Double(m.compressedBytes) : 0
     out.append("size     \(Format.bytes(m.compressedBytes)) stored, \(Format.bytes(m.rawBytes)) raw (\(String(format: "%.2f", ratio))×)")
-    if !m.metadata.isEmpty { out.append("metadata " + m.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
+    if !m.metadata.isEmpty {
+      out.append("metadata " + m.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+    }
     if let p = m.provenance {
       out.append("made by  stage \(p.stage) (\(p.kind)@\(p.version))")
       out.append("params   \(p.params.canonical)")
@@ -78,15 +81,19 @@ struct ArtifactReport {
       let stored = entry.buffers.reduce(0) { $0 + $1.compressedBytes }
       let raw = entry.buffers.reduce(0) { $0 + $1.rawBytes }
       let lengthNote = column.type.isRagged ? " (len)" : ""
-      rowsOut.append([entry.name, entry.type, Format.bytes(stored), Format.bytes(raw),
-                      Format.number(stats.min) + lengthNote, Format.number(stats.max) + lengthNote, String(stats.nulls)])
+      rowsOut.append([
+        entry.name, entry.type, Format.bytes(stored), Format.bytes(raw),
+        Format.number(stats.min) + lengthNote, Format.number(stats.max) + lengthNote, String(stats.nulls),
+      ])
     }
     out.append(Format.table(rowsOut))
     if table.kind == .table && table.rowCount > 0 && rows > 0 {
       out.append("")
       out.append("first \(min(rows, table.rowCount)) rows")
       let head = (0..<min(rows, table.rowCount)).map { r in
-        table.columns.map { String(CellFormatter.text($0, row: r, maxListItems: 6, width: CellFormatter.width(of: $0.name, in: table)).prefix(40)) }
+        table.columns.map {
+          String(CellFormatter.text($0, row: r, maxListItems: 6, width: CellFormatter.width(of: $0.name, in: table)).prefix(40))
+        }
       }
       out.append(Format.table([table.columns.map(\.name)] + head))
     }

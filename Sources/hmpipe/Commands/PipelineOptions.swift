@@ -8,7 +8,9 @@ struct PipelineOptions: ParsableArguments {
   @Argument(help: "The pipeline file (JSON), e.g. pipelines/demo.json.")
   var pipeline: String
 
-  @Option(name: .customLong("set"), help: ArgumentHelp("Override a pipeline variable: --set name=value (value as JSON, else a string).", valueName: "name=value"))
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp("Override a pipeline variable: --set name=value (value as JSON, else a string).", valueName: "name=value"))
   var variables: [String] = []
 
   @Option(help: "The store folder (default: the pipeline file's \"store\", else artifacts/ beside the pipeline's project).")
@@ -43,7 +45,8 @@ struct StoreOptions: ParsableArguments {
 
   static func open(_ store: String) throws -> Store {
     guard FileSystem.isDirectory(store) else {
-      throw ValidationError("no store at \(store); pass --store DIR (a pipeline's store is its \"store\" field, by default artifacts/ beside the project)")
+      throw ValidationError(
+        "no store at \(store); pass --store DIR (a pipeline's store is its \"store\" field, by default artifacts/ beside the project)")
     }
     return try Store(root: store)
   }

@@ -33,7 +33,10 @@ struct Run: AsyncParsableCommand {
     let (spec, store) = try options.load()
     let cancellation = CancellationFlag()
     let progress = ProgressView(stages: spec.stages.map(\.name))
-    let interrupt = InterruptHandler { cancellation.cancel(); progress.note("interrupting: finishing the stage in flight, then stopping (Ctrl-C again to quit at once)") }
+    let interrupt = InterruptHandler {
+      cancellation.cancel()
+      progress.note("interrupting: finishing the stage in flight, then stopping (Ctrl-C again to quit at once)")
+    }
     defer { interrupt.cancel() }
     var runOptions = RunOptions(rerun: rerun, force: force, until: until, jobs: jobs, command: CommandLine.arguments.joined(separator: " "))
     runOptions.environment = BuildFacts.current.merging(Startup.facts) { a, _ in a }

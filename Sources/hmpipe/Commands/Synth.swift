@@ -8,7 +8,8 @@ struct Synth: AsyncParsableCommand {
     abstract: "Write a synthetic H&M data set in the Kaggle files' format (docs/synth.md).",
     discussion: "Scale 1 matches the real data: 31.8M transactions, 1.37M customers, 105k articles.")
 
-  @Argument(help: "The folder to write articles.csv, customers.csv, transactions_train.csv, sample_submission.csv and the image embeddings into.")
+  @Argument(
+    help: "The folder to write articles.csv, customers.csv, transactions_train.csv, sample_submission.csv and the image embeddings into.")
   var directory: String
 
   @Option(help: "Size relative to the real data (customers and transactions scale linearly, articles with the square root).")
@@ -32,6 +33,8 @@ struct Synth: AsyncParsableCommand {
       bar.handle(.stageProgress(stage: "synth", fraction: fraction, detail: detail))
     }
     bar.note("synth done in \(Format.seconds(Date().timeIntervalSince(started)))")
-    print("wrote \(directory): \(Format.count(summary.articles)) articles, \(Format.count(summary.customers)) customers, \(Format.count(summary.transactions)) transactions")
+    print(
+      "wrote \(directory): \(Format.count(summary.articles)) articles, \(Format.count(summary.customers)) customers, \(Format.count(summary.transactions)) transactions"
+    )
   }
 }

@@ -33,7 +33,10 @@ final class ProgressView: Sendable {
         s.order.append(stage)
         if !interactive { line(&s, "\(pad(stage))  running: \(reason)") }
       case .stageProgress(let stage, let fraction, let detail):
-        if s.active[stage] == nil { s.active[stage] = (0, "", Date()); s.order.append(stage) }
+        if s.active[stage] == nil {
+          s.active[stage] = (0, "", Date())
+          s.order.append(stage)
+        }
         s.active[stage]?.fraction = fraction
         s.active[stage]?.detail = detail
       case .stageMessage(let stage, let message):
@@ -49,7 +52,12 @@ final class ProgressView: Sendable {
     }
   }
 
-  func note(_ message: String) { state.withLock { line(&$0, message); redraw(&$0) } }
+  func note(_ message: String) {
+    state.withLock {
+      line(&$0, message)
+      redraw(&$0)
+    }
+  }
 
   /// Clears the bars and prints the closing line.
   func finish(_ record: RunRecord) {
@@ -72,7 +80,8 @@ final class ProgressView: Sendable {
     switch r.status {
     case .cached: return "\(pad(r.name))  cached"
     case .ran:
-      var text = "\(pad(r.name))  ran in \(Format.seconds(r.seconds)): "
+      var text =
+        "\(pad(r.name))  ran in \(Format.seconds(r.seconds)): "
         + (r.rows > 0 ? "\(Format.count(r.rows)) rows, " : "") + "\(Format.bytes(r.rawBytes)) raw, \(Format.bytes(r.storedBytes)) stored"
       if r.peakMemoryBytes > 0 { text += ", peak \(Format.bytes(r.peakMemoryBytes))" }
       return text
@@ -102,7 +111,8 @@ final class ProgressView: Sendable {
       guard let a = s.active[stage] else { continue }
       let filled = Int(a.fraction * 24)
       let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 24 - filled)
-      out += "\(pad(stage))  \(bar) \(String(format: "%3d%%", Int(a.fraction * 100)))  \(Format.seconds(Date().timeIntervalSince(a.started)))  \(a.detail)\n"
+      out +=
+        "\(pad(stage))  \(bar) \(String(format: "%3d%%", Int(a.fraction * 100)))  \(Format.seconds(Date().timeIntervalSince(a.started)))  \(a.detail)\n"
     }
     s.drawnLines = s.order.count
     FileHandle.standardError.write(Data(out.utf8))
@@ -115,7 +125,10 @@ enum Format {
     let units = ["B", "KB", "MB", "GB", "TB"]
     var value = Double(n)
     var unit = 0
-    while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+    while value >= 1000 && unit < units.count - 1 {
+      value /= 1000
+      unit += 1
+    }
     return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
   }
 
@@ -154,16 +167,16 @@ enum Format {
 enum BuildFacts {
   static var current: [String: String] {
     #if DEBUG
-    let build = "debug"
+      let build = "debug"
     #else
-    let build = "release"
+      let build = "release"
     #endif
     #if HMPIPE_CPU_native
-    let cpu = "native"
+      let cpu = "native"
     #elseif HMPIPE_CPU_x86_64_v3
-    let cpu = "x86-64-v3"
+      let cpu = "x86-64-v3"
     #else
-    let cpu = "baseline"
+      let cpu = "baseline"
     #endif
     return ["build": build, "cpu_target": cpu]
   }
