@@ -157,6 +157,26 @@ import Testing
     #expect(Maintenance.verify(store: store, deep: true).damaged.isEmpty)
   }
 
+  /// A rerun that produces an object already in the store replaces the file there: it may be a
+  /// damaged copy (truncated and noticed by size, or flipped and rerun by --force).
+  @Test(arguments: ["truncate", "flip"])
+  func recomputedObjectReplacesADamagedCopy(damage: String) async throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("toy.json", toyPipeline(count: 5000))
+    let first = try await runToy(path)
+    let store = try Store(root: dir.path + "/store")
+    let scaled = try #require(first.stages.first { $0.name == "scale" }?.outputs["scaled"])
+    var bytes = try FileSystem.readAll(store.objectPath(scaled))
+    if damage == "truncate" { bytes.removeLast(9) } else { bytes[bytes.count / 2] ^= 0x10 }
+    try FileSystem.writeAtomically(bytes, to: store.objectPath(scaled))
+    let record = try await runToy(path, damage == "truncate" ? RunOptions() : RunOptions(force: "scale"))
+    #expect(statuses(record)["scale"] == .ran)
+    #expect(record.stages.first { $0.name == "scale" }?.outputs["scaled"] == scaled)
+    #expect(Maintenance.verify(store: store, deep: true).damaged.isEmpty, "the damaged copy was replaced")
+    let again = try await runToy(path)
+    #expect(again.stages.allSatisfy { $0.status == .cached }, "\(again.stages.map { ($0.name, $0.status, $0.reason) })")
+  }
+
   @Test func gcKeepsCurrentOutputsAndDropsTheRest() async throws {
     let dir = TemporaryDirectory()
     let path = dir.write("toy.json", toyPipeline(count: 10))
@@ -168,7 +188,8 @@ import Testing
     let report = try Maintenance.collect(store: store, pipelines: [spec], recentRuns: 0, dryRun: false)
     #expect(report.removed.count > 0)
     #expect(store.allObjects().count == before - report.removed.count)
-    #expect(statuses(try await runToy(path)).values.allSatisfy { $0 == .cached })
+    let again = try await runToy(path)
+    #expect(again.stages.allSatisfy { $0.status == .cached }, "\(again.stages.map { ($0.name, $0.status, $0.reason) })")
   }
 
   /// A published file output is copied out after the stage runs, copied again when it goes missing

@@ -58,6 +58,39 @@ public struct ArtifactReader: Sendable {
     try table(columns: [name]).columns[0]
   }
 
+  /// Whether this object's compressed chunks are byte for byte those of `other` (same id, same
+  /// chunk layout): then, `other` being sound, so is this one, whatever the provenance beside them.
+  /// Reads both files once in pieces of a mebibyte; decompresses nothing.
+  public func hasSameChunks(as other: ArtifactReader) throws -> Bool {
+    let mine = manifest.columns.flatMap { $0.buffers.flatMap(\.chunks) }
+    let theirs = other.manifest.columns.flatMap { $0.buffers.flatMap(\.chunks) }
+    guard manifest.id == other.manifest.id, mine.count == theirs.count,
+      zip(mine, theirs).allSatisfy({ $0.size == $1.size && $0.sha256 == $1.sha256 })
+    else { return false }
+    let a = try FileDescriptor.open(path, .read), b = try FileDescriptor.open(other.path, .read)
+    defer {
+      a.close()
+      b.close()
+    }
+    let piece = 1 << 20
+    var left = [UInt8](repeating: 0, count: piece), right = [UInt8](repeating: 0, count: piece)
+    for (x, y) in zip(mine, theirs) {
+      var done = 0
+      while done < x.size {
+        let n = min(piece, x.size - done)
+        let got = try left.withUnsafeMutableBytes {
+          try a.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), at: x.offset + done)
+        }
+        let other = try right.withUnsafeMutableBytes {
+          try b.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), at: y.offset + done)
+        }
+        guard got == n, other == n, left[0..<n] == right[0..<n] else { return false }
+        done += n
+      }
+    }
+    return true
+  }
+
   private func readColumn(_ entry: ColumnManifest, file: FileDescriptor, verifyHashes: Bool, workers: Int) throws -> Column {
     guard let type = entry.columnType else {
       throw CorruptObjectError(path: path, detail: "column '\(entry.name)' has unknown type '\(entry.type)'")

@@ -42,8 +42,11 @@ public final class Store: Sendable {
     try ArtifactWriter(path: temporaryPath("object"), level: compressionLevel, workers: workers)
   }
 
-  /// Finishes `writer` and moves the object into place under its content id. An object with that
-  /// id already present is kept (its content is the same) and the new file dropped.
+  /// Finishes `writer` and moves the object into place under its content id. A file already there
+  /// is kept only when it is sound: its manifest verifies and its compressed chunks are the new
+  /// file's, byte for byte (a damaged copy, truncated or flipped, is replaced; keeping it would make
+  /// every later run trust it). Keeping a sound copy keeps its size, which other stages' cache
+  /// entries that share the id recorded.
   public func commit(
     _ writer: ArtifactWriter, kind: Table.Kind = .table, metadata: [String: String] = [:], provenance: Provenance? = nil
   ) throws -> Manifest {
@@ -55,13 +58,23 @@ public final class Store: Sendable {
       throw error
     }
     let destination = objectPath(manifest.id)
-    if FileSystem.exists(destination) {
+    do {
+      if FileSystem.exists(destination), Self.isSoundCopy(destination, of: writer.path) {
+        FileSystem.remove(writer.path)
+      } else {
+        try FileSystem.makeDirectories(FileSystem.dirname(of: destination))
+        try FileSystem.rename(writer.path, to: destination)
+      }
+    } catch {
       FileSystem.remove(writer.path)
-    } else {
-      try FileSystem.makeDirectories(FileSystem.dirname(of: destination))
-      try FileSystem.rename(writer.path, to: destination)
+      throw error
     }
     return manifest
+  }
+
+  private static func isSoundCopy(_ existing: String, of new: String) -> Bool {
+    guard let old = try? ArtifactReader(path: existing), let fresh = try? ArtifactReader(path: new) else { return false }
+    return (try? old.hasSameChunks(as: fresh)) == true
   }
 
   /// Writes a whole table as one object.
