@@ -34,6 +34,9 @@ public struct ArtifactReader: Sendable {
     guard manifest.format == Manifest.formatVersion else {
       throw CorruptObjectError(path: path, detail: "format version \(manifest.format); this hmpipe reads \(Manifest.formatVersion)")
     }
+    do { try manifest.validate(dataEnd: footer.manifestOffset) } catch {
+      throw CorruptObjectError(path: path, detail: "manifest: \(error.text)")
+    }
   }
 
   /// Reads the named columns (all when nil), in the order asked.
@@ -108,8 +111,8 @@ public struct ArtifactReader: Sendable {
     }
     if let offsetStorage {
       let o = offsetStorage.elements(as: UInt64.self)
-      guard o.first == 0, o.last == UInt64(values.count) else {
-        throw CorruptObjectError(path: path, detail: "column '\(entry.name)' offsets do not span its values")
+      guard o.first == 0, o.last == UInt64(values.count), zip(o, o.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+        throw CorruptObjectError(path: path, detail: "column '\(entry.name)' offsets do not rise from 0 to its value count")
       }
     }
     return Column(
@@ -118,61 +121,116 @@ public struct ArtifactReader: Sendable {
   }
 
   private func readBuffer(_ buffer: BufferManifest, file: FileDescriptor, verifyHashes: Bool, workers: Int) throws -> ByteStorage {
-    let expected = buffer.rawBytes
-    guard buffer.chunks.reduce(0, { $0 + $1.rawSize }) == expected else {
-      throw CorruptObjectError(path: path, detail: "chunk sizes do not add up to the buffer size")
-    }
-    var chunkStarts: [Int] = []
-    var at = 0
-    for chunk in buffer.chunks {
-      chunkStarts.append(at)
-      at += chunk.rawSize
-    }
-    let starts = chunkStarts
-    return try ByteStorage(count: expected) { destination in
+    let starts = buffer.chunks.indices.map { $0 * manifest.chunkBytes }
+    return try ByteStorage(count: buffer.count * buffer.element.byteWidth) { destination in
       let out = UnsafeTransfer(destination)
       let failure = Mutex<(any Error)?>(nil)
       let path = self.path
-      Parallel.forEach(
-        chunks: buffer.chunks.count, workers: workers,
-        makeState: { _ in (ZstdDecompressor(), [UInt8](), [UInt8]()) }
-      ) { state, index in
+      Parallel.forEach(chunks: buffer.chunks.count, workers: workers, makeState: { _ in ChunkDecoder() }) { decoder, index in
         let chunk = buffer.chunks[index]
         // Chunk `index` writes only bytes starts[index] ..< starts[index] + rawSize.
         let target = UnsafeMutableRawBufferPointer(rebasing: out.wrapped[starts[index]..<(starts[index] + chunk.rawSize)])
-        do {
-          if state.1.count < chunk.size { state.1 = [UInt8](repeating: 0, count: chunk.size) }
-          let got = try state.1.withUnsafeMutableBytes { frame in
-            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: frame[0..<chunk.size]), at: chunk.offset)
-          }
-          guard got == chunk.size else { throw CorruptObjectError(path: path, detail: "chunk at byte \(chunk.offset) is cut short") }
-          try state.1.withUnsafeBytes { frame in
-            let compressed = UnsafeRawBufferPointer(rebasing: frame[0..<chunk.size])
-            if buffer.filter == .shuffle {
-              if state.2.count < chunk.rawSize { state.2 = [UInt8](repeating: 0, count: chunk.rawSize) }
-              try state.2.withUnsafeMutableBytes { scratch in
-                let staged = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunk.rawSize])
-                try decompress(compressed, into: staged, at: chunk.offset)
-                ByteShuffle.unshuffle(UnsafeRawBufferPointer(staged), width: buffer.element.byteWidth, into: target)
-              }
-            } else {
-              try decompress(compressed, into: target, at: chunk.offset)
-            }
-          }
-          if verifyHashes, Digest.hexString(Digest.rawSHA256(UnsafeRawBufferPointer(target))) != chunk.sha256 {
-            throw CorruptObjectError(path: path, detail: "chunk at byte \(chunk.offset) does not match its SHA-256")
-          }
-        } catch {
+        do { try decoder.decode(chunk, of: buffer, file: file, path: path, into: target, verifyHash: verifyHashes) } catch {
           failure.withLock { if $0 == nil { $0 = error } }
-        }
-
-        func decompress(_ frame: UnsafeRawBufferPointer, into target: UnsafeMutableRawBufferPointer, at offset: Int) throws {
-          do { try state.0.decompress(frame, into: target) } catch {
-            throw CorruptObjectError(path: path, detail: "chunk at byte \(offset): \(error.message)")
-          }
         }
       }
       if let error = failure.withLock({ $0 }) { throw error }
+    }
+  }
+
+  /// Checks every chunk (its zstd checksum; with `hashes`, its SHA-256 too) and that every string
+  /// and list column's offsets rise from 0 to its value count, one chunk at a time per worker: the
+  /// memory used is a few chunks, whatever size the object claims to unpack to.
+  public func verify(hashes: Bool, workers: Int = Parallel.coreCount) throws {
+    let file = try FileDescriptor.open(path, .read)
+    defer { file.close() }
+    let path = self.path
+    for column in manifest.columns {
+      for buffer in column.buffers {
+        // Per chunk of offsets: its first and last value, and whether it rises within.
+        let bounds = Mutex([(UInt64, UInt64, Bool)?](repeating: nil, count: buffer.chunks.count))
+        let failure = Mutex<(any Error)?>(nil)
+        Parallel.forEach(chunks: buffer.chunks.count, workers: workers, makeState: { _ in ChunkDecoder() }) { decoder, index in
+          let chunk = buffer.chunks[index]
+          if decoder.output.count < chunk.rawSize { decoder.output = [UInt8](repeating: 0, count: chunk.rawSize) }
+          do {
+            try decoder.output.withUnsafeMutableBytes { output in
+              let target = UnsafeMutableRawBufferPointer(rebasing: output[0..<chunk.rawSize])
+              try decoder.decode(chunk, of: buffer, file: file, path: path, into: target, verifyHash: hashes)
+              if buffer.role == .offsets {
+                let n = target.count / 8
+                let value = { (i: Int) in target.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+                let rising = (1..<max(n, 1)).allSatisfy { value($0 - 1) <= value($0) }
+                bounds.withLock { $0[index] = (value(0), value(n - 1), rising) }
+              }
+            }
+          } catch {
+            failure.withLock { if $0 == nil { $0 = error } }
+          }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        guard buffer.role == .offsets else { continue }
+        let valueCount = UInt64(column.buffers[0].count)
+        let chunks = bounds.withLock { $0 }.compactMap { $0 }
+        var previous: UInt64 = 0
+        for (n, (first, last, rising)) in chunks.enumerated() {
+          guard rising, first >= previous, n > 0 || first == 0 else {
+            throw CorruptObjectError(path: path, detail: "column '\(column.name)' offsets do not rise from 0")
+          }
+          previous = last
+        }
+        guard previous == valueCount else {
+          throw CorruptObjectError(
+            path: path, detail: "column '\(column.name)' offsets end at \(previous), not its value count \(valueCount)")
+        }
+      }
+    }
+  }
+}
+
+/// One worker's scratch for decoding chunks: a zstd context, the compressed frame, and room to
+/// un-shuffle.
+final class ChunkDecoder {
+  var zstd = ZstdDecompressor()
+  var frame: [UInt8] = []
+  var staging: [UInt8] = []
+  /// Where `verify` decodes a chunk (reading a table decodes straight into the column).
+  var output: [UInt8] = []
+
+  /// Reads, decompresses (and un-shuffles) `chunk` into `target` (its raw size), checking the zstd
+  /// checksum, and with `verifyHash` its SHA-256.
+  func decode(
+    _ chunk: ChunkManifest, of buffer: BufferManifest, file: FileDescriptor, path: String,
+    into target: UnsafeMutableRawBufferPointer, verifyHash: Bool
+  ) throws {
+    if frame.count < chunk.size { frame = [UInt8](repeating: 0, count: chunk.size) }
+    let got = try frame.withUnsafeMutableBytes { frame in
+      try file.read(into: UnsafeMutableRawBufferPointer(rebasing: frame[0..<chunk.size]), at: chunk.offset)
+    }
+    guard got == chunk.size else { throw CorruptObjectError(path: path, detail: "chunk at byte \(chunk.offset) is cut short") }
+    try frame.withUnsafeBytes { frame in
+      let compressed = UnsafeRawBufferPointer(rebasing: frame[0..<chunk.size])
+      if buffer.filter == .shuffle {
+        if staging.count < chunk.rawSize { staging = [UInt8](repeating: 0, count: chunk.rawSize) }
+        try staging.withUnsafeMutableBytes { scratch in
+          let staged = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunk.rawSize])
+          try decompress(compressed, into: staged, chunk: chunk, path: path)
+          ByteShuffle.unshuffle(UnsafeRawBufferPointer(staged), width: buffer.element.byteWidth, into: target)
+        }
+      } else {
+        try decompress(compressed, into: target, chunk: chunk, path: path)
+      }
+    }
+    if verifyHash, Digest.hexString(Digest.rawSHA256(UnsafeRawBufferPointer(target))) != chunk.sha256 {
+      throw CorruptObjectError(path: path, detail: "chunk at byte \(chunk.offset) does not match its SHA-256")
+    }
+  }
+
+  private func decompress(_ frame: UnsafeRawBufferPointer, into target: UnsafeMutableRawBufferPointer, chunk: ChunkManifest, path: String)
+    throws
+  {
+    do { try zstd.decompress(frame, into: target) } catch {
+      throw CorruptObjectError(path: path, detail: "chunk at byte \(chunk.offset): \(error.message)")
     }
   }
 }

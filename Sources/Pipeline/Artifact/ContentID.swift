@@ -64,7 +64,8 @@ struct Footer {
         b.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
       )
     }
-    guard offset >= 8, length > 0, offset + length + UInt64(Footer.size) == UInt64(fileSize) else { return nil }
+    let (end, overflow) = offset.addingReportingOverflow(length)
+    guard offset >= 8, length > 0, !overflow, end <= UInt64(Int.max), Int(end) + Footer.size == fileSize else { return nil }
     manifestOffset = Int(offset)
     manifestLength = Int(length)
     manifestSHA256 = Array(raw[16..<48])

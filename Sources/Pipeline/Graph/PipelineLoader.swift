@@ -5,6 +5,8 @@ public struct PipelineFileError: Error, Sendable, CustomStringConvertible {
   public var file: String
   public var path: String
   public var message: String
+  /// The command line, not the file, is at fault (a `--set` of an undeclared variable).
+  public var isUsageError = false
   public init(file: String, path: String, message: String) {
     self.file = file
     self.path = path
@@ -31,10 +33,12 @@ public struct PipelineLoader {
     var variables = document.vars
     for (name, value) in overrides {
       guard variables[name] != nil else {
-        throw PipelineFileError(
+        var error = PipelineFileError(
           file: path, path: "vars",
-          message:
-            "--set names '\(name)', which the pipeline does not declare (it has: \(variables.keys.sorted().joined(separator: ", ")))")
+          message: "--set names '\(name)', which the pipeline does not declare (it has: \(variables.keys.sorted().joined(separator: ", ")))"
+        )
+        error.isUsageError = true
+        throw error
       }
       variables[name] = value
     }
@@ -183,14 +187,22 @@ extension InputReference {
 }
 
 /// The closest known name to a misspelt one, when it is close enough to be a likely typo.
+/// "Did you mean …": the candidate nearest a misspelt name by edit distance, when near enough.
 enum Suggestion {
+  /// Longest name a suggestion is looked for: the distance costs the product of the lengths, and
+  /// nobody misspells a 30,000-character name.
+  static let longestWord = 64
+
   static func closest(to word: String, in candidates: [String]) -> String? {
+    guard word.count <= longestWord else { return nil }
+    let limit = max(2, word.count / 3)
     var best: (name: String, distance: Int)?
-    for candidate in candidates.sorted() {
+    // The distance is at least the difference in length: skip what cannot be near.
+    for candidate in candidates.sorted() where abs(candidate.count - word.count) <= limit && candidate.count <= longestWord * 2 {
       let d = distance(word, candidate)
       if d < (best?.distance ?? Int.max) { best = (candidate, d) }
     }
-    guard let best, best.distance <= max(2, word.count / 3) else { return nil }
+    guard let best, best.distance <= limit else { return nil }
     return best.name
   }
 

@@ -17,6 +17,7 @@ struct RawPipeline {
   var vars: [String: JSONValue]
   var stages: [Stage]
 
+  static let largestFile = 16 << 20
   static let topLevelKeys: Set = ["name", "description", "extends", "store", "vars", "stages", "inputs_help"]
   static let stageKeys: Set = ["name", "kind", "params", "inputs", "publish", "description"]
 
@@ -24,7 +25,21 @@ struct RawPipeline {
   static func read(_ path: String, displayPath: String, chain: [String]) throws(PipelineFileError) -> RawPipeline {
     let file = displayPath
     let bytes: [UInt8]
-    do { bytes = try FileSystem.readAll(path) } catch {
+    do {
+      // A pipeline file is a few kilobytes: refuse what is not a regular file (`/dev/zero` never
+      // ends) or is far too large to be one.
+      let stamp = try FileSystem.stamp(path)
+      guard stamp.isRegularFile, stamp.size <= RawPipeline.largestFile else {
+        throw PipelineFileError(
+          file: file, path: "",
+          message: stamp.isRegularFile
+            ? "is \(stamp.size) bytes; a pipeline file is at most \(RawPipeline.largestFile >> 20) MiB"
+            : "is not a regular file")
+      }
+      bytes = try FileSystem.readAll(path)
+    } catch let error as PipelineFileError {
+      throw error
+    } catch {
       throw PipelineFileError(
         file: file, path: "",
         message: "cannot read the pipeline file: \(String(describing: error).components(separatedBy: ": ").last ?? "")")

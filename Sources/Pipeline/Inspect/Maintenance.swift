@@ -43,11 +43,15 @@ public enum Maintenance {
   public struct Damage: Sendable {
     public var id: ArtifactID
     public var problem: String
+    /// Why it could not be moved to quarantine (a read-only store), or nil when it was.
+    public var quarantineError: String?
   }
 
-  /// Checks every object: footer, manifest checksum, every chunk's zstd checksum; with `deep`, also
-  /// every chunk's SHA-256 and the content id. Damaged objects are moved to quarantine, so the
-  /// next run recomputes them.
+  /// Checks every object: footer, manifest checksum and every number in the manifest, every chunk's
+  /// zstd checksum, offsets that rise; with `deep`, also every chunk's SHA-256 and the content id.
+  /// One chunk at a time per worker, so memory stays small whatever an object claims to hold. A
+  /// damaged object is reported and moved to quarantine, so the next run recomputes it; the others
+  /// are checked all the same.
   public static func verify(store: Store, deep: Bool, progress: (Int, Int) -> Void = { _, _ in }) -> (checked: Int, damaged: [Damage]) {
     let ids = store.allObjects()
     var damaged: [Damage] = []
@@ -58,13 +62,13 @@ public enum Maintenance {
         guard reader.manifest.id == id else {
           throw CorruptObjectError(path: reader.path, detail: "its manifest names id \(reader.manifest.id.short)")
         }
-        _ = try reader.table(verifyHashes: deep)
+        try reader.verify(hashes: deep)
         if deep, reader.manifest.contentID() != id {
           throw CorruptObjectError(path: reader.path, detail: "content id recomputes to \(reader.manifest.contentID().short)")
         }
       } catch {
-        damaged.append(Damage(id: id, problem: "\(error)"))
-        store.quarantine(id)
+        let moved = store.quarantine(id)
+        damaged.append(Damage(id: id, problem: "\(error)", quarantineError: moved))
       }
     }
     progress(ids.count, ids.count)

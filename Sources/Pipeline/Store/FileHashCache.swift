@@ -1,5 +1,6 @@
 /// Content hashes of external input files (the raw CSVs), remembered by the file's stamp (size,
-/// mtime, inode, device), so a multi-GB file is hashed once, not on every run.
+/// mtime, ctime, inode, device), so a multi-GB file is hashed once, not on every run. Only regular
+/// files are inputs: `/dev/zero` or a pipe would be hashed forever.
 struct FileHashCache {
   struct Record: Codable {
     var path: String
@@ -14,6 +15,7 @@ struct FileHashCache {
   func digest(of path: String, progress: (Double) -> Void) throws -> Digest {
     let absolute = FileSystem.absolute(path)
     let stamp = try FileSystem.stamp(absolute)
+    guard stamp.isRegularFile else { throw NotARegularFileError(path: absolute) }
     let recordPath = directory + "/" + Digest.of(absolute).hex + ".json"
     if let record = RecordFile.read(Record.self, at: recordPath), record.stamp == stamp, record.path == absolute {
       return record.sha256
@@ -43,4 +45,10 @@ struct FileHashCache {
     }
     return builder.finalize()
   }
+}
+
+/// An input named a directory, device, pipe or socket.
+public struct NotARegularFileError: Error, Sendable, CustomStringConvertible {
+  public var path: String
+  public var description: String { "\(path) is not a regular file; an input file must be one" }
 }

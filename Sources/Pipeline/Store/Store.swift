@@ -12,17 +12,28 @@ import Foundation
 /// Every write is temp file + fsync + rename, and a stage's cache entry is written after its
 /// objects, so a crash at any point leaves either nothing or a whole result.
 public final class Store: Sendable {
+  /// The folders every store has.
+  public static let folders = ["objects", "cache", "heads", "runs", "files", "tmp", "quarantine", "published"]
+
   public let root: String
   public let compressionLevel: Int32
 
   /// Opens (creating when needed) the store at `root`. Level 1 by default, as column stores
   /// commonly use for data that is written once per run and read soon: writes about 1.4× faster
   /// than level 3 at nearly the same ratio (`bench/artifacts.sh 1 1` against `bench/artifacts.sh 1 3`).
-  public init(root: String, compressionLevel: Int32 = 1) throws {
+  /// With `create` false, a folder that is not already a store is refused (commands that only
+  /// read, such as `inspect --store DIR`, must not litter any folder they are pointed at).
+  public init(root: String, compressionLevel: Int32 = 1, create: Bool = true) throws {
     self.root = FileSystem.absolute(root)
     self.compressionLevel = compressionLevel
-    for dir in ["objects", "cache", "heads", "runs", "files", "tmp", "quarantine", "published"] {
-      try FileSystem.makeDirectories(self.root + "/" + dir)
+    if !create, let missing = Self.folders.first(where: { !FileSystem.isDirectory(self.root + "/" + $0) }) {
+      throw StoreLayoutError(root: self.root, problem: "is not an hmpipe store (it has no \(missing)/ folder)")
+    }
+    for dir in Self.folders {
+      let path = self.root + "/" + dir
+      // A folder that is a link would make cleaning and gc act on whatever it points to.
+      if FileSystem.isSymbolicLink(path) { throw StoreLayoutError(root: self.root, problem: "\(dir)/ is a symbolic link") }
+      try FileSystem.makeDirectories(path)
     }
   }
 
@@ -110,9 +121,12 @@ public final class Store: Sendable {
   }
 
   /// Moves a damaged object aside so it is never used again and its stage is recomputed.
-  public func quarantine(_ id: ArtifactID) {
+  /// - Returns: nil when moved, else why not (a read-only store, say).
+  @discardableResult
+  public func quarantine(_ id: ArtifactID) -> String? {
     let destination = "\(root)/quarantine/\(id.digest.hex)-\(Int(Date().timeIntervalSince1970))"
-    try? FileSystem.rename(objectPath(id), to: destination)
+    do { try FileSystem.rename(objectPath(id), to: destination) } catch { return "\(error)" }
+    return nil
   }
 
   public func removeObject(_ id: ArtifactID) { FileSystem.remove(objectPath(id)) }
@@ -183,13 +197,23 @@ public final class Store: Sendable {
     "\(root)/tmp/\(label)-\(FileSystem.processID)-\(UUID().uuidString.prefix(8))"
   }
 
-  /// Deletes what crashed writers left in tmp/. Call only while holding the lock.
+  /// Deletes what crashed writers left: everything in tmp/, and the unfinished `*.partial-*`
+  /// files of record writes (cache entries, heads, run records, file hashes, publish records).
+  /// Call only while holding the lock.
   /// - Returns: how many files were removed.
   @discardableResult
   public func removeTemporaryFiles() -> Int {
     let names = (try? FileSystem.list(root + "/tmp")) ?? []
     for name in names { FileSystem.removeTree("\(root)/tmp/\(name)") }
-    return names.count
+    var removed = names.count
+    let heads = ((try? FileSystem.list(root + "/heads")) ?? []).map { "heads/" + $0 }
+    for folder in ["cache", "runs", "files", "published", "heads"] + heads where !FileSystem.isSymbolicLink(root + "/" + folder) {
+      for name in (try? FileSystem.list(root + "/" + folder)) ?? [] where name.contains(AtomicFile.partialMarker) {
+        FileSystem.remove("\(root)/\(folder)/\(name)")
+        removed += 1
+      }
+    }
+    return removed
   }
 
   public var lockPath: String { root + "/lock" }
@@ -199,4 +223,11 @@ public final class Store: Sendable {
 public struct MissingObjectError: Error, Sendable, CustomStringConvertible {
   public var id: ArtifactID
   public var description: String { "artifact \(id.short) is not in the store" }
+}
+
+/// A folder that cannot be used as a store as it is.
+public struct StoreLayoutError: Error, Sendable, CustomStringConvertible {
+  public var root: String
+  public var problem: String
+  public var description: String { "store \(root): \(problem); refusing to use it" }
 }

@@ -26,7 +26,9 @@ public final class StoreLock: Sendable {
       waiting(StoreLock.readHolder(file))
       _ = try file.lockExclusive(wait: true)
     }
-    if let previous = StoreLock.readHolder(file), previous.pid != FileSystem.processID {
+    // We hold the flock, so whoever the record names does not. Only a record naming a process that
+    // is gone says a run died holding it; a live one (a reused or planted pid) is just overwritten.
+    if let previous = StoreLock.readHolder(file), previous.pid != FileSystem.processID, !FileSystem.isRunning(previous.pid) {
       clearedStale(previous)
     }
     let me = Holder(pid: FileSystem.processID, command: command, since: Date())

@@ -5,6 +5,8 @@ import Synchronization
 /// file beside it, then fsync, rename and a directory fsync. A crash leaves the old file (or none).
 public struct AtomicFile: Sendable {
   private static let writes = Atomic<Int>(0)
+  /// What the unfinished file's name adds to the path's: `.partial-PID-N`.
+  public static let partialMarker = ".partial-"
   public let path: String
   private let temporary: String
   private let file: FileDescriptor
@@ -13,7 +15,7 @@ public struct AtomicFile: Sendable {
     self.path = path
     // Unique within the process too: parallel stages may write the same path (a shared input's
     // content hash) at once, and each must rename only its own file.
-    temporary = path + ".partial-\(FileSystem.processID)-\(Self.writes.wrappingAdd(1, ordering: .relaxed).oldValue)"
+    temporary = path + Self.partialMarker + "\(FileSystem.processID)-\(Self.writes.wrappingAdd(1, ordering: .relaxed).oldValue)"
     file = try FileDescriptor.open(temporary, .createExclusive)
   }
 

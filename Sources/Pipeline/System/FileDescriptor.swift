@@ -14,7 +14,8 @@ public struct FileDescriptor: Sendable {
     case .writeExisting: flags = O_WRONLY
     case .createExclusive: flags = O_WRONLY | O_CREAT | O_EXCL
     case .createOrTruncate: flags = O_WRONLY | O_CREAT | O_TRUNC
-    case .readWriteCreate: flags = O_RDWR | O_CREAT
+    // Never through a planted symbolic link (the store's lock): O_EXCL already refuses one.
+    case .readWriteCreate: flags = O_RDWR | O_CREAT | O_NOFOLLOW
     }
     let fd = retrying { Glibc.open(path, flags | O_CLOEXEC, 0o644) }
     guard fd >= 0 else { throw SystemError(operation: "open", path: path, errno: errno) }

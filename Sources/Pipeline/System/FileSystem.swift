@@ -13,7 +13,10 @@ public enum FileSystem {
     var st = stat()
     guard stat(path, &st) == 0 else { throw SystemError(operation: "stat", path: path, errno: errno) }
     let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-    return FileStamp(size: Int(st.st_size), mtimeNanoseconds: mtime, inode: UInt64(st.st_ino), device: UInt64(st.st_dev))
+    let ctime = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+    return FileStamp(
+      size: Int(st.st_size), mtimeNanoseconds: mtime, ctimeNanoseconds: ctime, inode: UInt64(st.st_ino), device: UInt64(st.st_dev),
+      isRegularFile: (st.st_mode & S_IFMT) == S_IFREG)
   }
 
   public static func makeDirectories(_ path: String) throws(SystemError) {
@@ -36,8 +39,17 @@ public enum FileSystem {
 
   public static func remove(_ path: String) { unlink(path) }
 
+  /// Whether `path` itself is a symbolic link (not followed).
+  public static func isSymbolicLink(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+  }
+
+  /// Deletes `path` and, when it is a real directory, everything in it. Symbolic links are
+  /// removed, never followed: a link planted in the tree cannot make it delete what it points to.
   public static func removeTree(_ path: String) {
-    if isDirectory(path) {
+    var st = stat()
+    if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
       for name in (try? list(path)) ?? [] { removeTree(path + "/" + name) }
       rmdir(path)
     } else {
@@ -123,12 +135,25 @@ public enum FileSystem {
   }
 
   public static var processID: Int32 { getpid() }
+
+  /// Whether a process with this id exists (signal 0: nothing is sent).
+  public static func isRunning(_ pid: Int32) -> Bool {
+    guard pid > 0 else { return false }
+    return kill(pid, 0) == 0 || errno == EPERM
+  }
 }
 
 /// Identity of a file on disk: what decides whether a cached content hash still holds.
+///
+/// The change time (ctime) is in it because the modification time can be set back by anyone
+/// (`touch -d`, a copy that keeps times), and a file edited in place to the same size and mtime
+/// would otherwise keep its old hash; ctime is set by the kernel on every change and cannot be.
 public struct FileStamp: Codable, Sendable, Hashable {
   public var size: Int
   public var mtimeNanoseconds: Int64
+  public var ctimeNanoseconds: Int64
   public var inode: UInt64
   public var device: UInt64
+  /// Not a directory, device, pipe or socket (those have no stable content to hash).
+  public var isRegularFile: Bool
 }

@@ -27,7 +27,7 @@ public struct NumpyMatrix: Sendable {
     let headerLength =
       major == 1
       ? Int(bytes[8]) | Int(bytes[9]) << 8
-      : Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian)
+      : bytes.count >= 12 ? Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian) : Int.max / 2
     let dataStart = (major == 1 ? 10 : 12) + headerLength
     guard dataStart <= bytes.count else { throw fail("its header is cut short") }
     let header = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(major == 1 ? 10 : 12)..<dataStart]), as: UTF8.self)
@@ -35,14 +35,21 @@ public struct NumpyMatrix: Sendable {
     guard let descr = NumpyMatrix.field("descr", in: header), let shapeText = NumpyMatrix.field("shape", in: header) else {
       throw fail("its header has no descr or shape")
     }
-    let shape = shapeText.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-    guard (1...2).contains(shape.count) else { throw fail("expected a 1-D or 2-D array, got shape (\(shapeText))") }
+    let dims = shapeText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    let shape = dims.compactMap { Int($0) }.filter { $0 >= 0 }
+    guard (1...2).contains(shape.count), shape.count == dims.count else {
+      throw fail("expected a 1-D or 2-D array of non-negative sizes, got shape (\(shapeText))")
+    }
     rows = shape[0]
     columns = shape.count == 2 ? shape[1] : 1
-    let count = rows * columns
     let width = descr.hasSuffix("2") ? 2 : descr.hasSuffix("4") ? 4 : 8
-    guard bytes.count - dataStart >= count * width else {
-      throw fail("holds \(bytes.count - dataStart) data bytes, its shape needs \(count * width)")
+    // A hostile header may claim any shape: the byte count it implies must not overflow.
+    let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+    let (needed, overflow2) = count.multipliedReportingOverflow(by: width)
+    guard !overflow, !overflow2, bytes.count - dataStart >= needed else {
+      throw fail(
+        "holds \(bytes.count - dataStart) data bytes, its shape (\(shapeText)) needs \(overflow || overflow2 ? "more than exist" : "\(needed)")"
+      )
     }
     let data = UnsafeRawBufferPointer(rebasing: bytes[dataStart...])
     switch descr {

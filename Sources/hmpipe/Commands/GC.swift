@@ -11,6 +11,12 @@ struct GC: AsyncParsableCommand {
   @Argument(help: "The pipelines whose current outputs to keep (they must share one store).")
   var pipelines: [String]
 
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp(
+      "Keep the outputs of this variant: --set name=value, as given to run (applies to every pipeline listed).", valueName: "name=value"))
+  var variables: [String] = []
+
   @Option(help: "The store folder (default: the first pipeline's).")
   var store: String?
 
@@ -21,7 +27,8 @@ struct GC: AsyncParsableCommand {
   var dryRun = false
 
   func run() async throws {
-    let specs = try pipelines.map { try PipelineLoader(registry: HMStages.registry).load($0) }
+    let overrides = try PipelineOptions.overrides(variables)
+    let specs = try pipelines.map { try PipelineOptions.spec($0, overrides: overrides) }
     let root = store ?? specs[0].storePath
     let report = try Maintenance.collect(
       store: try Store(root: root), pipelines: specs, recentRuns: keepRuns, dryRun: dryRun,

@@ -18,14 +18,24 @@ struct PipelineOptions: ParsableArguments {
 
   /// Loads and validates the pipeline, and opens its store.
   func load() throws -> (PipelineSpec, Store) {
-    var spec = try PipelineLoader(registry: HMStages.registry, overrides: try overrides()).load(pipeline)
+    var spec = try Self.spec(pipeline, overrides: try overrides())
     if let store { spec.storePath = FileSystem.absolute(store) }
     return (spec, try Store(root: spec.storePath))
   }
 
-  func overrides() throws -> [String: JSONValue] {
+  func overrides() throws -> [String: JSONValue] { try Self.overrides(variables) }
+
+  /// Loads a pipeline file with `--set` values; an undeclared variable is a usage error (exit 64).
+  static func spec(_ path: String, overrides: [String: JSONValue]) throws -> PipelineSpec {
+    do { return try PipelineLoader(registry: HMStages.registry, overrides: overrides).load(path) } catch  where error.isUsageError {
+      throw ValidationError(error.description)
+    }
+  }
+
+  /// `--set name=value` items as variable values (a value is JSON when it parses, else a string).
+  static func overrides(_ items: [String]) throws -> [String: JSONValue] {
     var values: [String: JSONValue] = [:]
-    for item in variables {
+    for item in items {
       guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
         throw ValidationError("--set takes name=value, not '\(item)'")
       }
@@ -48,7 +58,7 @@ struct StoreOptions: ParsableArguments {
       throw ValidationError(
         "no store at \(store); pass --store DIR (a pipeline's store is its \"store\" field, by default artifacts/ beside the project)")
     }
-    return try Store(root: store)
+    return try Store(root: store, create: false)
   }
 }
 

@@ -31,6 +31,12 @@ struct Run: AsyncParsableCommand {
 
   func run() async throws {
     let (spec, store) = try options.load()
+    for (option, name) in [("--stage", rerun), ("--force", force), ("--until", until)] {
+      guard let name, !spec.stages.contains(where: { $0.name == name }) else { continue }
+      throw ValidationError(
+        "\(option) names '\(name)', which is not a stage of \(options.pipeline) (it has: \(spec.stages.map(\.name).joined(separator: ", ")))"
+      )
+    }
     let cancellation = CancellationFlag()
     let progress = ProgressView(stages: spec.stages.map(\.name))
     let interrupt = InterruptHandler {

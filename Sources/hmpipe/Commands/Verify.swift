@@ -14,7 +14,10 @@ struct Verify: AsyncParsableCommand {
   func run() async throws {
     let store = try storeOptions.open()
     let (checked, damaged) = Maintenance.verify(store: store, deep: deep)
-    for d in damaged { print("damaged: \(d.id.short): \(d.problem) (moved to quarantine; the next run recomputes it)") }
+    for d in damaged {
+      let fate = d.quarantineError.map { "not moved to quarantine: \($0)" } ?? "moved to quarantine; the next run recomputes it"
+      print("damaged: \(d.id.short): \(d.problem) (\(fate))")
+    }
     print("checked \(checked) artifacts: \(damaged.isEmpty ? "all sound" : "\(damaged.count) damaged")")
     if !damaged.isEmpty { throw ExitCode.failure }
   }
