@@ -40,6 +40,8 @@ let package = Package(
     // crash, lock and concurrency tests a process they can kill.
     .executableTarget(name: "pipeline-toy", dependencies: ["Pipeline"], path: "Tests/PipelineToy"),
     .executableTarget(name: "artifact-bench", dependencies: ["Pipeline", "Stages"], path: "bench/ArtifactBench"),
+    // The artifact reader as a libFuzzer target (bench/fuzz.sh); a plain build replays a corpus.
+    .executableTarget(name: "artifact-fuzz", dependencies: ["Pipeline"], path: "bench/ArtifactFuzz"),
     .target(name: "TestSupport", dependencies: ["Pipeline"], path: "Tests/TestSupport"),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "pipeline-toy", "TestSupport"]),
     .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "TestSupport"], exclude: ["Fixtures"]),

@@ -12,6 +12,7 @@ import Testing
   static func run(_ path: String, in dir: TemporaryDirectory) async throws -> (RunRecord, Store) {
     var spec = try PipelineLoader(registry: HMStages.registry, overrides: ["output": .string(dir.path + "/output")]).load(path)
     spec.storePath = dir.path + "/store"
+    spec.publishOutsideProject = true  // the output goes to the test's folder, outside the repository
     let store = try Store(root: spec.storePath)
     return (try await Runner(spec: spec, store: store, options: RunOptions()).run(), store)
   }

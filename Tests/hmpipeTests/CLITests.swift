@@ -189,7 +189,7 @@ import Testing
     var outputs: [[String: [String: String]]] = []
     for threads in ["1", "2"] {
       let result = try Self.hmpipe(
-        ["run", demo, "--store", "store\(threads)", "--set", "output=\(dir.path)/out\(threads)", "--json"],
+        ["run", demo, "--store", "store\(threads)", "--set", "output=\(dir.path)/out\(threads)", "--publish-outside-project", "--json"],
         in: dir.path, environment: ["HMPIPE_THREADS": threads, "OPENBLAS_NUM_THREADS": threads])
       #expect(result.status == 0, "\(result.stderr)")
       let stages = Self.stages(try Self.json(result.stdout))

@@ -121,6 +121,18 @@ import Testing
     #expect(gc.status == 64, "\(gc.stderr)")
   }
 
+  /// gc with the --set of a variant keeps that variant's outputs, which status calls fresh.
+  @Test func gcWithSetKeepsTheVariant() throws {
+    let dir = CLITests.project()
+    #expect(try CLITests.hmpipe(["run", "p.json", "--set", "seed=4"], in: dir.path).status == 0)
+    let gc = try CLITests.hmpipe(["gc", "p.json", "--set", "seed=4", "--keep-runs", "0"], in: dir.path)
+    #expect(gc.status == 0 && gc.stdout.contains("deleted 0 artifacts"), "\(gc.stdout) \(gc.stderr)")
+    let status = try CLITests.hmpipe(["status", "p.json", "--set", "seed=4", "--json"], in: dir.path)
+    #expect(status.stdout.contains(#""state":"fresh""#), "\(status.stdout)")
+    let plain = try CLITests.hmpipe(["gc", "p.json", "--keep-runs", "0"], in: dir.path)
+    #expect(plain.stdout.contains("deleted 6 artifacts"), "without --set the variant is not kept: \(plain.stdout)")
+  }
+
   /// Read-only commands pointed at a folder that is not a store create nothing in it.
   @Test func inspectAndVerifyRefuseAFolderThatIsNotAStore() throws {
     let dir = TemporaryDirectory()
@@ -144,6 +156,21 @@ import Testing
     #expect(run.status == 0, "\(run.stderr)")
     #expect(!FileSystem.exists(partial) && !FileSystem.exists(dir.path + "/artifacts/cache/y.json.partial-999999-1"))
     #expect(!run.stderr.contains("no longer running"), "\(run.stderr)")
+  }
+
+  /// A pipeline file cannot make publish write outside its project unless it says so.
+  @Test func publishStaysInsideTheProjectUnlessTheFileSaysOtherwise() throws {
+    let dir = CLITests.project()
+    let outside = TemporaryDirectory()
+    let stages =
+      #"[{"name": "data", "kind": "synth", "params": {"scale": 0.0005, "seed": 3, "embedding_dims": 8}, "publish": {"sample_submission": "\#(outside.path)/evil.csv"}}]"#
+    dir.write("evil.json", #"{"stages": \#(stages)}"#)
+    let refused = try CLITests.hmpipe(["run", "evil.json"], in: dir.path)
+    #expect(refused.status == 1 && refused.stderr.contains("is outside the project (\(dir.path))"), "\(refused.stderr)")
+    #expect(try FileSystem.list(outside.path).isEmpty)
+    dir.write("meant.json", #"{"publish_outside_project": true, "stages": \#(stages)}"#)
+    #expect(try CLITests.hmpipe(["run", "meant.json"], in: dir.path).status == 0)
+    #expect(FileSystem.exists(outside.path + "/evil.csv"))
   }
 
   /// A `.npy` header that claims an enormous shape is a sentence about the file, not an overflow.

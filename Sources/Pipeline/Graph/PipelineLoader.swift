@@ -58,9 +58,12 @@ public struct PipelineLoader {
     var store = document.store ?? (FileSystem.basename(of: directory) == "pipelines" ? "../artifacts" : "artifacts")
     if case .string(let s) = try substitution.apply(.string(store), at: "store") { store = s }
     let storePath = FileSystem.absolute(store.hasPrefix("/") ? store : directory + "/" + store)
-    return PipelineSpec(
+    var spec = PipelineSpec(
       path: absolute, name: document.name ?? FileSystem.basename(of: path), storePath: storePath,
       variables: variables, stages: ordered, inputsHelp: document.inputsHelp)
+    spec.projectRoot = FileSystem.basename(of: directory) == "pipelines" ? FileSystem.dirname(of: directory) : directory
+    spec.publishOutsideProject = document.publishOutsideProject
+    return spec
   }
 
   private func resolveStage(

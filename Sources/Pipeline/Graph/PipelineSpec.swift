@@ -40,6 +40,16 @@ public struct PipelineSpec: Sendable {
   public var stages: [StageSpec]
   /// Said when an input file is missing: where the files go and how to get them.
   public var inputsHelp: String?
+  /// The project's folder: the pipeline file's, or its parent when that is `pipelines/`.
+  public var projectRoot = "/"
+  /// Whether `publish` may write outside `projectRoot` (the file's `publish_outside_project`): a
+  /// pipeline file from elsewhere must not be able to write anywhere it likes.
+  public var publishOutsideProject = false
+
+  /// Whether `path` (absolute, normalised) lies inside the project.
+  public func isInsideProject(_ path: String) -> Bool {
+    projectRoot == "/" || path.hasPrefix(projectRoot.hasSuffix("/") ? projectRoot : projectRoot + "/")
+  }
 
   /// Identifies this pipeline's heads in a store: its file's absolute path.
   public var identity: Digest { Digest.of(path) }

@@ -14,11 +14,14 @@ struct RawPipeline {
   var name: String?
   var store: String?
   var inputsHelp: String?
+  var publishOutsideProject = false
   var vars: [String: JSONValue]
   var stages: [Stage]
 
   static let largestFile = 16 << 20
-  static let topLevelKeys: Set = ["name", "description", "extends", "store", "vars", "stages", "inputs_help"]
+  static let topLevelKeys: Set = [
+    "name", "description", "extends", "store", "vars", "stages", "inputs_help", "publish_outside_project",
+  ]
   static let stageKeys: Set = ["name", "kind", "params", "inputs", "publish", "description"]
 
   /// Reads `path`; `chain` holds the files already being read, to catch an `extends` loop.
@@ -70,6 +73,13 @@ struct RawPipeline {
     let name = try string(top["name"], file: file, at: "name")
     let store = try string(top["store"], file: file, at: "store")
     let inputsHelp = try string(top["inputs_help"], file: file, at: "inputs_help")
+    var publishOutsideProject = base.publishOutsideProject
+    if let flag = top["publish_outside_project"] {
+      guard case .bool(let allowed) = flag else {
+        throw PipelineFileError(file: file, path: "publish_outside_project", message: "must be true or false")
+      }
+      publishOutsideProject = allowed
+    }
     var vars = base.vars
     if let v = top["vars"] {
       guard case .object(let o) = v else { throw PipelineFileError(file: file, path: "vars", message: "must be an object") }
@@ -92,7 +102,7 @@ struct RawPipeline {
     }
     return RawPipeline(
       name: name ?? base.name, store: store ?? base.store, inputsHelp: inputsHelp ?? base.inputsHelp,
-      vars: vars, stages: stages)
+      publishOutsideProject: publishOutsideProject, vars: vars, stages: stages)
   }
 
   /// Parses one stage object. In a file that extends another, a stage with a base stage's name

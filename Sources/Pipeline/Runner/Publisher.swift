@@ -25,6 +25,12 @@ extension Rebuilder {
     for (output, path) in stage.publish.sorted(by: { $0.key < $1.key }) {
       do {
         guard let id = outcome.outputs[output] else { continue }
+        guard spec.publishOutsideProject || spec.isInsideProject(path) else {
+          throw PublishError(
+            stage: stage.name, output: output, path: path,
+            detail: "it is outside the project (\(spec.projectRoot)); a pipeline file that means to write there says "
+              + "\"publish_outside_project\": true (or run with --publish-outside-project)")
+        }
         let recordPath = store.root + "/published/" + Digest.of(path).hex + ".json"
         if let last = RecordFile.read(PublishRecord.self, at: recordPath), last.path == path, last.id == id,
           let stamp = try? FileSystem.stamp(path), stamp == last.stamp

@@ -25,12 +25,16 @@ struct Run: AsyncParsableCommand {
   @Flag(help: "Print the run's result as one JSON object on stdout (its last line).")
   var json = false
 
+  @Flag(help: "Let publish write outside the project folder (as the pipeline file's \"publish_outside_project\": true).")
+  var publishOutsideProject = false
+
   func validate() throws {
     if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
   }
 
   func run() async throws {
-    let (spec, store) = try options.load()
+    var (spec, store) = try options.load()
+    if publishOutsideProject { spec.publishOutsideProject = true }
     for (option, name) in [("--stage", rerun), ("--force", force), ("--until", until)] {
       guard let name, !spec.stages.contains(where: { $0.name == name }) else { continue }
       throw ValidationError(
