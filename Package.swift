@@ -3,8 +3,8 @@ import PackageDescription
 
 /// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
 /// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
-/// hmpipe → Stages → Pipeline → CZstd; Stages → COpenBLAS, CPrefetch (a header: the prefetch
-/// instruction Swift lacks). Linux only: the system layer calls Glibc.
+/// hmpipe → Stages → Pipeline → CZstd; Stages → COpenBLAS, CXGBoost (gradient-boosted ranking),
+/// CPrefetch (a header: the prefetch instruction Swift lacks). Linux only: the system layer calls Glibc.
 let package = Package(
   name: "hmpipe",
   products: [
@@ -31,7 +31,8 @@ let package = Package(
       dependencies: ["CZstd", .product(name: "Crypto", package: "swift-crypto")]
     ),
     .systemLibrary(name: "CPrefetch"),
-    .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS", "CPrefetch"]),
+    .systemLibrary(name: "CXGBoost", providers: [.apt(["libxgboost-dev"])]),
+    .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS", "CPrefetch", "CXGBoost"]),
     .executableTarget(
       name: "hmpipe",
       dependencies: ["Stages", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]

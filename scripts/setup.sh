@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what hmpipe needs on a fresh Debian machine: the C libraries it links (zstd, OpenBLAS),
+# Installs what hmpipe needs on a fresh Debian machine: the C libraries it links (zstd, OpenBLAS, XGBoost),
 # pkg-config to find them, and the Python modules one test uses to read artifacts as the docs show.
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 
-packages=(libzstd-dev libopenblas-dev pkg-config)
+packages=(libzstd-dev libopenblas-dev libxgboost-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

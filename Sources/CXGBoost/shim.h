@@ -1,0 +1,4 @@
+#ifndef HMPIPE_CXGBOOST_SHIM_H
+#define HMPIPE_CXGBOOST_SHIM_H
+#include <xgboost/c_api.h>
+#endif
