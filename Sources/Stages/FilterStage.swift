@@ -112,18 +112,3 @@ enum Candidates {
     }
   }
 }
-
-extension ArraySlice<PurchaseHistory.Cell> {
-  /// Whether these cells (sorted by article) include `article`.
-  func contains(article: UInt32) -> Bool { sortedContains(article, by: \.article) }
-}
-
-extension PurchaseHistory {
-  /// The history of a transactions table with `day`, `customer` and `article` columns.
-  init(_ transactions: Table, customers: Int, weight: @Sendable (Int32) -> Float = { _ in 1 }) throws {
-    self.init(
-      customer: try transactions.column("customer").values(UInt32.self),
-      article: try transactions.column("article").values(UInt32.self),
-      day: try transactions.column("day").values(Int32.self), customers: customers, weight: weight)
-  }
-}

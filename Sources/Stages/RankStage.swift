@@ -21,13 +21,6 @@ public struct RankStage: Stage {
     try ParamError.check("top", p.top, in: 1...1000)
   }
 
-  /// A candidate and its score, ordered best first.
-  struct Scored: Comparable {
-    var score: Float
-    var article: UInt32
-    static func < (a: Scored, b: Scored) -> Bool { a.score > b.score || (a.score == b.score && a.article < b.article) }
-  }
-
   public static func run(_ p: Params, _ context: StageContext) throws {
     let candidates = try ArticleLists.candidates.lists(context, "candidates")
     let (users, userRow) = try FactorTable.read(context, "users", idName: "customer", count: candidates.rowCount)
@@ -37,14 +30,14 @@ public struct RankStage: Stage {
       throw StageInputError(stage: context.stage, slot: "items", detail: "has \(items.factors) factors, the users \(users.factors)")
     }
     let lists = try candidates.values(UInt32.self), offsets = candidates.offsetBuffer
-    let ranked: (offsets: [UInt64], items: [Scored]) = ListBuilder.build(rows: candidates.rowCount) { customer, chunk in
+    let ranked: (offsets: [UInt64], items: [ScoredArticle]) = ListBuilder.build(rows: candidates.rowCount) { customer, chunk in
       let u = userRow[customer]
       guard u >= 0 else { return }
       let start = chunk.items.count
       for i in Int(offsets[customer])..<Int(offsets[customer + 1]) {
         let article = lists[i], v = Int(article) < itemRow.count ? itemRow[Int(article)] : -1
         guard v >= 0 else { continue }
-        let scored = Scored(score: dot(users, Int(u), items, Int(v)), article: article)
+        let scored = ScoredArticle(article, dot(users, Int(u), items, Int(v)))
         insert(scored, into: &chunk.items, from: start, keeping: p.top)
       }
     }
@@ -60,7 +53,7 @@ public struct RankStage: Stage {
   /// Keeps `items[start...]` the best `keep` seen so far, best first: an insertion into a short
   /// sorted list, cheap because few candidates beat the current worst.
   @inline(__always)
-  static func insert(_ s: Scored, into items: inout [Scored], from start: Int, keeping keep: Int) {
+  static func insert(_ s: ScoredArticle, into items: inout [ScoredArticle], from start: Int, keeping keep: Int) {
     if items.count - start == keep {
       guard s < items[items.count - 1] else { return }
       items.removeLast()
