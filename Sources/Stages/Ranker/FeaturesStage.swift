@@ -1,0 +1,197 @@
+import Pipeline
+
+/// features: one row per (customer, candidate) pair of merge-candidates' lists, with what the
+/// ranker learns from, all from the training rows only (so a label week never leaks into them):
+///
+/// - every generator's score (`score.<generator>`, NaN where it did not propose the article);
+/// - customer: `c.age`, `c.rows` (all training rows), `c.rows_4w`, `c.days_since_last`,
+///   `c.online_share` (channel 2; NaN without channels);
+/// - article: `a.sales_1w`, `a.sales_2w`, `a.sales_4w`, `a.trend` ((1w + 1) / (4w / 4 + 1)),
+///   `a.days_since_first_sale`, `a.price` (mean over the last 4 weeks), and its codes
+///   `a.product_type_no`, `a.index_group_no`, `a.garment_group_no`, `a.colour_group_code`;
+/// - pair: `p.bought` (rows of this article by this customer), `p.days_since_bought`,
+///   `p.product_bought` (rows of its product code), `p.days_since_product` (NaN when never).
+///
+/// With `labels` (a later week's transactions) connected, `label` is 1 where the customer bought the
+/// article that week. Customers whose only candidates are trending ones are left out when
+/// `skip_trending_only` (their order is the trending order already; fill and fallback serve them).
+///
+/// Inputs: `candidates` (merge-candidates'), `transactions` (training rows), `customers`,
+/// `articles` (ingest's), optional `labels`. Output: `features`: `customer`, `article` (u32),
+/// one f32 column per feature, `label` (f32) with labels; metadata `features` names them in order.
+public struct FeaturesStage: Stage {
+  public static let kind = "features"
+  public static let version = 1
+  public static let inputs = [
+    InputSlot("candidates"), InputSlot("transactions"), InputSlot("customers"), InputSlot("articles"),
+    InputSlot("labels", optional: true),
+  ]
+  public static let outputs = ["features"]
+
+  public struct Params: StageParams {
+    public var skip_trending_only = true
+    public init() {}
+  }
+
+  static let customerFeatures = ["c.age", "c.rows", "c.rows_4w", "c.days_since_last", "c.online_share"]
+  static let articleFeatures = [
+    "a.sales_1w", "a.sales_2w", "a.sales_4w", "a.trend", "a.days_since_first_sale", "a.price",
+    "a.product_type_no", "a.index_group_no", "a.garment_group_no", "a.colour_group_code",
+  ]
+  static let pairFeatures = ["p.bought", "p.days_since_bought", "p.product_bought", "p.days_since_product"]
+
+  public static func run(_ p: Params, _ context: StageContext) throws {
+    let merged = try context.table("candidates")
+    let list = try merged.column(ArticleLists.candidates.listColumn)
+    let scoreColumns = merged.columns.filter { $0.name.hasPrefix("score.") }
+    let customers = try CustomerFacts(context)
+    let articles = try ArticleFacts(context, last: customers.last)
+    context.progress(0.3, "customer and article facts")
+    let offsets = list.offsetBuffer, items = try list.values(UInt32.self)
+    let scores = try scoreColumns.map { try $0.values(Float.self) }
+    let trendingOnly = scoreColumns.firstIndex { $0.name == "score.trending" }
+    let kept = (0..<list.rowCount).filter { c in
+      guard p.skip_trending_only, let t = trendingOnly else { return true }
+      return (Int(offsets[c])..<Int(offsets[c + 1])).contains { i in scores.indices.contains { $0 != t && !scores[$0][i].isNaN } }
+    }
+    var rowCustomer: [UInt32] = [], rowSource: [Int] = []
+    for c in kept {
+      for i in Int(offsets[c])..<Int(offsets[c + 1]) {
+        rowCustomer.append(UInt32(c))
+        rowSource.append(i)
+      }
+    }
+    let names = scoreColumns.map(\.name) + customerFeatures + articleFeatures + pairFeatures
+    var columns = [Column("customer", rowCustomer), Column("article", rowSource.map { items[$0] })]
+    for (n, score) in scores.enumerated() { columns.append(Column(scoreColumns[n].name, rowSource.map { score[$0] })) }
+    for (f, name) in customerFeatures.enumerated() { columns.append(Column(name, rowCustomer.map { customers.value(f, Int($0)) })) }
+    for (f, name) in articleFeatures.enumerated() { columns.append(Column(name, rowSource.map { articles.value(f, Int(items[$0])) })) }
+    let pairs = PairFacts.compute(customers: rowCustomer, articles: rowSource.map { items[$0] }, facts: customers, codes: articles)
+    for (f, name) in pairFeatures.enumerated() { columns.append(Column(name, pairs[f])) }
+    if context.hasInput("labels") {
+      let truth = try PurchaseHistory(try context.table("labels", columns: ["day", "customer", "article"]), customers: customers.count)
+      let labels: [Float] = zip(rowCustomer, rowSource).map { c, i in
+        truth.cells[truth.range(of: Int(c))].contains(article: items[i]) ? 1 : 0
+      }
+      context.record("positives", Double(labels.filter { $0 > 0 }.count))
+      columns.append(Column("label", labels))
+    }
+    context.record("pairs", Double(rowCustomer.count))
+    context.record("customers", Double(kept.count))
+    try context.write("features", Table(columns, metadata: ["features": names.joined(separator: ",")]))
+  }
+}
+
+/// What the features stage knows of each customer, from the training rows.
+struct CustomerFacts {
+  let count: Int
+  let last: Int32
+  let history: PurchaseHistory
+  /// Per customer, the histories by product code (articles mapped to dense product indexes).
+  let products: PurchaseHistory
+  let productOf: [UInt32]
+  private let values: [[Float]]
+
+  init(_ context: StageContext) throws {
+    let customerTable = try context.table("customers", columns: ["age"])
+    count = customerTable.rowCount
+    let transactions = try context.table("transactions")
+    let day = try transactions.column("day").values(Int32.self), customer = try transactions.column("customer").values(UInt32.self)
+    let article = try transactions.column("article").values(UInt32.self), channel = try transactions.column("channel").values(UInt8.self)
+    last = day.max() ?? 0
+    history = try PurchaseHistory(transactions, customers: count)
+    let codes = try context.column("articles", "product_code").values(Int32.self)
+    var dense: [Int32: UInt32] = [:]
+    var productOf: [UInt32] = []
+    for code in codes {
+      if dense[code] == nil { dense[code] = UInt32(dense.count) }
+      productOf.append(dense[code]!)
+    }
+    self.productOf = productOf
+    let mapped = Column("product", (0..<article.count).map { productOf[Int(article[$0])] })
+    products = PurchaseHistory(customer: customer, article: try mapped.values(UInt32.self), day: day, customers: count)
+    var rows = [Float](repeating: 0, count: count), recent = rows, online = rows, channels = rows
+    var lastDay = [Float](repeating: .nan, count: count)
+    for r in 0..<day.count {
+      let c = Int(customer[r])
+      rows[c] += 1
+      if day[r] > last - 28 { recent[c] += 1 }
+      if channel[r] != TransactionColumns.noChannel {
+        channels[c] += 1
+        if channel[r] == 2 { online[c] += 1 }
+      }
+      lastDay[c] = lastDay[c].isNaN ? Float(day[r]) : max(lastDay[c], Float(day[r]))
+    }
+    let ages = try customerTable.column("age").values(UInt8.self)
+    let last = Float(last)
+    values = [
+      ages.map { $0 == 255 ? .nan : Float($0) }, rows, recent, lastDay.map { last - $0 },
+      zip(online, channels).map { $1 > 0 ? $0 / $1 : .nan },
+    ]
+  }
+
+  func value(_ feature: Int, _ customer: Int) -> Float { values[feature][customer] }
+}
+
+/// What the features stage knows of each article, from the training rows and the catalogue.
+struct ArticleFacts {
+  private let values: [[Float]]
+
+  init(_ context: StageContext, last: Int32) throws {
+    let catalogue = try context.table(
+      "articles", columns: ["product_type_no", "index_group_no", "garment_group_no", "colour_group_code"])
+    let count = catalogue.rowCount
+    let transactions = try context.table("transactions", columns: ["day", "article", "price"])
+    let day = try transactions.column("day").values(Int32.self), article = try transactions.column("article").values(UInt32.self)
+    let price = try transactions.column("price").values(Float.self)
+    var week = [Float](repeating: 0, count: count), twoWeeks = week, fourWeeks = week, priceSum = week
+    var firstSale = [Float](repeating: .nan, count: count)
+    for r in 0..<day.count {
+      let a = Int(article[r]), age = last - day[r]
+      if age < 7 { week[a] += 1 }
+      if age < 14 { twoWeeks[a] += 1 }
+      if age < 28 {
+        fourWeeks[a] += 1
+        priceSum[a] += price[r]
+      }
+      firstSale[a] = firstSale[a].isNaN ? Float(day[r]) : min(firstSale[a], Float(day[r]))
+    }
+    let code = { (name: String) in try catalogue.column(name).values(Int32.self).map { $0 == Int32.min ? Float.nan : Float($0) } }
+    values = [
+      week, twoWeeks, fourWeeks, zip(week, fourWeeks).map { ($0 + 1) / ($1 / 4 + 1) }, firstSale.map { Float(last) - $0 },
+      zip(priceSum, fourWeeks).map { $1 > 0 ? $0 / $1 : .nan },
+      try code("product_type_no"), try code("index_group_no"), try code("garment_group_no"), try code("colour_group_code"),
+    ]
+  }
+
+  func value(_ feature: Int, _ article: Int) -> Float { values[feature][article] }
+}
+
+/// The pair features: how often and how lately the customer bought the article and its product.
+enum PairFacts {
+  static func compute(customers: [UInt32], articles: [UInt32], facts: CustomerFacts, codes: ArticleFacts) -> [[Float]] {
+    var out = [[Float]](repeating: [Float](repeating: .nan, count: customers.count), count: 4)
+    let last = facts.last
+    for i in customers.indices {
+      let c = Int(customers[i]), a = articles[i]
+      let own = facts.history.cells[facts.history.range(of: c)]
+      let cell = own.sortedLowerBound(a, by: \.article)
+      if cell < own.endIndex, own[cell].article == a {
+        out[0][i] = Float(own[cell].rows)
+        out[1][i] = Float(last - own[cell].lastDay)
+      } else {
+        out[0][i] = 0
+      }
+      let product = facts.productOf[Int(a)]
+      let bought = facts.products.cells[facts.products.range(of: c)]
+      let p = bought.sortedLowerBound(product, by: \.article)
+      if p < bought.endIndex, bought[p].article == product {
+        out[2][i] = Float(bought[p].rows)
+        out[3][i] = Float(last - bought[p].lastDay)
+      } else {
+        out[2][i] = 0
+      }
+    }
+    return out
+  }
+}
