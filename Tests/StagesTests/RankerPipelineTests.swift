@@ -1,0 +1,129 @@
+import Foundation
+import Pipeline
+import Testing
+
+@testable import Stages
+
+/// The learning-to-rank pipeline (pipelines/demo-ranker.json) end to end, and its middle stages
+/// against naive recomputations: the merged candidates, the features (and that a label week never
+/// leaks into them).
+@Suite(.serialized) struct RankerPipelineTests {
+  static let demo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../../pipelines/demo-ranker.json").standardizedFileURL.path
+
+  static func outputs(_ record: RunRecord, _ store: Store) -> (String, String) throws -> Table {
+    { stage, output in try store.reader(record.stages.first { $0.name == stage }!.outputs[output]!).table() }
+  }
+
+  @Test func validationModeEndToEnd() async throws {
+    let dir = TemporaryDirectory()
+    // One more features stage: the same history with another week as labels must give the same features.
+    dir.write(
+      "ranker.json",
+      #"""
+      {"extends": "\#(Self.demo)", "stages": [
+        {"name": "other-labels", "kind": "features", "inputs": {"candidates": "fit-candidates.candidates",
+          "transactions": "label-split.train", "customers": "ingest.customers", "articles": "ingest.articles", "labels": "split.test"}}]}
+      """#)
+    let (record, store) = try await EndToEndTests.run(dir.path + "/ranker.json", in: dir)
+    #expect(record.stages.allSatisfy { $0.status == .ran }, "\(record.stages.compactMap(\.error))")
+    let output = Self.outputs(record, store)
+
+    // Every customer ends with 12 distinct articles; the ranker's share is most of them.
+    let predictions = try PredictionsTable.read(try output("fallback", "predictions"))
+    for c in 0..<(predictions.offsets.count - 1) {
+      let rows = Int(predictions.offsets[c])..<Int(predictions.offsets[c + 1])
+      #expect(rows.count == 12 && Set(rows.map { predictions.articles[$0] }).count == 12)
+    }
+    let evaluate = record.stages.first { $0.name == "evaluate" }!.figures
+    #expect((evaluate["map@12"] ?? 0) > 0 && (evaluate["evaluated_customers"] ?? 0) > 0)
+    let train = record.stages.first { $0.name == "train-ranker" }!.figures
+    #expect((train["training_customers"] ?? 0) > 0 && train.keys.contains { $0.hasPrefix("importance.") })
+
+    try Self.mergedCandidatesAreTheUnionWithScores(output)
+    try Self.featuresMatchANaiveRecomputation(output)
+    // No leakage: only the label column differs.
+    let fit = try output("fit-features", "features"), other = try output("other-labels", "features")
+    #expect(fit.columns.map(\.name) == other.columns.map(\.name))
+    for (a, b) in zip(fit.columns, other.columns) where a.name != "label" {
+      #expect(Array(a.values.bytes) == Array(b.values.bytes), "\(a.name) depends on the label week")
+    }
+    #expect(try fit.column("label").values(Float.self).contains(1))
+  }
+
+  /// Each customer's merged list is the sorted union of the generators' lists, each score the one
+  /// its generator gave (NaN where it proposed nothing).
+  static func mergedCandidatesAreTheUnionWithScores(_ output: (String, String) throws -> Table) throws {
+    let merged = try output("candidates", "candidates")
+    let list = try merged.column("candidates"), items = try list.values(UInt32.self)
+    for generator in ["repurchase", "variants", "trending", "copurchase"] {
+      let source = try output(generator, "candidates")
+      let column = try source.column("candidates"), sourceItems = try column.values(UInt32.self)
+      let sourceScores = try source.column("scores").values(Float.self)
+      let scores = try merged.column("score." + generator).values(Float.self)
+      for c in 0..<list.rowCount {
+        var expected: [UInt32: Float] = [:]
+        for i in column.range(of: c) { expected[sourceItems[i]] = sourceScores[i] }
+        for i in list.range(of: c) {
+          let want = expected[items[i]]
+          #expect(want.map { $0 == scores[i] } ?? scores[i].isNaN, "\(generator), customer \(c)")
+        }
+        #expect(Set(column.range(of: c).map { sourceItems[$0] }).isSubset(of: list.range(of: c).map { items[$0] }))
+      }
+    }
+    let all = (0..<list.rowCount).allSatisfy { c in
+      zip(list.range(of: c), list.range(of: c).dropFirst()).allSatisfy { items[$0] < items[$1] }
+    }
+    #expect(all, "ascending, no repeats")
+  }
+
+  /// A sample of feature rows recomputed from the transaction rows by plain loops.
+  static func featuresMatchANaiveRecomputation(_ output: (String, String) throws -> Table) throws {
+    let features = try output("features", "features"), train = try output("split", "train")
+    let articles = try output("ingest", "articles")
+    let day = try train.column("day").values(Int32.self), customer = try train.column("customer").values(UInt32.self)
+    let article = try train.column("article").values(UInt32.self)
+    let codes = try articles.column("product_code").values(Int32.self)
+    let last = day.max()!
+    let rowCustomer = try features.column("customer").values(UInt32.self), rowArticle = try features.column("article").values(UInt32.self)
+    let value = { (name: String, row: Int) in try features.column(name).values(Float.self)[row] }
+    for row in stride(from: 0, to: features.rowCount, by: max(1, features.rowCount / 300)) {
+      let c = rowCustomer[row], a = rowArticle[row]
+      var rows = 0, recent = 0, sales1w = 0, sales4w = 0, bought = 0, product = 0
+      var lastBought: Int32?, lastProduct: Int32?
+      for r in 0..<day.count {
+        if customer[r] == c {
+          rows += 1
+          if day[r] > last - 28 { recent += 1 }
+          if article[r] == a {
+            bought += 1
+            lastBought = max(lastBought ?? day[r], day[r])
+          }
+          if codes[Int(article[r])] == codes[Int(a)] {
+            product += 1
+            lastProduct = max(lastProduct ?? day[r], day[r])
+          }
+        }
+        if article[r] == a {
+          if day[r] > last - 7 { sales1w += 1 }
+          if day[r] > last - 28 { sales4w += 1 }
+        }
+      }
+      #expect(try value("c.rows", row) == Float(rows) && value("c.rows_4w", row) == Float(recent), "row \(row)")
+      #expect(try value("a.sales_1w", row) == Float(sales1w) && value("a.sales_4w", row) == Float(sales4w), "row \(row)")
+      #expect(try value("p.bought", row) == Float(bought) && value("p.product_bought", row) == Float(product), "row \(row)")
+      let since = try value("p.days_since_bought", row), sinceProduct = try value("p.days_since_product", row)
+      #expect(lastBought.map { since == Float(last - $0) } ?? since.isNaN, "row \(row)")
+      #expect(lastProduct.map { sinceProduct == Float(last - $0) } ?? sinceProduct.isNaN, "row \(row)")
+    }
+  }
+
+  @Test func submissionModeGivesAValidSubmission() async throws {
+    let dir = TemporaryDirectory()
+    dir.write("submission.json", #"{"extends": "\#(Self.demo)", "vars": {"holdout_days": 0, "scale": 0.001}}"#)
+    let (record, _) = try await EndToEndTests.run(dir.path + "/submission.json", in: dir)
+    #expect(record.stages.allSatisfy { $0.status == .ran }, "\(record.stages.compactMap(\.error))")
+    #expect(record.stages.first { $0.name == "evaluate" }!.figures.isEmpty)
+    #expect(FileSystem.exists(dir.path + "/output/submission-ranker-holdout0.csv"))
+  }
+}
