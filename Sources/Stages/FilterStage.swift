@@ -8,7 +8,10 @@ import Pipeline
 /// Inputs: `transactions` (training rows), `articles`, `customers` (ingest's; sets the row count),
 /// `neighbours` (embed-neighbours'). Output: `candidates`, one row per customer: `candidates`
 /// (list<u32> of article indexes, ascending). Params: `exclude_purchased` (default false, the
-/// seed's behaviour: articles the customer already bought stay candidates).
+/// seed's behaviour: articles the customer already bought stay candidates); `recent_days` (default
+/// 0, the seed's: every purchase) takes only the neighbours of articles bought in the last that
+/// many days of training (the department and index checks still use every purchase), which bounds
+/// the lists for a ranker.
 public struct FilterStage: Stage {
   public static let kind = "filter"
   public static let version = 1
@@ -17,7 +20,12 @@ public struct FilterStage: Stage {
 
   public struct Params: StageParams {
     public var exclude_purchased = false
+    public var recent_days = 0
     public init() {}
+  }
+
+  public static func validate(_ p: Params) throws(ParamError) {
+    try ParamError.check("recent_days", p.recent_days, in: 0...100_000)
   }
 
   public static func run(_ params: Params, _ context: StageContext) throws {
@@ -33,9 +41,12 @@ public struct FilterStage: Stage {
     let history = try PurchaseHistory(transactions, customers: customers)
     context.progress(0.3, "histories")
     let attributes = try ArticleGroups(articles)
+    let since =
+      params.recent_days == 0
+      ? Int32.min : TrainingWindow(try transactions.column("day").values(Int32.self), days: params.recent_days).firstDay
     let candidates = try Candidates.filter(
       history: history, neighbours: neighbours, groups: attributes,
-      excludePurchased: params.exclude_purchased)
+      excludePurchased: params.exclude_purchased, since: since)
     let total = Int(candidates.offsets.last ?? 0)
     context.record("candidates", Double(total))
     context.record("customers_with_candidates", Double(zip(candidates.offsets, candidates.offsets.dropFirst()).filter { $0 != $1 }.count))
@@ -77,7 +88,8 @@ enum Candidates {
     var indexes: Bitset
   }
 
-  static func filter(history: PurchaseHistory, neighbours: Column, groups: ArticleGroups, excludePurchased: Bool)
+  /// - Parameter since: only articles last bought on or after this day lend their neighbours.
+  static func filter(history: PurchaseHistory, neighbours: Column, groups: ArticleGroups, excludePurchased: Bool, since: Int32 = .min)
     throws -> (offsets: [UInt64], items: [UInt32])
   {
     let offsets = neighbours.offsetBuffer, lists = try neighbours.values(UInt32.self)
@@ -93,7 +105,7 @@ enum Candidates {
         if groups.department[a] != ArticleGroups.none { scratch.departments.insert(Int(groups.department[a])) }
         if groups.index[a] != ArticleGroups.none { scratch.indexes.insert(Int(groups.index[a])) }
       }
-      for cell in bought {
+      for cell in bought where cell.lastDay >= since {
         for n in Int(offsets[Int(cell.article)])..<Int(offsets[Int(cell.article) + 1]) {
           let candidate = lists[n], c = Int(candidate)
           guard groups.department[c] != ArticleGroups.none, groups.index[c] != ArticleGroups.none,

@@ -82,13 +82,17 @@ struct RandomPurchases {
   }
 
   /// The rule as the seed's query states it, with sets.
-  static func reference(_ data: RandomPurchases, _ neighbours: Column, _ groups: ArticleGroups, exclude: Bool) -> [[UInt32]] {
+  static func reference(_ data: RandomPurchases, _ neighbours: Column, _ groups: ArticleGroups, exclude: Bool, since: Int32 = .min)
+    -> [[UInt32]]
+  {
     let lists = try! neighbours.values(UInt32.self)
-    return data.bought.map { bought in
+    var recent = [Set<UInt32>](repeating: [], count: data.customers)
+    for row in data.customer.indices where data.day[row] >= since { recent[Int(data.customer[row])].insert(data.article[row]) }
+    return zip(data.bought, recent).map { bought, recent in
       let departments = Set(bought.map { groups.department[Int($0)] }).subtracting([ArticleGroups.none])
       let indexes = Set(bought.map { groups.index[Int($0)] }).subtracting([ArticleGroups.none])
       var candidates = Set<UInt32>()
-      for a in bought {
+      for a in recent {
         for n in neighbours.range(of: Int(a)).map({ lists[$0] })
         where departments.contains(groups.department[Int(n)]) && indexes.contains(groups.index[Int(n)]) {
           if !(exclude && bought.contains(n)) { candidates.insert(n) }
@@ -98,12 +102,13 @@ struct RandomPurchases {
     }
   }
 
-  @Test(arguments: [(1, false), (2, true), (3, false), (4, true)])
-  func equalsANaiveSetReference(seed: UInt64, exclude: Bool) throws {
+  @Test(arguments: [(1, false, Int32.min), (2, true, Int32.min), (3, false, 20), (4, true, 25)])
+  func equalsANaiveSetReference(seed: UInt64, exclude: Bool, since: Int32) throws {
     let data = RandomPurchases(customers: 300, articles: 120, rows: 2500, seed: seed)
     let (neighbours, groups) = Self.catalog(articles: data.articles, seed: seed)
-    let result = try Candidates.filter(history: data.history(), neighbours: neighbours, groups: groups, excludePurchased: exclude)
-    let expected = Self.reference(data, neighbours, groups, exclude: exclude)
+    let result = try Candidates.filter(
+      history: data.history(), neighbours: neighbours, groups: groups, excludePurchased: exclude, since: since)
+    let expected = Self.reference(data, neighbours, groups, exclude: exclude, since: since)
     let rows = (0..<data.customers).map { Array(result.items[Int(result.offsets[$0])..<Int(result.offsets[$0 + 1])]) }
     #expect(rows == expected)
     let silentEmpty = rows.suffix(5).allSatisfy { $0.isEmpty }

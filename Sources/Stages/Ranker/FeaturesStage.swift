@@ -10,7 +10,9 @@ import Pipeline
 ///   `a.days_since_first_sale`, `a.price` (mean over the last 4 weeks), and its codes
 ///   `a.product_type_no`, `a.index_group_no`, `a.garment_group_no`, `a.colour_group_code`;
 /// - pair: `p.bought` (rows of this article by this customer), `p.days_since_bought`,
-///   `p.product_bought` (rows of its product code), `p.days_since_product` (NaN when never).
+///   `p.product_bought` (rows of its product code), `p.days_since_product` (NaN when never),
+///   `p.type_share` and `p.group_share` (the share of the customer's rows in the article's product
+///   type and index group: their taste).
 ///
 /// With `labels` (a later week's transactions) connected, `label` is 1 where the customer bought the
 /// article that week. Customers whose only candidates are trending ones are left out when
@@ -21,7 +23,8 @@ import Pipeline
 /// one f32 column per feature, `label` (f32) with labels; metadata `features` names them in order.
 public struct FeaturesStage: Stage {
   public static let kind = "features"
-  public static let version = 1
+  /// 2: taste features (`p.type_share`, `p.group_share`).
+  public static let version = 2
   public static let inputs = [
     InputSlot("candidates"), InputSlot("transactions"), InputSlot("customers"), InputSlot("articles"),
     InputSlot("labels", optional: true),
@@ -38,7 +41,9 @@ public struct FeaturesStage: Stage {
     "a.sales_1w", "a.sales_2w", "a.sales_4w", "a.trend", "a.days_since_first_sale", "a.price",
     "a.product_type_no", "a.index_group_no", "a.garment_group_no", "a.colour_group_code",
   ]
-  static let pairFeatures = ["p.bought", "p.days_since_bought", "p.product_bought", "p.days_since_product"]
+  static let pairFeatures = [
+    "p.bought", "p.days_since_bought", "p.product_bought", "p.days_since_product", "p.type_share", "p.group_share",
+  ]
 
   public static func run(_ p: Params, _ context: StageContext) throws {
     let merged = try context.table("candidates")
@@ -87,9 +92,10 @@ struct CustomerFacts {
   let count: Int
   let last: Int32
   let history: PurchaseHistory
-  /// Per customer, the histories by product code (articles mapped to dense product indexes).
-  let products: PurchaseHistory
-  let productOf: [UInt32]
+  /// The histories by product code, product type and index group.
+  let products: GroupedHistory
+  let types: GroupedHistory
+  let groups: GroupedHistory
   private let values: [[Float]]
 
   init(_ context: StageContext) throws {
@@ -97,19 +103,15 @@ struct CustomerFacts {
     count = customerTable.rowCount
     let transactions = try context.table("transactions")
     let day = try transactions.column("day").values(Int32.self), customer = try transactions.column("customer").values(UInt32.self)
-    let article = try transactions.column("article").values(UInt32.self), channel = try transactions.column("channel").values(UInt8.self)
+    let channel = try transactions.column("channel").values(UInt8.self)
     last = day.max() ?? 0
     history = try PurchaseHistory(transactions, customers: count)
-    let codes = try context.column("articles", "product_code").values(Int32.self)
-    var dense: [Int32: UInt32] = [:]
-    var productOf: [UInt32] = []
-    for code in codes {
-      if dense[code] == nil { dense[code] = UInt32(dense.count) }
-      productOf.append(dense[code]!)
+    let catalogue = try context.table("articles", columns: ["product_code", "product_type_no", "index_group_no"])
+    let customers = count
+    let group = { (name: String) in
+      try GroupedHistory(codes: catalogue.column(name).values(Int32.self), transactions: transactions, customers: customers)
     }
-    self.productOf = productOf
-    let mapped = Column("product", (0..<article.count).map { productOf[Int(article[$0])] })
-    products = PurchaseHistory(customer: customer, article: try mapped.values(UInt32.self), day: day, customers: count)
+    (products, types, groups) = (try group("product_code"), try group("product_type_no"), try group("index_group_no"))
     var rows = [Float](repeating: 0, count: count), recent = rows, online = rows, channels = rows
     var lastDay = [Float](repeating: .nan, count: count)
     for r in 0..<day.count {
@@ -170,7 +172,7 @@ struct ArticleFacts {
 /// The pair features: how often and how lately the customer bought the article and its product.
 enum PairFacts {
   static func compute(customers: [UInt32], articles: [UInt32], facts: CustomerFacts, codes: ArticleFacts) -> [[Float]] {
-    var out = [[Float]](repeating: [Float](repeating: .nan, count: customers.count), count: 4)
+    var out = [[Float]](repeating: [Float](repeating: .nan, count: customers.count), count: FeaturesStage.pairFeatures.count)
     let last = facts.last
     for i in customers.indices {
       let c = Int(customers[i]), a = articles[i]
@@ -182,16 +184,45 @@ enum PairFacts {
       } else {
         out[0][i] = 0
       }
-      let product = facts.productOf[Int(a)]
-      let bought = facts.products.cells[facts.products.range(of: c)]
-      let p = bought.sortedLowerBound(product, by: \.article)
-      if p < bought.endIndex, bought[p].article == product {
-        out[2][i] = Float(bought[p].rows)
-        out[3][i] = Float(last - bought[p].lastDay)
+      if let product = facts.products.cell(c, of: a) {
+        out[2][i] = Float(product.rows)
+        out[3][i] = Float(last - product.lastDay)
       } else {
         out[2][i] = 0
       }
+      let rows = Float(facts.history.cells[facts.history.range(of: c)].reduce(0) { $0 + Int($1.rows) })
+      out[4][i] = rows > 0 ? Float(facts.types.cell(c, of: a)?.rows ?? 0) / rows : .nan
+      out[5][i] = rows > 0 ? Float(facts.groups.cell(c, of: a)?.rows ?? 0) / rows : .nan
     }
     return out
+  }
+}
+
+/// Each customer's purchases by a grouping of the articles (product code, type, index group): the
+/// history of the group ids instead of the articles. A null code is a group of its own.
+struct GroupedHistory {
+  let groupOf: [UInt32]
+  let history: PurchaseHistory
+
+  init(codes: TypedValues<Int32>, transactions: Table, customers: Int) throws {
+    var dense: [Int32: UInt32] = [:]
+    let groupOf = codes.map { code in
+      if let id = dense[code] { return id }
+      dense[code] = UInt32(dense.count)
+      return UInt32(dense.count - 1)
+    }
+    self.groupOf = groupOf
+    let article = try transactions.column("article").values(UInt32.self)
+    let mapped = Column("group", (0..<article.count).map { groupOf[Int(article[$0])] })
+    history = PurchaseHistory(
+      customer: try transactions.column("customer").values(UInt32.self), article: try mapped.values(UInt32.self),
+      day: try transactions.column("day").values(Int32.self), customers: customers)
+  }
+
+  /// Customer c's cell of the group of `article`, nil when they bought none of it.
+  func cell(_ c: Int, of article: UInt32) -> PurchaseHistory.Cell? {
+    let group = groupOf[Int(article)], cells = history.cells[history.range(of: c)]
+    let at = cells.sortedLowerBound(group, by: \.article)
+    return at < cells.endIndex && cells[at].article == group ? cells[at] : nil
   }
 }
