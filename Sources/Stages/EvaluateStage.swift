@@ -3,8 +3,10 @@ import Pipeline
 /// evaluate (validation mode): MAP@12 on the held-out week as Kaggle scores it, with what each
 /// source of predictions contributes (its share of the score and its hits), the candidate recall
 /// (the share of test purchases that were among the customer's candidates, the ceiling of rank and
-/// fill), coverage, and the same score for a popularity baseline (the 12 most bought articles of the
-/// last `baseline_days` of training, for everyone) computed on the same split.
+/// fill), coverage, and the same score for two baselines computed on the same split: popularity
+/// (the 12 most bought articles of the last `baseline_days` of training, for everyone) and
+/// repurchase + popularity (the customer's own purchases of the last `repurchase_days`, latest
+/// first, then popularity), with the pipeline's and the second baseline's ratio to popularity.
 ///
 /// Inputs: `predictions` (fallback's), `test` and `train` (split's), `candidates` (filter's).
 /// Output: `metrics`: `metric` (string) and `value` (f64), one row per figure; the same figures go
@@ -13,19 +15,22 @@ import Pipeline
 public struct EvaluateStage: Stage {
   public static let kind = "evaluate"
   /// 2: an empty test week gives an empty table, not a table of zeros.
-  public static let version = 2
+  /// 3: the repurchase + popularity baseline and the ratios to popularity.
+  public static let version = 3
   public static let inputs = [InputSlot("predictions"), InputSlot("test"), InputSlot("train"), InputSlot("candidates")]
   public static let outputs = ["metrics"]
 
   public struct Params: StageParams {
     public var k = 12
     public var baseline_days = 7
+    public var repurchase_days = 28
     public init() {}
   }
 
   public static func validate(_ p: Params) throws(ParamError) {
     try ParamError.check("k", p.k, in: 1...1000)
     if p.baseline_days < 1 { throw ParamError("baseline_days", "must be 1 or more, not \(p.baseline_days)") }
+    try ParamError.check("repurchase_days", p.repurchase_days, in: 1...10_000)
   }
 
   public static func run(_ p: Params, _ context: StageContext) throws {
@@ -38,7 +43,7 @@ public struct EvaluateStage: Stage {
       return
     }
     let truth = try PurchaseHistory(test, customers: customers)
-    let train = try context.table("train", columns: ["day", "article"])
+    let train = try context.table("train", columns: ["day", "customer", "article"])
     let articles =
       Int(
         max(
@@ -46,7 +51,10 @@ public struct EvaluateStage: Stage {
           try test.column("article").values(UInt32.self).max() ?? 0)) + 1
     let baseline = Array(try Popularity.ranking(train, articles: articles, days: p.baseline_days).prefix(p.k))
     let candidates = try ArticleLists.candidates.lists(context, "candidates")
-    let metrics = try Evaluation.measure(predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k)
+    let repurchase = Evaluation.repurchaseThenPopular(
+      try PurchaseHistory(train, customers: customers), popular: baseline, days: p.repurchase_days, k: p.k)
+    let metrics = try Evaluation.measure(
+      predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k, repurchaseBaseline: repurchase)
     for (name, value) in metrics { context.record(name, value) }
     context.log(Evaluation.report(metrics))
     try context.write("metrics", Table([Column("metric", strings: metrics.map(\.0)), Column("value", metrics.map(\.1))]))
@@ -56,13 +64,14 @@ public struct EvaluateStage: Stage {
 /// The arithmetic of evaluate, apart from the stage so tests can call it.
 enum Evaluation {
   struct Tally {
-    var map = 0.0, baseline = 0.0, customers = 0, purchases = 0, recalled = 0
+    var map = 0.0, baseline = 0.0, repurchase = 0.0, customers = 0, purchases = 0, recalled = 0
     var sourceScore = [Double](repeating: 0, count: 5), sourceHits = [Int](repeating: 0, count: 5)
     var sourcePredictions = [Int](repeating: 0, count: 5)
 
     mutating func add(_ o: Tally) {
       map += o.map
       baseline += o.baseline
+      repurchase += o.repurchase
       customers += o.customers
       purchases += o.purchases
       recalled += o.recalled
@@ -76,7 +85,8 @@ enum Evaluation {
 
   static func measure(
     _ p: (offsets: TypedValues<UInt64>, articles: TypedValues<UInt32>, sources: TypedValues<UInt8>),
-    truth: PurchaseHistory, candidates: Column, baseline: [UInt32], k: Int
+    truth: PurchaseHistory, candidates: Column, baseline: [UInt32], k: Int,
+    repurchaseBaseline: (offsets: [UInt64], items: [UInt32])? = nil
   ) throws -> [(String, Double)] {
     let customers = p.offsets.count - 1
     let candidateOffsets = candidates.offsetBuffer, candidateLists = try candidates.values(UInt32.self)
@@ -97,6 +107,9 @@ enum Evaluation {
           t.sourceHits[source] += 1
         }
         t.baseline += AveragePrecision.score(baseline, truth: bought[...], k: k)
+        if let r = repurchaseBaseline {
+          t.repurchase += AveragePrecision.score(r.items[Int(r.offsets[c])..<Int(r.offsets[c + 1])], truth: bought[...], k: k)
+        }
         let mine = candidateLists[Int(candidateOffsets[c])..<Int(candidateOffsets[c + 1])]
         t.purchases += bought.count
         for article in bought where mine.sortedContains(article) { t.recalled += 1 }
@@ -109,6 +122,13 @@ enum Evaluation {
     var metrics: [(String, Double)] = [
       ("map@\(k)", total.map / n),
       ("baseline_popularity_map@\(k)", total.baseline / n),
+    ]
+    if repurchaseBaseline != nil { metrics.append(("baseline_repurchase_popularity_map@\(k)", total.repurchase / n)) }
+    if total.baseline > 0 {
+      metrics.append(("ratio_to_popularity", total.map / total.baseline))
+      if repurchaseBaseline != nil { metrics.append(("baseline_repurchase_popularity_ratio", total.repurchase / total.baseline)) }
+    }
+    metrics += [
       ("evaluated_customers", Double(total.customers)),
       ("test_purchases", Double(total.purchases)),
       ("candidate_recall", Double(total.recalled) / Double(max(total.purchases, 1))),
@@ -125,6 +145,21 @@ enum Evaluation {
       metrics.append(("predictions.\(source.name)", Double(total.sourcePredictions[s])))
     }
     return metrics
+  }
+
+  /// Per customer: their own purchases of the last `days` of training, latest first (ties: more
+  /// rows, then the lower index), then the `popular` articles they lack, `k` in all.
+  static func repurchaseThenPopular(_ history: PurchaseHistory, popular: [UInt32], days: Int, k: Int) -> (
+    offsets: [UInt64], items: [UInt32]
+  ) {
+    let last = history.cells.map(\.lastDay).max() ?? 0
+    return ListBuilder.build(rows: history.customerCount, scratch: { [PurchaseHistory.Cell]() }) { c, own, chunk in
+      own.removeAll(keepingCapacity: true)
+      for cell in history.cells[history.range(of: c)] where cell.lastDay > last - Int32(days) { own.append(cell) }
+      own.sort { ($0.lastDay, $0.rows, UInt32.max - $0.article) > ($1.lastDay, $1.rows, UInt32.max - $1.article) }
+      for cell in own.prefix(k) { chunk.items.append(cell.article) }
+      for a in popular where chunk.currentRow.count < k && !chunk.currentRow.contains(a) { chunk.items.append(a) }
+    }
   }
 
   /// The figures as a small table for the log.

@@ -73,6 +73,22 @@ import Testing
     #expect(abs(metrics["candidate_recall"]! - 1.0 / 3) < 1e-12, "one of three test purchases was a candidate")
     // Baseline [5, 1] for everyone: customer 0 hits 1 at position 2 (1/2 / 2), customer 2 hits 5 at 1.
     #expect(abs(metrics["baseline_popularity_map@12"]! - (0.25 + 1) / 2) < 1e-12)
+    #expect(metrics["baseline_repurchase_popularity_map@12"] == nil, "only when asked for")
+
+    // Repurchase + popularity: customer 0 bought 2 on day 9 and 7 on day 5 (and 4 on day 1, before
+    // the 5-day window); lists: [2, 7, 5, 1], [5, 1], [5, 1]. Customer 0: hit 2 at 1, 1 at 4 →
+    // (1 + 2/4) / 2; customer 2: 5 at 1 → 1.
+    let train = PurchaseHistory(
+      customer: try Column("c", [0, 0, 0] as [UInt32]).values(UInt32.self),
+      article: try Column("a", [4, 7, 2] as [UInt32]).values(UInt32.self),
+      day: try Column("d", [1, 5, 9] as [Int32]).values(Int32.self), customers: 3)
+    let lists = Evaluation.repurchaseThenPopular(train, popular: [5, 1], days: 5, k: 12)
+    #expect(lists.offsets == [0, 4, 6, 8] && lists.items == [2, 7, 5, 1, 5, 1, 5, 1])
+    let withBaseline = Dictionary(
+      uniqueKeysWithValues: try Evaluation.measure(
+        try! PredictionsTable.read(table), truth: truth, candidates: candidates, baseline: [5, 1], k: 12, repurchaseBaseline: lists))
+    #expect(abs(withBaseline["baseline_repurchase_popularity_map@12"]! - ((1 + 0.5) / 2 + 1) / 2) < 1e-12)
+    #expect(abs(withBaseline["ratio_to_popularity"]! - withBaseline["map@12"]! / withBaseline["baseline_popularity_map@12"]!) < 1e-12)
   }
 }
 
