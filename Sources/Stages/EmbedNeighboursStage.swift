@@ -56,7 +56,7 @@ public struct EmbedNeighboursStage: Stage {
     }
     try context.checkCancellation()
     context.record("rows_searched_again", Double(result.rowsSearchedAgain))
-    context.record("articles_with_neighbours", Double(zip(result.offsets, result.offsets.dropFirst()).filter { $0 != $1 }.count))
+    context.record("articles_with_neighbours", Double(ListBuilder.nonEmptyRows(result.offsets)))
     try context.write("neighbours", ArticleLists.neighbours.make(offsets: result.offsets, items: result.neighbours, scores: result.scores))
   }
 

@@ -49,7 +49,7 @@ public struct FilterStage: Stage {
       excludePurchased: params.exclude_purchased, since: since)
     let total = Int(candidates.offsets.last ?? 0)
     context.record("candidates", Double(total))
-    context.record("customers_with_candidates", Double(zip(candidates.offsets, candidates.offsets.dropFirst()).filter { $0 != $1 }.count))
+    context.record("customers_with_candidates", Double(ListBuilder.nonEmptyRows(candidates.offsets)))
     context.record("customers_with_purchases", Double((0..<customers).filter { !history.range(of: $0).isEmpty }.count))
     try context.write("candidates", ArticleLists.candidates.make(offsets: candidates.offsets, items: candidates.items))
   }

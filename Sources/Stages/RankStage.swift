@@ -41,7 +41,7 @@ public struct RankStage: Stage {
         insert(scored, into: &chunk.items, from: start, keeping: p.top)
       }
     }
-    context.record("customers_ranked", Double(zip(ranked.offsets, ranked.offsets.dropFirst()).filter { $0 != $1 }.count))
+    context.record("customers_ranked", Double(ListBuilder.nonEmptyRows(ranked.offsets)))
     context.record("ranked", Double(ranked.items.count))
     try context.write(
       "ranked",

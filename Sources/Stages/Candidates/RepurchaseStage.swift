@@ -47,6 +47,6 @@ public struct RepurchaseStage: Stage {
 enum CandidateFigures {
   static func record(_ offsets: [UInt64], into context: StageContext) {
     context.record("candidates", Double(offsets.last ?? 0))
-    context.record("customers_with_candidates", Double(zip(offsets, offsets.dropFirst()).filter { $0 != $1 }.count))
+    context.record("customers_with_candidates", Double(ListBuilder.nonEmptyRows(offsets)))
   }
 }

@@ -20,6 +20,9 @@ public enum ListBuilder {
     public var currentRow: ArraySlice<Item> { items[rowStart...] }
   }
 
+  /// How many rows of a list column (CSR `offsets`) have at least one item.
+  public static func nonEmptyRows(_ offsets: [UInt64]) -> Int { zip(offsets, offsets.dropFirst()).filter { $0 != $1 }.count }
+
   /// Calls `fill(row, &chunk)` for every row in `0..<rows`; `fill` appends the row's items and
   /// need not call `endRow`. Returns CSR offsets and items.
   public static func build<Item>(

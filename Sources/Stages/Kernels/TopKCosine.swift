@@ -104,15 +104,15 @@ public enum TopKCosine {
     let unclear = Parallel.map(chunks: chunks) { chunk -> [Int] in
       let (candidates, final, unit) = shared.wrapped
       var unclear: [Int] = []
-      var kept: [(score: Float, row: UInt32)] = []
+      var kept: [ScoredArticle] = []
       kept.reserveCapacity(candidates.k)
       for q in Parallel.range(chunk, of: chunks, count: rows) where !candidates.isZero[q] {
         kept.removeAll(keepingCapacity: true)
         for slot in (q * candidates.k)..<((q + 1) * candidates.k) where candidates.rows[slot] != .max {
           let t = Int(candidates.rows[slot])
-          kept.append((exactSimilarity(unit + q * dims, unit + t * dims, dims: dims), UInt32(t)))
+          kept.append(ScoredArticle(UInt32(t), exactSimilarity(unit + q * dims, unit + t * dims, dims: dims)))
         }
-        kept.sort { $0.score > $1.score || ($0.score == $1.score && $0.row < $1.row) }
+        kept.sort()
         final.set(q, kept.prefix(final.k))
         if kept.count == candidates.k, !(candidates.threshold(q) + bound < kept[final.k - 1].score) { unclear.append(q) }
       }
@@ -296,11 +296,11 @@ struct TopKSlots: @unchecked Sendable {
   }
 
   /// Replaces `query`'s list with `entries` (best first, at most k).
-  func set(_ query: Int, _ entries: ArraySlice<(score: Float, row: UInt32)>) {
+  func set(_ query: Int, _ entries: ArraySlice<ScoredArticle>) {
     clear(query)
     for (i, entry) in entries.enumerated() {
       scores[query * k + i] = entry.score
-      rows[query * k + i] = entry.row
+      rows[query * k + i] = entry.article
     }
   }
 

@@ -49,8 +49,9 @@ public struct FeaturesStage: Stage {
     let merged = try context.table("candidates")
     let list = try merged.column(ArticleLists.candidates.listColumn)
     let scoreColumns = merged.columns.filter { $0.name.hasPrefix("score.") }
-    let customers = try CustomerFacts(context)
-    let articles = try ArticleFacts(context, last: customers.last)
+    let transactions = try context.table("transactions", columns: ["day", "customer", "article", "price", "channel"])
+    let customers = try CustomerFacts(context, transactions: transactions)
+    let articles = try ArticleFacts(context, transactions: transactions, last: customers.last)
     context.progress(0.3, "customer and article facts")
     let offsets = list.offsetBuffer, items = try list.values(UInt32.self)
     let scores = try scoreColumns.map { try $0.values(Float.self) }
@@ -98,10 +99,9 @@ struct CustomerFacts {
   let groups: GroupedHistory
   private let values: [[Float]]
 
-  init(_ context: StageContext) throws {
+  init(_ context: StageContext, transactions: Table) throws {
     let customerTable = try context.table("customers", columns: ["age"])
     count = customerTable.rowCount
-    let transactions = try context.table("transactions")
     let day = try transactions.column("day").values(Int32.self), customer = try transactions.column("customer").values(UInt32.self)
     let channel = try transactions.column("channel").values(UInt8.self)
     last = day.max() ?? 0
@@ -139,11 +139,10 @@ struct CustomerFacts {
 struct ArticleFacts {
   private let values: [[Float]]
 
-  init(_ context: StageContext, last: Int32) throws {
+  init(_ context: StageContext, transactions: Table, last: Int32) throws {
     let catalogue = try context.table(
       "articles", columns: ["product_type_no", "index_group_no", "garment_group_no", "colour_group_code"])
     let count = catalogue.rowCount
-    let transactions = try context.table("transactions", columns: ["day", "article", "price"])
     let day = try transactions.column("day").values(Int32.self), article = try transactions.column("article").values(UInt32.self)
     let price = try transactions.column("price").values(Float.self)
     var week = [Float](repeating: 0, count: count), twoWeeks = week, fourWeeks = week, priceSum = week
@@ -173,6 +172,7 @@ struct ArticleFacts {
 enum PairFacts {
   static func compute(customers: [UInt32], articles: [UInt32], facts: CustomerFacts, codes: ArticleFacts) -> [[Float]] {
     var out = [[Float]](repeating: [Float](repeating: .nan, count: customers.count), count: FeaturesStage.pairFeatures.count)
+    let rowsFeature = FeaturesStage.customerFeatures.firstIndex(of: "c.rows")!
     let last = facts.last
     for i in customers.indices {
       let c = Int(customers[i]), a = articles[i]
@@ -190,7 +190,7 @@ enum PairFacts {
       } else {
         out[2][i] = 0
       }
-      let rows = Float(facts.history.cells[facts.history.range(of: c)].reduce(0) { $0 + Int($1.rows) })
+      let rows = facts.value(rowsFeature, c)
       out[4][i] = rows > 0 ? Float(facts.types.cell(c, of: a)?.rows ?? 0) / rows : .nan
       out[5][i] = rows > 0 ? Float(facts.groups.cell(c, of: a)?.rows ?? 0) / rows : .nan
     }

@@ -45,7 +45,7 @@ public struct ScoreStage: Stage {
       for i in start[c]..<start[c + 1] { chunk.items.append(ScoredArticle(matrix.articles[i], scores[i])) }
       chunk.keepBest(p.top)
     }
-    context.record("customers_ranked", Double(zip(built.offsets, built.offsets.dropFirst()).filter { $0 != $1 }.count))
+    context.record("customers_ranked", Double(ListBuilder.nonEmptyRows(built.offsets)))
     try context.write(
       "ranked", ArticleLists.ranked.make(offsets: built.offsets, items: built.items.map(\.article), scores: built.items.map(\.score)))
   }
