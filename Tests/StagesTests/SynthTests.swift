@@ -88,6 +88,25 @@ import Testing
     #expect((0.08...0.18).contains(single), "real: 11.4% bought one distinct article")
   }
 
+  /// Repeat purchases come soon after the first, as in the real data (where repurchase + popularity
+  /// scores as well as popularity): most rows that repeat an article the customer bought on an earlier
+  /// day follow that purchase within a week. (With repeats drawn from the whole history, 1 in 5 did.)
+  @Test func repeatPurchasesFollowSoonAfterTheFirst() {
+    var last: [[Substring]: Int] = [:]
+    var repeats = 0, withinAWeek = 0
+    for row in Self.transactions {
+      let day = Int(KaggleDate.day(String(row[0]))!)
+      let key = [row[1], row[2]]
+      if let previous = last[key], previous < day {
+        repeats += 1
+        if day - previous <= 7 { withinAWeek += 1 }
+      }
+      last[key] = day
+    }
+    let share = Double(withinAWeek) / Double(max(repeats, 1))
+    #expect(repeats > 1000 && share > 0.45, "\(withinAWeek) of \(repeats) repeats within 7 days")
+  }
+
   @Test func customersHaveTheRealMissingValues() throws {
     let customers = try csvRows(Self.path + "/customers.csv")
     #expect(abs(share(customers) { $0[1].isEmpty } - 0.652) < 0.03)

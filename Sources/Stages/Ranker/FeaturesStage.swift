@@ -15,7 +15,8 @@ import Pipeline
 ///   type and index group: their taste).
 ///
 /// With `labels` (a later week's transactions) connected, `label` is 1 where the customer bought the
-/// article that week. Customers whose only candidates are trending ones are left out when
+/// article that week, and only the customers who bought that week are kept (`labelled_only`).
+/// Customers whose only candidates are trending ones are left out when
 /// `skip_trending_only` (their order is the trending order already; fill and fallback serve them).
 ///
 /// Inputs: `candidates` (merge-candidates'), `transactions` (training rows), `customers`,
@@ -24,7 +25,8 @@ import Pipeline
 public struct FeaturesStage: Stage {
   public static let kind = "features"
   /// 2: taste features (`p.type_share`, `p.group_share`).
-  public static let version = 2
+  /// 3: `labelled_only`.
+  public static let version = 3
   public static let inputs = [
     InputSlot("candidates"), InputSlot("transactions"), InputSlot("customers"), InputSlot("articles"),
     InputSlot("labels", optional: true),
@@ -33,6 +35,9 @@ public struct FeaturesStage: Stage {
 
   public struct Params: StageParams {
     public var skip_trending_only = true
+    /// With labels: only the customers who bought in the labelled week (a ranker learns nothing from
+    /// a customer without a purchase to rank first, and they are most of the rows).
+    public var labelled_only = true
     public init() {}
   }
 
@@ -56,7 +61,11 @@ public struct FeaturesStage: Stage {
     let offsets = list.offsetBuffer, items = try list.values(UInt32.self)
     let scores = try scoreColumns.map { try $0.values(Float.self) }
     let trendingOnly = scoreColumns.firstIndex { $0.name == "score.trending" }
+    let truth =
+      context.hasInput("labels")
+      ? try PurchaseHistory(try context.table("labels", columns: ["day", "customer", "article"]), customers: customers.count) : nil
     let kept = (0..<list.rowCount).filter { c in
+      if p.labelled_only, let truth, truth.range(of: c).isEmpty { return false }
       guard p.skip_trending_only, let t = trendingOnly else { return true }
       return (Int(offsets[c])..<Int(offsets[c + 1])).contains { i in scores.indices.contains { $0 != t && !scores[$0][i].isNaN } }
     }
@@ -74,8 +83,7 @@ public struct FeaturesStage: Stage {
     for (f, name) in articleFeatures.enumerated() { columns.append(Column(name, rowSource.map { articles.value(f, Int(items[$0])) })) }
     let pairs = PairFacts.compute(customers: rowCustomer, articles: rowSource.map { items[$0] }, facts: customers, codes: articles)
     for (f, name) in pairFeatures.enumerated() { columns.append(Column(name, pairs[f])) }
-    if context.hasInput("labels") {
-      let truth = try PurchaseHistory(try context.table("labels", columns: ["day", "customer", "article"]), customers: customers.count)
+    if let truth {
       let labels: [Float] = zip(rowCustomer, rowSource).map { c, i in
         truth.cells[truth.range(of: Int(c))].contains(article: items[i]) ? 1 : 0
       }

@@ -6,12 +6,16 @@ import Pipeline
 /// the others are left out. Trains on `threads` threads whatever the machine (the model depends on
 /// the thread count). Records each feature's total gain (`importance.<feature>`).
 ///
-/// Inputs: `features` (features', with `label`). Output: `model`, a file artifact (XGBoost JSON,
+/// Inputs: `features` (features', with `label`), and optionally `features_2` … `features_4`: other
+/// labelled weeks (each built only from the weeks before it), their customers learnt from as more
+/// groups. Output: `model`, a file artifact (XGBoost JSON,
 /// `model.json`) whose metadata names the features in order.
 public struct TrainRankerStage: Stage {
   public static let kind = "train-ranker"
   public static let version = 1
-  public static let inputs = [InputSlot("features")]
+  /// Optional earlier labelled weeks, learnt from together with `features`.
+  public static let moreWeeks = ["features_2", "features_3", "features_4"]
+  public static let inputs = [InputSlot("features")] + moreWeeks.map { InputSlot($0, optional: true) }
   public static let outputs = ["model"]
 
   public enum Objective: String, ParamChoice {
@@ -43,39 +47,60 @@ public struct TrainRankerStage: Stage {
   }
 
   public static func run(_ p: Params, _ context: StageContext) throws {
-    let table = try context.table("features")
-    let matrix = try FeatureMatrix(table, slot: "features", stage: context.stage)
-    guard let label = table.columns.first(where: { $0.name == "label" }) else {
-      throw StageInputError(stage: context.stage, slot: "features", detail: "has no label column: connect labels to its features stage")
+    var training = TrainingRows()
+    for slot in ["features"] + moreWeeks where context.hasInput(slot) {
+      try training.add(try context.table(slot), slot: slot, stage: context.stage)
     }
-    let labels = Array(try label.values(Float.self))
-    let groups = matrix.groups.filter { group in
-      let slice = labels[group]
-      return slice.contains { $0 > 0 } && slice.contains { $0 == 0 }
-    }
-    let rows = groups.flatMap { Array($0) }
-    guard !rows.isEmpty else {
+    guard !training.groups.isEmpty else {
       throw StageInputError(
         stage: context.stage, slot: "features", detail: "has no customer with both a bought and a not-bought candidate to learn from")
     }
-    context.record("training_customers", Double(groups.count))
-    context.record("training_rows", Double(rows.count))
+    context.record("training_customers", Double(training.groups.count))
+    context.record("training_rows", Double(training.labels.count))
     var params = GradientBoostedRanker.Params()
     params.objective = p.objective.rawValue
     (params.rounds, params.learningRate, params.maxDepth) = (p.rounds, p.learning_rate, p.max_depth)
     (params.minChildWeight, params.subsample, params.columnSample) = (p.min_child_weight, p.subsample, p.column_sample)
     (params.seed, params.threads) = (p.seed, p.threads)
-    let selected = matrix.rows(rows)
-    let model = try selected.withUnsafeBufferPointer { features in
+    let model = try training.features.withUnsafeBufferPointer { features in
       try GradientBoostedRanker.train(
-        features: features, rows: rows.count, columns: matrix.names.count, labels: rows.map { labels[$0] },
-        groups: groups.map { UInt32($0.count) }, params: params
+        features: features, rows: training.labels.count, columns: training.names.count, labels: training.labels,
+        groups: training.groups, params: params
       ) { context.progress(Double($0) / Double(p.rounds), "round \($0) of \(p.rounds)") }
     }
-    for (name, gain) in zip(matrix.names, try model.importance(columns: matrix.names.count)) { context.record("importance." + name, gain) }
+    for (name, gain) in zip(training.names, try model.importance(columns: training.names.count)) {
+      context.record("importance." + name, gain)
+    }
     var file = Table.file(named: "model.json", bytes: model.model)
-    file.metadata["features"] = matrix.names.joined(separator: ",")
+    file.metadata["features"] = training.names.joined(separator: ",")
     try context.write("model", file)
+  }
+}
+
+/// The rows the ranker learns from, gathered from one or more labelled weeks: only the customers
+/// with at least one bought and one not-bought candidate, row-major, one group per customer and week.
+struct TrainingRows {
+  var names: [String] = []
+  var features: [Float] = []
+  var labels: [Float] = []
+  var groups: [UInt32] = []
+
+  mutating func add(_ table: Table, slot: String, stage: String) throws {
+    let matrix = try FeatureMatrix(table, slot: slot, stage: stage)
+    if names.isEmpty {
+      names = matrix.names
+    } else if matrix.names != names {
+      throw StageInputError(stage: stage, slot: slot, detail: "has features \(matrix.names) where 'features' has \(names)")
+    }
+    guard let label = table.columns.first(where: { $0.name == "label" }) else {
+      throw StageInputError(stage: stage, slot: slot, detail: "has no label column: connect labels to its features stage")
+    }
+    let all = try label.values(Float.self)
+    let kept = matrix.groups.filter { group in all[group].contains { $0 > 0 } && all[group].contains { $0 == 0 } }
+    let rows = kept.flatMap { Array($0) }
+    features += matrix.rows(rows)
+    labels += rows.map { all[$0] }
+    groups += kept.map { UInt32($0.count) }
   }
 }
 

@@ -7,7 +7,8 @@ import Pipeline
 /// Params: `scale`, `seed`, `embedding_dims` (docs/synth.md).
 public struct SynthStage: Stage {
   public static let kind = "synth"
-  public static let version = 2
+  /// 3: visits in time order and recent purchases bought again (docs/synth.md).
+  public static let version = 3
   public static let inputs: [InputSlot] = []
   public static let outputs = ["articles", "customers", "transactions", "sample_submission", "image_embeddings", "image_embeddings_ids"]
 

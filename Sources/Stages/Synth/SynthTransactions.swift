@@ -32,11 +32,11 @@ struct SynthTransactions: Sendable {
     let parts = Parallel.map(chunks: chunks) { chunk in
       let range = (chunk * chunkSize)..<min(customers.count, (chunk + 1) * chunkSize)
       var part = SynthTransactions()
-      var history: [UInt32] = []
+      var scratch = ShoppingHistory.Scratch()
       for c in range {
         ShoppingHistory.generate(
           customer: c, rows: Int(rows[c]), catalog: catalog, customers: customers, tables: tables,
-          seed: seed, history: &history, into: &part)
+          seed: seed, scratch: &scratch, into: &part)
       }
       done.advance()
       return part
@@ -228,63 +228,104 @@ enum ShoppingHistory {
     return (first, first + length)
   }
 
+  /// One planned item of a customer's history: its day, channel and copies, before its article is picked.
+  struct PlannedItem {
+    var day: UInt16
+    var online: Bool
+    var copies: UInt8
+  }
+
+  /// A customer's earlier items, in time order, and the scratch space to plan the next customer's.
+  struct Scratch {
+    var articles: [UInt32] = []
+    var days: [UInt16] = []
+    var plan: [PlannedItem] = []
+    var weights: [Double] = []
+  }
+
+  /// Plans the visits first (day, channel, basket), puts them in time order, then picks each item
+  /// knowing what the customer bought before it, so a repeat purchase follows its original in time.
   static func generate(
     customer c: Int, rows: Int, catalog: SynthCatalog, customers: SynthCustomers, tables: WeeklyArticleTables,
-    seed: UInt64, history: inout [UInt32], into out: inout SynthTransactions
+    seed: UInt64, scratch: inout Scratch, into out: inout SynthTransactions
   ) {
     guard rows > 0 else { return }
     var rng = CounterRandom(seed: seed, stream: 40, index: UInt64(c))
-    history.removeAll(keepingCapacity: true)
+    plan(customer: c, rows: rows, customers: customers, rng: &rng, into: &scratch.plan)
+    scratch.articles.removeAll(keepingCapacity: true)
+    scratch.days.removeAll(keepingCapacity: true)
+    var visitStart = 0
+    for (i, item) in scratch.plan.enumerated() {
+      if i > 0 && item.day != scratch.plan[i - 1].day { visitStart = i }
+      let day = Int(item.day)
+      let a = pickArticle(c, day: day, catalog: catalog, customers: customers, tables: tables, earlier: visitStart, scratch: &scratch, rng: &rng)
+      scratch.articles.append(a)
+      scratch.days.append(item.day)
+      let cents = price(Int(a), day: day, catalog: catalog, rng: &rng)
+      for _ in 0..<item.copies {
+        out.day.append(item.day)
+        out.customer.append(UInt32(c))
+        out.article.append(a)
+        out.priceCents.append(cents)
+        out.channel.append(item.online ? 2 : 1)
+      }
+    }
+  }
+
+  /// The customer's items, `rows` rows in all: visits on days of their window, each a basket in one
+  /// channel, ~10.5% of items scanned twice; sorted by day (stable, so a basket stays together).
+  static func plan(customer c: Int, rows: Int, customers: SynthCustomers, rng: inout CounterRandom, into plan: inout [PlannedItem]) {
+    plan.removeAll(keepingCapacity: true)
     let (first, last) = window(&rng)
     let low = first == 0 ? 0 : dayTable.cumulative[first - 1]
     let high = dayTable.cumulative[last]
     var remaining = rows
     while remaining > 0 {
-      let day = dayTable.pick((low + rng.uniform() * (high - low)) / dayTable.total)
+      let day = UInt16(dayTable.pick((low + rng.uniform() * (high - low)) / dayTable.total))
       let online = rng.chance(Double(customers.online[c]))
       var basket = min(remaining, 1 + rng.geometric(0.45))
-      let earlier = history.count
       while basket > 0 && remaining > 0 {
-        let a = pickArticle(c, day: day, catalog: catalog, customers: customers, tables: tables, history: history[..<earlier], rng: &rng)
-        history.append(a)
         let copies = min(remaining, rng.chance(0.105) ? 2 : 1)
-        let cents = price(Int(a), day: day, catalog: catalog, rng: &rng)
-        for _ in 0..<copies {
-          out.day.append(UInt16(day))
-          out.customer.append(UInt32(c))
-          out.article.append(a)
-          out.priceCents.append(cents)
-          out.channel.append(online ? 2 : 1)
-        }
+        plan.append(PlannedItem(day: day, online: online, copies: UInt8(copies)))
         remaining -= copies
         basket -= 1
       }
     }
+    // Days of one visit are equal, so a stable sort by day keeps each basket whole and in order.
+    var order = Array(plan.indices)
+    order.sort { (plan[$0].day, $0) < (plan[$1].day, $1) }
+    plan = order.map { plan[$0] }
   }
 
-  /// Calibrated at scale 1 with `bench/synth_rates.py` against the real validation pairs: same
-  /// article 3.36%, same product 8.22%, same product type 64.3% (docs/synth.md has the figures).
-  static let variantRate = 0.037
+  /// Calibrated at scale 1 against the real data: with `bench/synth_rates.py`, the validation pairs'
+  /// same article 3.36%, same product 8.22%, same product type 64.3%; with `bench/synth_baselines.py`,
+  /// repurchase + popularity scoring about as well as popularity (docs/synth.md has the figures).
+  static let variantRate = 0.058
   static let homeGroupAffinity = 0.35
   static let styleAffinity = 0.1
+  /// Each article bought `g` days ago is bought again today with chance `rebuyHazard · e^(−g/rebuyDays)`
+  /// per item picked: other sizes, a replacement, the same top for a friend. Real repeat purchases
+  /// come soon after the first (the real data's repurchase baseline scores as well as popularity).
+  static let rebuyHazard = 0.008
+  static let rebuyDays = 5.0
 
   static func pickArticle(
     _ c: Int, day: Int, catalog: SynthCatalog, customers: SynthCustomers, tables: WeeklyArticleTables,
-    history: ArraySlice<UInt32>, rng: inout CounterRandom
+    earlier: Int, scratch: inout Scratch, rng: inout CounterRandom
   ) -> UInt32 {
     let week = min(tables.weeks - 1, day / 7)
-    // Another colour of something they bought (the same article when the product has one colour):
-    // the one repurchase planted; buying the same article or product type again otherwise comes
-    // from popularity and the customer's group and style, at the real rates (docs/synth.md).
-    if !history.isEmpty && rng.chance(variantRate) {
-      let seen = Int(history[history.startIndex + rng.below(history.count)])
+    if let again = recentRebuy(day: day, earlier: earlier, scratch: &scratch, rng: &rng) { return again }
+    // Another colour of something they bought at any time (a fresh pick when it has one colour).
+    if earlier > 0 && rng.chance(variantRate) {
+      let seen = Int(scratch.articles[rng.below(earlier)])
       let product = catalog.productOf[seen]
       var lo = seen, hi = seen
       while lo > 0 && catalog.productOf[lo - 1] == product { lo -= 1 }
       while hi + 1 < catalog.articleCount && catalog.productOf[hi + 1] == product { hi += 1 }
-      guard hi > lo else { return UInt32(seen) }
-      let other = lo + rng.below(hi - lo)
-      return UInt32(other >= seen ? other + 1 : other)
+      if hi > lo {
+        let other = lo + rng.below(hi - lo)
+        return UInt32(other >= seen ? other + 1 : other)
+      }
     }
     let group = rng.chance(homeGroupAffinity) ? Int(customers.homeGroup[c]) : groupTable.pick(&rng)
     let style = rng.chance(styleAffinity) ? Int(customers.style[c]) : WeeklyArticleTables.anyStyle
@@ -296,6 +337,26 @@ enum ShoppingHistory {
       if let a = tables.tables[week][g][WeeklyArticleTables.anyStyle].pick(u) { return a }
     }
     return UInt32(rng.below(catalog.articleCount))
+  }
+
+  /// The same article again, by the rebuy hazard of each of the `earlier` items (latest first; items
+  /// older than eight time constants weigh nothing), or nil.
+  static func recentRebuy(day: Int, earlier: Int, scratch: inout Scratch, rng: inout CounterRandom) -> UInt32? {
+    scratch.weights.removeAll(keepingCapacity: true)
+    var total = 0.0
+    var i = earlier - 1
+    while i >= 0 {
+      let gap = Double(day - Int(scratch.days[i]))
+      if gap > 8 * rebuyDays { break }
+      total += rebuyHazard * exp(-gap / rebuyDays)
+      scratch.weights.append(total)
+      i -= 1
+    }
+    let u = rng.uniform()
+    guard u < min(0.5, total) else { return nil }
+    let target = u * total / min(0.5, total)
+    let k = scratch.weights.firstIndex { $0 > target } ?? scratch.weights.count - 1
+    return scratch.articles[earlier - 1 - k]
   }
 
   /// Price in SEK cents, ending in .99; old articles are often on sale.
