@@ -37,7 +37,7 @@ public struct RankStage: Stage {
       for i in Int(offsets[customer])..<Int(offsets[customer + 1]) {
         let article = lists[i], v = Int(article) < itemRow.count ? itemRow[Int(article)] : -1
         guard v >= 0 else { continue }
-        let scored = ScoredArticle(article, dot(users, Int(u), items, Int(v)))
+        let scored = ScoredArticle(article, users.dot(Int(u), items, Int(v)))
         insert(scored, into: &chunk.items, from: start, keeping: p.top)
       }
     }
@@ -65,12 +65,5 @@ public struct RankStage: Stage {
       i -= 1
     }
     items[i] = s
-  }
-
-  @inline(__always)
-  static func dot(_ a: FactorMatrix, _ i: Int, _ b: FactorMatrix, _ j: Int) -> Float {
-    var sum = SIMD8<Float>.zero
-    for l in 0..<a.lanes { sum += a.storage[i * a.lanes + l] * b.storage[j * b.lanes + l] }
-    return sum.sum()
   }
 }

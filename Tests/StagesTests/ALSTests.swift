@@ -58,7 +58,7 @@ import Testing
     var percentiles: [Double] = []
     for u in 0..<data.users {
       let trained = Set(data.train.columns[data.train.offsets[u]..<data.train.offsets[u + 1]])
-      let scores = (0..<data.items).filter { !trained.contains(UInt32($0)) }.map { ($0, RankStage.dot(x, u, y, $0)) }
+      let scores = (0..<data.items).filter { !trained.contains(UInt32($0)) }.map { ($0, x.dot(u, y, $0)) }
       for item in data.heldOut[u] {
         let mine = scores.first { $0.0 == Int(item) }!.1
         percentiles.append(Double(scores.filter { $0.1 > mine }.count) / Double(scores.count))

@@ -42,7 +42,10 @@ import Testing
           {"name": "repurchase", "kind": "repurchase", "params": {"days": 28, "top": 6}, "inputs": {"transactions": "split.train", "customers": "ingest.customers"}},
           {"name": "variants", "kind": "product-variants", "params": {"days": 28, "top": 6}, "inputs": {"transactions": "split.train", "customers": "ingest.customers", "articles": "ingest.articles"}},
           {"name": "trending", "kind": "trending", "params": {"days": 7, "top": 12}, "inputs": {"transactions": "split.train", "customers": "ingest.customers"}},
-          {"name": "copurchase", "kind": "copurchase", "params": {"days": 28, "top": 12}, "inputs": {"transactions": "split.train", "customers": "ingest.customers", "articles": "ingest.articles"}}
+          {"name": "copurchase", "kind": "copurchase", "params": {"days": 28, "top": 12}, "inputs": {"transactions": "split.train", "customers": "ingest.customers", "articles": "ingest.articles"}},
+          {"name": "trending-group", "kind": "trending", "params": {"days": 7, "top": 12, "segment": "index_group"}, "inputs": {"transactions": "split.train", "customers": "ingest.customers", "articles": "ingest.articles"}},
+          {"name": "als", "kind": "als-train", "params": {"factors": 20, "iterations": 3, "min_customer_rows": 2, "min_article_rows": 2}, "inputs": {"transactions": "split.train", "customers": "ingest.customers", "articles": "ingest.articles"}},
+          {"name": "als-candidates", "kind": "als-candidates", "params": {"top": 8, "article_days": 14, "customer_days": 28}, "inputs": {"users": "als.users", "items": "als.items", "transactions": "split.train", "customers": "ingest.customers"}}
         ]}
         """)
       let spec = try PipelineLoader(registry: HMStages.registry).load(run.dir.path + "/p.json")
@@ -74,7 +77,7 @@ import Testing
   @Test func everyGeneratorRanAndFoundCandidates() async throws {
     for stage in try await Self.shared.get().record.stages {
       #expect(stage.status == .ran, "\(stage.name): \(stage.error ?? "")")
-      if ["repurchase", "variants", "trending", "copurchase"].contains(stage.name) {
+      if ["repurchase", "variants", "trending", "copurchase", "trending-group", "als-candidates"].contains(stage.name) {
         #expect((stage.figures["candidates"] ?? 0) > 0, "\(stage.name)")
       }
     }
@@ -169,5 +172,65 @@ import Testing
       if !list.isEmpty { withCandidates += 1 }
     }
     #expect(withCandidates > 0)
+  }
+
+  @Test func trendingByIndexGroupIsTheHomeGroupsBestSellers() async throws {
+    let run = try await Self.shared.get()
+    let rows = try Self.train(run), lists = try run.lists("trending-group")
+    let groupOf = Array(try run.table("ingest", "articles").column("index_group_no").values(Int32.self))
+    var rowsIn = [[Int32: Int]](repeating: [:], count: lists.count)
+    for i in rows.day.indices { rowsIn[Int(rows.customer[i])][groupOf[Int(rows.article[i])], default: 0] += 1 }
+    // Home: the most rows, ties to the lower code; nil without purchases.
+    let home = rowsIn.map { counts in counts.max { ($0.value, -$0.key) < ($1.value, -$1.key) }?.key }
+    var sales = [Int32?: [UInt32: Int]]()
+    for i in rows.day.indices where rows.day[i] > rows.last - 7 {
+      sales[nil, default: [:]][rows.article[i], default: 0] += 1
+      if let h = home[Int(rows.customer[i])] { sales[h, default: [:]][rows.article[i], default: 0] += 1 }
+    }
+    let best = { (h: Int32?) in (sales[h] ?? [:]).map { ScoredArticle($0.key, Float($0.value)) }.sorted().prefix(12) }
+    let everyone = best(nil)
+    var segments = Set<Int32>()
+    for (c, list) in lists.enumerated() {
+      var reference = Array(best(home[c]))
+      for e in everyone where reference.count < 12 && !reference.contains(where: { $0.article == e.article }) {
+        reference.append(ScoredArticle(e.article, 0))
+      }
+      #expect(list.map(\.article) == reference.map(\.article), "customer \(c) (home group \(home[c].map(String.init) ?? "none"))")
+      if let h = home[c] { segments.insert(h) }
+    }
+    #expect(segments.count > 1)
+  }
+
+  @Test func alsCandidatesAreTheBestDotProductsAmongRecentArticles() async throws {
+    let run = try await Self.shared.get()
+    let rows = try Self.train(run), lists = try run.lists("als-candidates")
+    let factors = { (output: String, id: String) throws -> [UInt32: [Float]] in
+      let t = try run.table("als", output)
+      let ids = try t.column(id).values(UInt32.self), column = try t.column("factors"), values = try column.values(Float.self)
+      return Dictionary(uniqueKeysWithValues: (0..<t.rowCount).map { r in (ids[r], column.range(of: r).map { values[$0] }) })
+    }
+    let users = try factors("users", "customer"), items = try factors("items", "article")
+    var shelf = Set<UInt32>(), active = Set<UInt32>()
+    for i in rows.day.indices {
+      if rows.day[i] > rows.last - 14, items[rows.article[i]] != nil { shelf.insert(rows.article[i]) }
+      if rows.day[i] > rows.last - 28 { active.insert(rows.customer[i]) }
+    }
+    var served = 0
+    for (c, list) in lists.enumerated() {
+      guard let u = users[UInt32(c)], active.contains(UInt32(c)) else {
+        #expect(list.isEmpty, "customer \(c) is not served")
+        continue
+      }
+      served += 1
+      let reference = shelf.map { a in ScoredArticle(a, Float(zip(u, items[a]!).reduce(0.0) { $0 + Double($1.0) * Double($1.1) })) }.sorted()
+      #expect(list.count == min(8, reference.count), "customer \(c)")
+      for (got, want) in zip(list, reference) {
+        // Float rounding may swap near-ties only.
+        #expect(abs(got.score - want.score) < 1e-5, "customer \(c)")
+        let exact = reference.first { $0.article == got.article }!.score
+        #expect(abs(exact - got.score) < 1e-5, "customer \(c): article \(got.article)")
+      }
+    }
+    #expect(served > 0)
   }
 }

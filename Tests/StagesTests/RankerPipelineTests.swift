@@ -17,13 +17,18 @@ import Testing
 
   @Test func validationModeEndToEnd() async throws {
     let dir = TemporaryDirectory()
-    // One more features stage: the same history with another week as labels must give the same features.
+    // Two more features stages, every customer kept: the same history with another week as labels
+    // must give the same features.
     dir.write(
       "ranker.json",
       #"""
       {"extends": "\#(Self.demo)", "stages": [
-        {"name": "other-labels", "kind": "features", "params": {"skip_trending_only": false}, "inputs": {"candidates": "fit-candidates.candidates",
-          "transactions": "label-split.train", "customers": "ingest.customers", "articles": "ingest.articles", "labels": "split.test"}}]}
+        {"name": "all-labels", "kind": "features", "params": {"skip_trending_only": false, "labelled_only": false}, "inputs": {"candidates": "fit-candidates.candidates",
+          "transactions": "label-split.train", "customers": "ingest.customers", "articles": "ingest.articles", "labels": "label-split.test",
+          "users": "fit-als.users", "items": "fit-als.items"}},
+        {"name": "other-labels", "kind": "features", "params": {"skip_trending_only": false, "labelled_only": false}, "inputs": {"candidates": "fit-candidates.candidates",
+          "transactions": "label-split.train", "customers": "ingest.customers", "articles": "ingest.articles", "labels": "split.test",
+          "users": "fit-als.users", "items": "fit-als.items"}}]}
       """#)
     let (record, store) = try await EndToEndTests.run(dir.path + "/ranker.json", in: dir)
     #expect(record.stages.allSatisfy { $0.status == .ran }, "\(record.stages.compactMap(\.error))")
@@ -43,13 +48,26 @@ import Testing
     try Self.mergedCandidatesAreTheUnionWithScores(output)
     try Self.featuresMatchANaiveRecomputation(output)
     // No leakage: only the label column differs.
-    let fit = try output("fit-features", "features"), other = try output("other-labels", "features")
+    let fit = try output("all-labels", "features"), other = try output("other-labels", "features")
     #expect(fit.columns.map(\.name) == other.columns.map(\.name))
     for (a, b) in zip(fit.columns, other.columns) where a.name != "label" {
       let same = Array(a.values.bytes) == Array(b.values.bytes)
       #expect(same, "\(a.name) depends on the label week")
     }
     #expect(try fit.column("label").values(Float.self).contains(1))
+    try Self.onlyLabelledCustomersAreKept(output)
+  }
+
+  /// fit-features (`labelled_only`) holds exactly all-labels' rows of the customers who bought in
+  /// the label week.
+  static func onlyLabelledCustomersAreKept(_ output: (String, String) throws -> Table) throws {
+    let buyers = Set(try output("label-split", "test").column("customer").values(UInt32.self))
+    let all = try output("all-labels", "features"), kept = try output("fit-features", "features")
+    let allCustomers = try all.column("customer").values(UInt32.self), allArticles = try all.column("article").values(UInt32.self)
+    let expected = (0..<all.rowCount).filter { buyers.contains(allCustomers[$0]) }
+    #expect(kept.rowCount == expected.count && kept.rowCount < all.rowCount)
+    let customers = try kept.column("customer").values(UInt32.self), articles = try kept.column("article").values(UInt32.self)
+    #expect(expected.enumerated().allSatisfy { customers[$0] == allCustomers[$1] && articles[$0] == allArticles[$1] })
   }
 
   /// Each customer's merged list is the sorted union of the generators' lists, each score the one
@@ -84,13 +102,18 @@ import Testing
     let articles = try output("ingest", "articles")
     let day = try train.column("day").values(Int32.self), customer = try train.column("customer").values(UInt32.self)
     let article = try train.column("article").values(UInt32.self)
-    let codes = try articles.column("product_code").values(Int32.self)
+    let codes = try articles.column("product_code").values(Int32.self), groups = try articles.column("index_group_no").values(Int32.self)
+    let ages = try output("ingest", "customers").column("age").values(UInt8.self)
     let last = day.max()!
+    // Each customer's home index group: the most rows, ties to the lower code.
+    var rowsIn = [UInt32: [Int32: Int]]()
+    for r in 0..<day.count { rowsIn[customer[r], default: [:]][groups[Int(article[r])], default: 0] += 1 }
+    let home = rowsIn.mapValues { counts in counts.max { ($0.value, -$0.key) < ($1.value, -$1.key) }!.key }
     let rowCustomer = try features.column("customer").values(UInt32.self), rowArticle = try features.column("article").values(UInt32.self)
     let value = { (name: String, row: Int) in try features.column(name).values(Float.self)[row] }
     for row in stride(from: 0, to: features.rowCount, by: max(1, features.rowCount / 300)) {
       let c = rowCustomer[row], a = rowArticle[row]
-      var rows = 0, recent = 0, sales1w = 0, sales4w = 0, bought = 0, product = 0
+      var rows = 0, recent = 0, sales1w = 0, sales4w = 0, bought = 0, product = 0, groupSales = 0, bandSales = 0
       var lastBought: Int32?, lastProduct: Int32?
       for r in 0..<day.count {
         if customer[r] == c {
@@ -108,8 +131,13 @@ import Testing
         if article[r] == a {
           if day[r] > last - 7 { sales1w += 1 }
           if day[r] > last - 28 { sales4w += 1 }
+          if day[r] > last - 7 && home[customer[r]] == home[c] { groupSales += 1 }
+          if day[r] > last - 7 && TrendingStage.band(ages[Int(customer[r])]) == TrendingStage.band(ages[Int(c)]) { bandSales += 1 }
         }
       }
+      let group = try value("p.group_sales_1w", row), band = try value("p.band_sales_1w", row)
+      #expect(home[c] == nil ? group.isNaN : group == Float(groupSales), "row \(row)")
+      #expect(ages[Int(c)] == 255 ? band.isNaN : band == Float(bandSales), "row \(row)")
       #expect(try value("c.rows", row) == Float(rows) && value("c.rows_4w", row) == Float(recent), "row \(row)")
       #expect(try value("a.sales_1w", row) == Float(sales1w) && value("a.sales_4w", row) == Float(sales4w), "row \(row)")
       #expect(try value("p.bought", row) == Float(bought) && value("p.product_bought", row) == Float(product), "row \(row)")

@@ -8,12 +8,12 @@ import Pipeline
 ///
 /// Inputs (each optional, at least one): `repurchase`, `variants`, `trending`, `trending_group` (a
 /// second trending list, by another segment), `copurchase`, `neighbours` (filter's image-neighbour
-/// candidates); `test` (split's). Output: `candidates`:
+/// candidates), `als` (als-candidates'); `test` (split's). Output: `candidates`:
 /// `candidates` (list<u32>) and `score.<generator>` (list<f32>) per generator connected.
 public struct MergeCandidatesStage: Stage {
   public static let kind = "merge-candidates"
   public static let version = 1
-  public static let generators = ["repurchase", "variants", "trending", "trending_group", "copurchase", "neighbours"]  // at most 8
+  public static let generators = ["repurchase", "variants", "trending", "trending_group", "copurchase", "neighbours", "als"]  // at most 8
   public static let inputs = generators.map { InputSlot($0, optional: true) } + [InputSlot("test", optional: true)]
   public static let outputs = ["candidates"]
 

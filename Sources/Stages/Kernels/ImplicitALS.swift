@@ -46,6 +46,14 @@ public final class FactorMatrix: @unchecked Sendable {
     set { storage[row * lanes + factor / 8][factor % 8] = newValue }
   }
 
+  /// Row `i`'s dot product with row `j` of `other` (same factor count): the score of a customer
+  /// for an article, in one fixed order of operations.
+  public func dot(_ i: Int, _ other: FactorMatrix, _ j: Int) -> Float {
+    var sum = SIMD8<Float>.zero
+    for l in 0..<lanes { sum += storage[i * lanes + l] * other.storage[j * other.lanes + l] }
+    return sum.sum()
+  }
+
   /// The rows unpadded, one after another.
   public var flat: [Float] {
     [Float](unsafeUninitializedCapacity: rows * factors) { out, count in

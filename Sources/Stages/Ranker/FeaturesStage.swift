@@ -12,7 +12,9 @@ import Pipeline
 /// - pair: `p.bought` (rows of this article by this customer), `p.days_since_bought`,
 ///   `p.product_bought` (rows of its product code), `p.days_since_product` (NaN when never),
 ///   `p.type_share` and `p.group_share` (the share of the customer's rows in the article's product
-///   type and index group: their taste).
+///   type and index group: their taste), `p.group_sales_1w` and `p.band_sales_1w` (its sales in the
+///   last week among customers of the same home index group, of the same age band), `p.als_score`
+///   (the ALS model's, with `users` and `items` connected; NaN otherwise or outside the model).
 ///
 /// With `labels` (a later week's transactions) connected, `label` is 1 where the customer bought the
 /// article that week, and only the customers who bought that week are kept (`labelled_only`).
@@ -20,16 +22,16 @@ import Pipeline
 /// `skip_trending_only` (their order is the trending order already; fill and fallback serve them).
 ///
 /// Inputs: `candidates` (merge-candidates'), `transactions` (training rows), `customers`,
-/// `articles` (ingest's), optional `labels`. Output: `features`: `customer`, `article` (u32),
+/// `articles` (ingest's), optional `labels`, `users` and `items` (als-train's). Output: `features`: `customer`, `article` (u32),
 /// one f32 column per feature, `label` (f32) with labels; metadata `features` names them in order.
 public struct FeaturesStage: Stage {
   public static let kind = "features"
   /// 2: taste features (`p.type_share`, `p.group_share`).
-  /// 3: `labelled_only`.
+  /// 3: `labelled_only`; sales among the customer's segments, the ALS score.
   public static let version = 3
   public static let inputs = [
     InputSlot("candidates"), InputSlot("transactions"), InputSlot("customers"), InputSlot("articles"),
-    InputSlot("labels", optional: true),
+    InputSlot("labels", optional: true), InputSlot("users", optional: true), InputSlot("items", optional: true),
   ]
   public static let outputs = ["features"]
 
@@ -48,6 +50,7 @@ public struct FeaturesStage: Stage {
   ]
   static let pairFeatures = [
     "p.bought", "p.days_since_bought", "p.product_bought", "p.days_since_product", "p.type_share", "p.group_share",
+    "p.group_sales_1w", "p.band_sales_1w", "p.als_score",
   ]
 
   public static func run(_ p: Params, _ context: StageContext) throws {
@@ -81,7 +84,9 @@ public struct FeaturesStage: Stage {
     for (n, score) in scores.enumerated() { columns.append(Column(scoreColumns[n].name, rowSource.map { score[$0] })) }
     for (f, name) in customerFeatures.enumerated() { columns.append(Column(name, rowCustomer.map { customers.value(f, Int($0)) })) }
     for (f, name) in articleFeatures.enumerated() { columns.append(Column(name, rowSource.map { articles.value(f, Int(items[$0])) })) }
-    let pairs = PairFacts.compute(customers: rowCustomer, articles: rowSource.map { items[$0] }, facts: customers, codes: articles)
+    let segments = try SegmentSales.bothSegments(context, transactions: transactions, customers: customers.count)
+    let pairs = PairFacts.compute(
+      customers: rowCustomer, articles: rowSource.map { items[$0] }, facts: customers, segments: segments, als: try AlsScorer(context))
     for (f, name) in pairFeatures.enumerated() { columns.append(Column(name, pairs[f])) }
     if let truth {
       let labels: [Float] = zip(rowCustomer, rowSource).map { c, i in
@@ -97,7 +102,7 @@ public struct FeaturesStage: Stage {
 }
 
 /// What the features stage knows of each customer, from the training rows.
-struct CustomerFacts {
+struct CustomerFacts: Sendable {
   let count: Int
   let last: Int32
   let history: PurchaseHistory
@@ -176,39 +181,115 @@ struct ArticleFacts {
   func value(_ feature: Int, _ article: Int) -> Float { values[feature][article] }
 }
 
-/// The pair features: how often and how lately the customer bought the article and its product.
+/// The pair features: how often and how lately the customer bought the article and its product,
+/// their taste for its type and group, its sales among customers like them, its ALS score. Rows in
+/// parallel, each written by one worker.
 enum PairFacts {
-  static func compute(customers: [UInt32], articles: [UInt32], facts: CustomerFacts, codes: ArticleFacts) -> [[Float]] {
-    var out = [[Float]](repeating: [Float](repeating: .nan, count: customers.count), count: FeaturesStage.pairFeatures.count)
+  static func compute(
+    customers: [UInt32], articles: [UInt32], facts: CustomerFacts, segments: [SegmentSales], als: AlsScorer?
+  ) -> [[Float]] {
+    let n = customers.count
+    let columns = (0..<FeaturesStage.pairFeatures.count).map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: n) }
+    defer { for column in columns { column.deallocate() } }
+    for column in columns { column.initialize(repeating: .nan) }
     let rowsFeature = FeaturesStage.customerFeatures.firstIndex(of: "c.rows")!
     let last = facts.last
-    for i in customers.indices {
-      let c = Int(customers[i]), a = articles[i]
-      let own = facts.history.cells[facts.history.range(of: c)]
-      let cell = own.sortedLowerBound(a, by: \.article)
-      if cell < own.endIndex, own[cell].article == a {
-        out[0][i] = Float(own[cell].rows)
-        out[1][i] = Float(last - own[cell].lastDay)
-      } else {
-        out[0][i] = 0
+    let shared = UnsafeTransfer(columns)
+    let chunks = max(1, min(256, n / 16384))
+    Parallel.forEach(chunks: chunks) { chunk in
+      let out = shared.wrapped
+      for i in Parallel.range(chunk, of: chunks, count: n) {
+        let c = Int(customers[i]), a = articles[i]
+        let own = facts.history.cells[facts.history.range(of: c)]
+        let cell = own.sortedLowerBound(a, by: \.article)
+        if cell < own.endIndex, own[cell].article == a {
+          out[0][i] = Float(own[cell].rows)
+          out[1][i] = Float(last - own[cell].lastDay)
+        } else {
+          out[0][i] = 0
+        }
+        if let product = facts.products.cell(c, of: a) {
+          out[2][i] = Float(product.rows)
+          out[3][i] = Float(last - product.lastDay)
+        } else {
+          out[2][i] = 0
+        }
+        let rows = facts.value(rowsFeature, c)
+        out[4][i] = rows > 0 ? Float(facts.types.cell(c, of: a)?.rows ?? 0) / rows : .nan
+        out[5][i] = rows > 0 ? Float(facts.groups.cell(c, of: a)?.rows ?? 0) / rows : .nan
+        out[6][i] = segments[0].sales(c, a)
+        out[7][i] = segments[1].sales(c, a)
+        if let als { out[8][i] = als.score(c, a) }
       }
-      if let product = facts.products.cell(c, of: a) {
-        out[2][i] = Float(product.rows)
-        out[3][i] = Float(last - product.lastDay)
-      } else {
-        out[2][i] = 0
-      }
-      let rows = facts.value(rowsFeature, c)
-      out[4][i] = rows > 0 ? Float(facts.types.cell(c, of: a)?.rows ?? 0) / rows : .nan
-      out[5][i] = rows > 0 ? Float(facts.groups.cell(c, of: a)?.rows ?? 0) / rows : .nan
     }
-    return out
+    return columns.map { Array($0) }
+  }
+}
+
+/// An article's sales in the last `days` of training among the customers of one segment (their
+/// home index group, or their age band), read for a customer's own segment: what people like them
+/// buy now. NaN for a customer outside every segment.
+struct SegmentSales: Sendable {
+  let segmentOf: [Int]
+  let articles: Int
+  private let counts: [Float]
+
+  init(segmentOf: [Int], segments: Int, transactions: Table, articles: Int, days: Int) throws {
+    let day = try transactions.column("day").values(Int32.self), customer = try transactions.column("customer").values(UInt32.self)
+    let article = try transactions.column("article").values(UInt32.self)
+    let window = TrainingWindow(day, days: days)
+    var counts = [Float](repeating: 0, count: segments * articles)
+    for r in 0..<day.count where window.contains(day[r]) && Int(customer[r]) < segmentOf.count && Int(article[r]) < articles {
+      let s = segmentOf[Int(customer[r])]
+      if s < segments { counts[s * articles + Int(article[r])] += 1 }
+    }
+    (self.segmentOf, self.articles, self.counts) = (segmentOf, articles, counts)
+  }
+
+  func sales(_ customer: Int, _ article: UInt32) -> Float {
+    let s = segmentOf[customer]
+    return s * articles < counts.count && Int(article) < articles ? counts[s * articles + Int(article)] : .nan
+  }
+
+  /// By home index group and by age band, over the last week.
+  static func bothSegments(_ context: StageContext, transactions: Table, customers: Int) throws -> [SegmentSales] {
+    let articles = try context.manifest("articles").rows
+    let customer = try transactions.column("customer").values(UInt32.self), article = try transactions.column("article").values(UInt32.self)
+    let (home, groups) = try TrendingStage.homeGroups(context, customer: customer, article: article, customers: customers)
+    let bands = try context.column("customers", "age").values(UInt8.self).map(TrendingStage.band)
+    return [
+      try SegmentSales(segmentOf: home, segments: groups, transactions: transactions, articles: articles, days: 7),
+      try SegmentSales(segmentOf: bands, segments: TrendingStage.bands, transactions: transactions, articles: articles, days: 7),
+    ]
+  }
+}
+
+/// ALS scores of (customer, article) pairs from als-train's `users` and `items`, when connected.
+struct AlsScorer: Sendable {
+  let users: FactorMatrix, items: FactorMatrix
+  let userRow: [Int32], itemRow: [Int32]
+
+  init?(_ context: StageContext) throws {
+    guard context.hasInput("users") || context.hasInput("items") else { return nil }
+    let customers = try context.manifest("customers").rows
+    (users, userRow) = try FactorTable.read(context, "users", idName: "customer", count: customers)
+    (items, itemRow) = try FactorTable.read(context, "items", idName: "article", count: 0)
+    guard users.factors == items.factors else {
+      throw StageInputError(stage: context.stage, slot: "items", detail: "has \(items.factors) factors, users has \(users.factors)")
+    }
+  }
+
+  /// NaN when either is outside the model.
+  func score(_ customer: Int, _ article: UInt32) -> Float {
+    guard customer < userRow.count, Int(article) < itemRow.count else { return .nan }
+    let u = userRow[customer], v = itemRow[Int(article)]
+    return u < 0 || v < 0 ? .nan : users.dot(Int(u), items, Int(v))
   }
 }
 
 /// Each customer's purchases by a grouping of the articles (product code, type, index group): the
 /// history of the group ids instead of the articles. A null code is a group of its own.
-struct GroupedHistory {
+struct GroupedHistory: Sendable {
   let groupOf: [UInt32]
   let history: PurchaseHistory
 
