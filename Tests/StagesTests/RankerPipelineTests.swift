@@ -28,7 +28,10 @@ import Testing
           "users": "fit-als.users", "items": "fit-als.items"}},
         {"name": "other-labels", "kind": "features", "params": {"skip_trending_only": false, "labelled_only": false}, "inputs": {"candidates": "fit-candidates.candidates",
           "transactions": "label-split.train", "customers": "ingest.customers", "articles": "ingest.articles", "labels": "split.test",
-          "users": "fit-als.users", "items": "fit-als.items"}}]}
+          "users": "fit-als.users", "items": "fit-als.items"}},
+        {"name": "final-features", "kind": "features", "params": {"skip_trending_only": false}, "inputs": {"candidates": "candidates.candidates",
+          "transactions": "split.train", "customers": "ingest.customers", "articles": "ingest.articles",
+          "users": "als.users", "items": "als.items"}}]}
       """#)
     let (record, store) = try await EndToEndTests.run(dir.path + "/ranker.json", in: dir)
     #expect(record.stages.allSatisfy { $0.status == .ran }, "\(record.stages.compactMap(\.error))")
@@ -47,6 +50,7 @@ import Testing
 
     try Self.mergedCandidatesAreTheUnionWithScores(output)
     try Self.featuresMatchANaiveRecomputation(output)
+    try Self.scoreRanksAsTheModelScoresTheFeaturesTable(output)
     // No leakage: only the label column differs.
     let fit = try output("all-labels", "features"), other = try output("other-labels", "features")
     #expect(fit.columns.map(\.name) == other.columns.map(\.name))
@@ -96,9 +100,31 @@ import Testing
     #expect(all, "ascending, no repeats")
   }
 
+  /// score computes the features itself, a batch at a time: its lists are the model's best 12 of
+  /// the features stage's rows for the same inputs.
+  static func scoreRanksAsTheModelScoresTheFeaturesTable(_ output: (String, String) throws -> Table) throws {
+    let table = try output("final-features", "features")
+    let matrix = try FeatureMatrix(table, slot: "features", stage: "test")
+    let model = try output("train-ranker", "model")
+    #expect(model.metadata["features"] == matrix.names.joined(separator: ","))
+    let rows = matrix.rows(Array(0..<table.rowCount))
+    let scores = try rows.withUnsafeBufferPointer {
+      try GradientBoostedRanker(model: Array(model.columns[0].values.bytes)).scores(features: $0, rows: table.rowCount, columns: matrix.names.count)
+    }
+    var expected = [UInt32: [ScoredArticle]]()
+    for r in 0..<table.rowCount { expected[matrix.customers[r], default: []].append(ScoredArticle(matrix.articles[r], scores[r])) }
+    let ranked = try output("score", "ranked")
+    let column = try ranked.column("articles"), items = try column.values(UInt32.self)
+    #expect(ranked.rowCount == (try output("ingest", "customers").rowCount))
+    for c in 0..<ranked.rowCount {
+      let want = (expected[UInt32(c)] ?? []).sorted().prefix(12).map(\.article)
+      #expect(column.range(of: c).map { items[$0] } == want, "customer \(c)")
+    }
+  }
+
   /// A sample of feature rows recomputed from the transaction rows by plain loops.
   static func featuresMatchANaiveRecomputation(_ output: (String, String) throws -> Table) throws {
-    let features = try output("features", "features"), train = try output("split", "train")
+    let features = try output("final-features", "features"), train = try output("split", "train")
     let articles = try output("ingest", "articles")
     let day = try train.column("day").values(Int32.self), customer = try train.column("customer").values(UInt32.self)
     let article = try train.column("article").values(UInt32.self)

@@ -43,66 +43,48 @@ public struct FeaturesStage: Stage {
     public init() {}
   }
 
-  static let customerFeatures = ["c.age", "c.rows", "c.rows_4w", "c.days_since_last", "c.online_share"]
-  static let articleFeatures = [
-    "a.sales_1w", "a.sales_2w", "a.sales_4w", "a.trend", "a.days_since_first_sale", "a.price",
-    "a.product_type_no", "a.index_group_no", "a.garment_group_no", "a.colour_group_code",
-  ]
-  static let pairFeatures = [
-    "p.bought", "p.days_since_bought", "p.product_bought", "p.days_since_product", "p.type_share", "p.group_share",
-    "p.group_sales_1w", "p.band_sales_1w", "p.als_score",
-  ]
 
   public static func run(_ p: Params, _ context: StageContext) throws {
-    let merged = try context.table("candidates")
-    let list = try merged.column(ArticleLists.candidates.listColumn)
-    let scoreColumns = merged.columns.filter { $0.name.hasPrefix("score.") }
-    let transactions = try context.table("transactions", columns: ["day", "customer", "article", "price", "channel"])
-    let customers = try CustomerFacts(context, transactions: transactions)
-    let articles = try ArticleFacts(context, transactions: transactions, last: customers.last)
-    context.progress(0.3, "customer and article facts")
-    let offsets = list.offsetBuffer, items = try list.values(UInt32.self)
-    let scores = try scoreColumns.map { try $0.values(Float.self) }
-    let trendingOnly = scoreColumns.firstIndex { $0.name == "score.trending" }
+    let source = try FeatureRows(context)
+    context.progress(0.3, "customer, article and pair facts")
     let truth =
       context.hasInput("labels")
-      ? try PurchaseHistory(try context.table("labels", columns: ["day", "customer", "article"]), customers: customers.count) : nil
-    let kept = (0..<list.rowCount).filter { c in
+      ? try PurchaseHistory(try context.table("labels", columns: ["day", "customer", "article"]), customers: source.customerCount) : nil
+    let kept = (0..<source.customerCount).filter { c in
       if p.labelled_only, let truth, truth.range(of: c).isEmpty { return false }
-      guard p.skip_trending_only, let t = trendingOnly else { return true }
-      return (Int(offsets[c])..<Int(offsets[c + 1])).contains { i in scores.indices.contains { $0 != t && !scores[$0][i].isNaN } }
+      return !p.skip_trending_only || source.hasOtherThanTrending(c)
     }
-    var rowCustomer: [UInt32] = [], rowSource: [Int] = []
+    var rowCustomer: [UInt32] = [], rowCandidate: [Int] = []
     for c in kept {
-      for i in Int(offsets[c])..<Int(offsets[c + 1]) {
+      for i in source.candidates(of: c) {
         rowCustomer.append(UInt32(c))
-        rowSource.append(i)
+        rowCandidate.append(i)
       }
     }
-    let names = scoreColumns.map(\.name) + customerFeatures + articleFeatures + pairFeatures
-    var columns = [Column("customer", rowCustomer), Column("article", rowSource.map { items[$0] })]
-    for (n, score) in scores.enumerated() { columns.append(Column(scoreColumns[n].name, rowSource.map { score[$0] })) }
-    for (f, name) in customerFeatures.enumerated() { columns.append(Column(name, rowCustomer.map { customers.value(f, Int($0)) })) }
-    for (f, name) in articleFeatures.enumerated() { columns.append(Column(name, rowSource.map { articles.value(f, Int(items[$0])) })) }
-    let segments = try SegmentSales.bothSegments(context, transactions: transactions, customers: customers.count)
-    let pairs = PairFacts.compute(
-      customers: rowCustomer, articles: rowSource.map { items[$0] }, facts: customers, segments: segments, als: try AlsScorer(context))
-    for (f, name) in pairFeatures.enumerated() { columns.append(Column(name, pairs[f])) }
+    let matrix = source.matrix(customers: kept, rows: rowCustomer.count)
+    let writer = try context.outputWriter("features")
+    try writer.append(Column("customer", rowCustomer))
+    try writer.append(Column("article", rowCandidate.map { source.items[$0] }))
+    let width = source.names.count
+    for (f, name) in source.names.enumerated() {
+      try writer.append(Column(name, (0..<rowCustomer.count).map { matrix[$0 * width + f] }))
+    }
     if let truth {
-      let labels: [Float] = zip(rowCustomer, rowSource).map { c, i in
-        truth.cells[truth.range(of: Int(c))].contains(article: items[i]) ? 1 : 0
+      let labels: [Float] = zip(rowCustomer, rowCandidate).map { c, i in
+        truth.cells[truth.range(of: Int(c))].contains(article: source.items[i]) ? 1 : 0
       }
       context.record("positives", Double(labels.filter { $0 > 0 }.count))
-      columns.append(Column("label", labels))
+      try writer.append(Column("label", labels))
     }
     context.record("pairs", Double(rowCustomer.count))
     context.record("customers", Double(kept.count))
-    try context.write("features", Table(columns, metadata: ["features": names.joined(separator: ",")]))
+    try writer.finish(metadata: ["features": source.names.joined(separator: ",")])
   }
 }
 
 /// What the features stage knows of each customer, from the training rows.
 struct CustomerFacts: Sendable {
+  static let rowsFeature = FeatureRows.customerFeatures.firstIndex(of: "c.rows")!
   let count: Int
   let last: Int32
   let history: PurchaseHistory
@@ -149,7 +131,7 @@ struct CustomerFacts: Sendable {
 }
 
 /// What the features stage knows of each article, from the training rows and the catalogue.
-struct ArticleFacts {
+struct ArticleFacts: Sendable {
   private let values: [[Float]]
 
   init(_ context: StageContext, transactions: Table, last: Int32) throws {
@@ -181,48 +163,28 @@ struct ArticleFacts {
   func value(_ feature: Int, _ article: Int) -> Float { values[feature][article] }
 }
 
-/// The pair features: how often and how lately the customer bought the article and its product,
-/// their taste for its type and group, its sales among customers like them, its ALS score. Rows in
-/// parallel, each written by one worker.
+/// The pair features of one row: how often and how lately the customer bought the article and its
+/// product, their taste for its type and group, its sales among customers like them, its ALS score.
 enum PairFacts {
-  static func compute(
-    customers: [UInt32], articles: [UInt32], facts: CustomerFacts, segments: [SegmentSales], als: AlsScorer?
-  ) -> [[Float]] {
-    let n = customers.count
-    let columns = (0..<FeaturesStage.pairFeatures.count).map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: n) }
-    defer { for column in columns { column.deallocate() } }
-    for column in columns { column.initialize(repeating: .nan) }
-    let rowsFeature = FeaturesStage.customerFeatures.firstIndex(of: "c.rows")!
+  static func fill(
+    customer c: Int, article a: UInt32, facts: CustomerFacts, segments: [SegmentSales], als: AlsScorer?,
+    into out: UnsafeMutablePointer<Float>
+  ) {
     let last = facts.last
-    let shared = UnsafeTransfer(columns)
-    let chunks = max(1, min(256, n / 16384))
-    Parallel.forEach(chunks: chunks) { chunk in
-      let out = shared.wrapped
-      for i in Parallel.range(chunk, of: chunks, count: n) {
-        let c = Int(customers[i]), a = articles[i]
-        let own = facts.history.cells[facts.history.range(of: c)]
-        let cell = own.sortedLowerBound(a, by: \.article)
-        if cell < own.endIndex, own[cell].article == a {
-          out[0][i] = Float(own[cell].rows)
-          out[1][i] = Float(last - own[cell].lastDay)
-        } else {
-          out[0][i] = 0
-        }
-        if let product = facts.products.cell(c, of: a) {
-          out[2][i] = Float(product.rows)
-          out[3][i] = Float(last - product.lastDay)
-        } else {
-          out[2][i] = 0
-        }
-        let rows = facts.value(rowsFeature, c)
-        out[4][i] = rows > 0 ? Float(facts.types.cell(c, of: a)?.rows ?? 0) / rows : .nan
-        out[5][i] = rows > 0 ? Float(facts.groups.cell(c, of: a)?.rows ?? 0) / rows : .nan
-        out[6][i] = segments[0].sales(c, a)
-        out[7][i] = segments[1].sales(c, a)
-        if let als { out[8][i] = als.score(c, a) }
-      }
-    }
-    return columns.map { Array($0) }
+    let own = facts.history.cells[facts.history.range(of: c)]
+    let cell = own.sortedLowerBound(a, by: \.article)
+    let boughtIt = cell < own.endIndex && own[cell].article == a
+    out[0] = boughtIt ? Float(own[cell].rows) : 0
+    out[1] = boughtIt ? Float(last - own[cell].lastDay) : .nan
+    let product = facts.products.cell(c, of: a)
+    out[2] = Float(product?.rows ?? 0)
+    out[3] = product.map { Float(last - $0.lastDay) } ?? .nan
+    let rows = facts.value(CustomerFacts.rowsFeature, c)
+    out[4] = rows > 0 ? Float(facts.types.cell(c, of: a)?.rows ?? 0) / rows : .nan
+    out[5] = rows > 0 ? Float(facts.groups.cell(c, of: a)?.rows ?? 0) / rows : .nan
+    out[6] = segments[0].sales(c, a)
+    out[7] = segments[1].sales(c, a)
+    out[8] = als?.score(c, a) ?? .nan
   }
 }
 
