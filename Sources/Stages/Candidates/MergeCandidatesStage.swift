@@ -13,7 +13,7 @@ import Pipeline
 public struct MergeCandidatesStage: Stage {
   public static let kind = "merge-candidates"
   public static let version = 1
-  public static let generators = ["repurchase", "variants", "trending", "trending_group", "copurchase", "neighbours", "als"]  // at most 8
+  public static let generators = ["repurchase", "variants", "trending", "trending_group", "copurchase", "neighbours", "als"]
   public static let inputs = generators.map { InputSlot($0, optional: true) } + [InputSlot("test", optional: true)]
   public static let outputs = ["candidates"]
 
@@ -30,53 +30,105 @@ public struct MergeCandidatesStage: Stage {
     if let short = lists.first(where: { $0.rows != customers }) {
       throw StageInputError(stage: context.stage, slot: short.name, detail: "has \(short.rows) customers, \(present[0]) has \(customers)")
     }
-    let merged: (offsets: [UInt64], items: [Merged]) = ListBuilder.build(
-      rows: customers, scratch: { [(article: UInt32, generator: Int, score: Float)]() }
-    ) { c, entries, chunk in
-      entries.removeAll(keepingCapacity: true)
-      for (g, list) in lists.enumerated() {
-        for i in list.range(c) { entries.append((list.items[i], g, list.score(at: i))) }
-      }
-      entries.sort { ($0.article, $0.generator) < ($1.article, $1.generator) }
-      for entry in entries {
-        if chunk.currentRow.last?.article != entry.article { chunk.items.append(Merged(article: entry.article)) }
-        chunk.items[chunk.items.count - 1].scores[entry.generator] = entry.score
-      }
-    }
-    var columns = [Column(ArticleLists.candidates.listColumn, offsets: merged.offsets, values: merged.items.map(\.article))]
+    let merged = MergedLists(lists, customers: customers)
+    defer { merged.deallocate() }
+    context.record("candidates", Double(merged.count))
+    context.record("candidates_per_customer", Double(merged.count) / Double(max(customers, 1)))
+    if context.hasInput("test") { try recordRecall(context, names: lists.map(\.name), merged: merged) }
+    // One column at a time: the output is written while only the merged buffers are held.
+    let writer = try context.outputWriter("candidates")
+    try writer.append(Column(ArticleLists.candidates.listColumn, offsets: merged.offsets, values: UnsafeBufferPointer(merged.articles)))
     for (g, list) in lists.enumerated() {
-      columns.append(Column("score." + list.name, offsets: merged.offsets, values: merged.items.map { $0.scores[g] }))
+      try writer.append(Column("score." + list.name, offsets: merged.offsets, values: UnsafeBufferPointer(merged.scores[g])))
     }
-    context.record("candidates", Double(merged.items.count))
-    context.record("candidates_per_customer", Double(merged.items.count) / Double(max(customers, 1)))
-    if context.hasInput("test") { try recordRecall(context, names: lists.map(\.name), merged: merged, customers: customers) }
-    try context.write("candidates", Table(columns))
-  }
-
-  /// A candidate with every generator's score (NaN: not proposed by it). Eight generators at most.
-  struct Merged: Sendable {
-    var article: UInt32
-    var scores = SIMD8<Float>(repeating: .nan)
+    try writer.finish()
   }
 
   /// `recall.<generator>` and `recall.union`: test purchases (distinct customer-article pairs)
   /// among the candidates, over all test purchases.
-  static func recordRecall(_ context: StageContext, names: [String], merged: (offsets: [UInt64], items: [Merged]), customers: Int) throws {
-    let truth = try PurchaseHistory(try context.table("test", columns: ["day", "customer", "article"]), customers: customers)
+  static func recordRecall(_ context: StageContext, names: [String], merged: MergedLists) throws {
+    let truth = try PurchaseHistory(try context.table("test", columns: ["day", "customer", "article"]), customers: merged.customers)
     var hits = [Int](repeating: 0, count: names.count), union = 0
-    for c in 0..<customers {
-      let row = merged.items[Int(merged.offsets[c])..<Int(merged.offsets[c + 1])]
+    for c in 0..<merged.customers {
+      let row = Int(merged.offsets[c])..<Int(merged.offsets[c + 1])
+      let articles = merged.articles[row]
       for cell in truth.cells[truth.range(of: c)] {
-        let at = row.sortedLowerBound(cell.article, by: \.article)
-        guard at < row.endIndex, row[at].article == cell.article else { continue }
+        let at = articles.sortedLowerBound(cell.article, by: \.self)
+        guard at < articles.endIndex, articles[at] == cell.article else { continue }
         union += 1
-        for g in names.indices where !row[at].scores[g].isNaN { hits[g] += 1 }
+        for g in names.indices where !merged.scores[g][at].isNaN { hits[g] += 1 }
       }
     }
     let pairs = Double(max(truth.cells.count, 1))
     for (g, name) in names.enumerated() { context.record("recall." + name, Double(hits[g]) / pairs) }
     context.record("recall.union", Double(union) / pairs)
     context.record("test_pairs", Double(truth.cells.count))
+  }
+}
+
+/// The union of the generators' lists per customer, ascending, with each generator's score (NaN
+/// where it did not propose the article), built in place: a first parallel pass counts each
+/// customer's union, a second writes it at its final offset. So the memory is the output's and
+/// nothing more (a list of structs then concatenated took four times as much at full scale).
+struct MergedLists {
+  let customers: Int
+  let offsets: [UInt64]
+  let articles: UnsafeMutableBufferPointer<UInt32>
+  let scores: [UnsafeMutableBufferPointer<Float>]
+  var count: Int { articles.count }
+
+  init(_ lists: [CandidateColumns], customers: Int) {
+    self.customers = customers
+    let chunks = max(1, min(256, customers / 4096))
+    let sizes = Parallel.map(chunks: chunks) { chunk in
+      var union: [UInt32] = []
+      return Parallel.range(chunk, of: chunks, count: customers).map { c in
+        Self.union(lists, c, into: &union)
+        return UInt64(union.count)
+      }
+    }.flatMap { $0 }
+    var offsets = [UInt64](repeating: 0, count: customers + 1)
+    for c in 0..<customers { offsets[c + 1] = offsets[c] + sizes[c] }
+    let total = Int(offsets[customers])
+    articles = .allocate(capacity: total)
+    scores = lists.map { _ in
+      let column = UnsafeMutableBufferPointer<Float>.allocate(capacity: total)
+      column.initialize(repeating: .nan)
+      return column
+    }
+    let shared = UnsafeTransfer((articles, scores)), starts = offsets
+    Parallel.forEach(chunks: chunks) { chunk in
+      let (articles, scores) = shared.wrapped
+      var union: [UInt32] = []
+      for c in Parallel.range(chunk, of: chunks, count: customers) {
+        Self.union(lists, c, into: &union)
+        let start = Int(starts[c])
+        for (k, article) in union.enumerated() { articles[start + k] = article }
+        let mine = UnsafeBufferPointer(rebasing: articles[start..<(start + union.count)])
+        for (g, list) in lists.enumerated() {
+          for i in list.range(c) { scores[g][start + mine.sortedLowerBound(list.items[i], by: \.self)] = list.score(at: i) }
+        }
+      }
+    }
+    self.offsets = offsets
+  }
+
+  /// Customer c's articles from every list, ascending, each once.
+  static func union(_ lists: [CandidateColumns], _ c: Int, into union: inout [UInt32]) {
+    union.removeAll(keepingCapacity: true)
+    for list in lists { for i in list.range(c) { union.append(list.items[i]) } }
+    union.sort()
+    var kept = 0
+    for i in union.indices where kept == 0 || union[kept - 1] != union[i] {
+      union[kept] = union[i]
+      kept += 1
+    }
+    union.removeLast(union.count - kept)
+  }
+
+  func deallocate() {
+    articles.deallocate()
+    for column in scores { column.deallocate() }
   }
 }
 
