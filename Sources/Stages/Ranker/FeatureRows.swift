@@ -12,11 +12,11 @@ struct FeatureRows: Sendable {
   static let customerFeatures = ["c.age", "c.rows", "c.rows_4w", "c.days_since_last", "c.online_share"]
   static let articleFeatures = [
     "a.sales_1w", "a.sales_2w", "a.sales_4w", "a.trend", "a.days_since_first_sale", "a.price",
-    "a.product_type_no", "a.index_group_no", "a.garment_group_no", "a.colour_group_code",
+    "a.product_type_no", "a.index_group_no", "a.garment_group_no", "a.colour_group_code", "a.product_articles",
   ]
   static let pairFeatures = [
     "p.bought", "p.days_since_bought", "p.product_bought", "p.days_since_product", "p.type_share", "p.group_share",
-    "p.group_sales_1w", "p.band_sales_1w", "p.als_score",
+    "p.group_sales_1w", "p.band_sales_1w", "p.als_score", "p.product_share",
   ]
 
   /// The feature names in row order: `score.<generator>` per generator connected, then the above.

@@ -8,13 +8,15 @@ import Pipeline
 ///   `c.online_share` (channel 2; NaN without channels);
 /// - article: `a.sales_1w`, `a.sales_2w`, `a.sales_4w`, `a.trend` ((1w + 1) / (4w / 4 + 1)),
 ///   `a.days_since_first_sale`, `a.price` (mean over the last 4 weeks), and its codes
-///   `a.product_type_no`, `a.index_group_no`, `a.garment_group_no`, `a.colour_group_code`;
+///   `a.product_type_no`, `a.index_group_no`, `a.garment_group_no`, `a.colour_group_code`,
+///   `a.product_articles` (articles of its product code: its colours);
 /// - pair: `p.bought` (rows of this article by this customer), `p.days_since_bought`,
 ///   `p.product_bought` (rows of its product code), `p.days_since_product` (NaN when never),
 ///   `p.type_share` and `p.group_share` (the share of the customer's rows in the article's product
 ///   type and index group: their taste), `p.group_sales_1w` and `p.band_sales_1w` (its sales in the
 ///   last week among customers of the same home index group, of the same age band), `p.als_score`
-///   (the ALS model's, with `users` and `items` connected; NaN otherwise or outside the model).
+///   (the ALS model's, with `users` and `items` connected; NaN otherwise or outside the model),
+///   `p.product_share` (`p.product_bought` over the customer's rows).
 ///
 /// With `labels` (a later week's transactions) connected, `label` is 1 where the customer bought the
 /// article that week, and only the customers who bought that week are kept (`labelled_only`).
@@ -28,7 +30,8 @@ public struct FeaturesStage: Stage {
   public static let kind = "features"
   /// 2: taste features (`p.type_share`, `p.group_share`).
   /// 3: `labelled_only`; sales among the customer's segments, the ALS score.
-  public static let version = 3
+  /// 4: `a.product_articles`, `p.product_share`.
+  public static let version = 4
   public static let inputs = [
     InputSlot("candidates"), InputSlot("transactions"), InputSlot("customers"), InputSlot("articles"),
     InputSlot("labels", optional: true), InputSlot("users", optional: true), InputSlot("items", optional: true),
@@ -136,7 +139,7 @@ struct ArticleFacts: Sendable {
 
   init(_ context: StageContext, transactions: Table, last: Int32) throws {
     let catalogue = try context.table(
-      "articles", columns: ["product_type_no", "index_group_no", "garment_group_no", "colour_group_code"])
+      "articles", columns: ["product_code", "product_type_no", "index_group_no", "garment_group_no", "colour_group_code"])
     let count = catalogue.rowCount
     let day = try transactions.column("day").values(Int32.self), article = try transactions.column("article").values(UInt32.self)
     let price = try transactions.column("price").values(Float.self)
@@ -153,10 +156,14 @@ struct ArticleFacts: Sendable {
       firstSale[a] = firstSale[a].isNaN ? Float(day[r]) : min(firstSale[a], Float(day[r]))
     }
     let code = { (name: String) in try catalogue.column(name).values(Int32.self).map { $0 == Int32.min ? Float.nan : Float($0) } }
+    let products = try catalogue.column("product_code").values(Int32.self)
+    var productSize: [Int32: Float] = [:]
+    for product in products { productSize[product, default: 0] += 1 }
     values = [
       week, twoWeeks, fourWeeks, zip(week, fourWeeks).map { ($0 + 1) / ($1 / 4 + 1) }, firstSale.map { Float(last) - $0 },
       zip(priceSum, fourWeeks).map { $1 > 0 ? $0 / $1 : .nan },
       try code("product_type_no"), try code("index_group_no"), try code("garment_group_no"), try code("colour_group_code"),
+      products.map { productSize[$0]! },
     ]
   }
 
@@ -185,6 +192,7 @@ enum PairFacts {
     out[6] = segments[0].sales(c, a)
     out[7] = segments[1].sales(c, a)
     out[8] = als?.score(c, a) ?? .nan
+    out[9] = rows > 0 ? out[2] / rows : .nan
   }
 }
 

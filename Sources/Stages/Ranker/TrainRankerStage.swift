@@ -34,6 +34,9 @@ public struct TrainRankerStage: Stage {
     public var column_sample = 1.0
     public var seed = 0
     public var threads = 2
+    /// At most this many not-bought candidates per customer and week (0: all), a seeded sample: the
+    /// bought ones are rare, and the rest cost memory and time more than they teach.
+    public var negatives = 0
     public init() {}
   }
 
@@ -41,13 +44,14 @@ public struct TrainRankerStage: Stage {
     try ParamError.check("rounds", p.rounds, in: 1...10_000)
     try ParamError.check("max_depth", p.max_depth, in: 1...32)
     try ParamError.check("threads", p.threads, in: 1...256)
+    try ParamError.check("negatives", p.negatives, in: 0...1_000_000)
     if !(p.learning_rate > 0 && p.learning_rate <= 1) { throw ParamError("learning_rate", "must be in (0, 1], not \(p.learning_rate)") }
     if !(p.subsample > 0 && p.subsample <= 1) { throw ParamError("subsample", "must be in (0, 1], not \(p.subsample)") }
     if !(p.column_sample > 0 && p.column_sample <= 1) { throw ParamError("column_sample", "must be in (0, 1], not \(p.column_sample)") }
   }
 
   public static func run(_ p: Params, _ context: StageContext) throws {
-    var training = TrainingRows()
+    var training = TrainingRows(negatives: p.negatives, seed: UInt64(p.seed))
     for slot in ["features"] + moreWeeks where context.hasInput(slot) {
       try training.add(try context.table(slot), slot: slot, stage: context.stage)
     }
@@ -80,10 +84,17 @@ public struct TrainRankerStage: Stage {
 /// The rows the ranker learns from, gathered from one or more labelled weeks: only the customers
 /// with at least one bought and one not-bought candidate, row-major, one group per customer and week.
 struct TrainingRows {
+  /// The most not-bought rows kept per group (0: all) and the seed of their sample.
+  let negatives: Int
+  let seed: UInt64
   var names: [String] = []
   var features: [Float] = []
   var labels: [Float] = []
   var groups: [UInt32] = []
+
+  init(negatives: Int = 0, seed: UInt64 = 0) {
+    (self.negatives, self.seed) = (negatives, seed)
+  }
 
   mutating func add(_ table: Table, slot: String, stage: String) throws {
     let matrix = try FeatureMatrix(table, slot: slot, stage: stage)
@@ -97,10 +108,24 @@ struct TrainingRows {
     }
     let all = try label.values(Float.self)
     let kept = matrix.groups.filter { group in all[group].contains { $0 > 0 } && all[group].contains { $0 == 0 } }
-    let rows = kept.flatMap { Array($0) }
+    var rows: [Int] = []
+    for group in kept {
+      let before = rows.count
+      rows += sampled(group, labels: all, matrix: matrix)
+      groups.append(UInt32(rows.count - before))
+    }
     features += matrix.rows(rows)
     labels += rows.map { all[$0] }
-    groups += kept.map { UInt32($0.count) }
+  }
+
+  /// The group's bought rows and at most `negatives` of the others: those whose (customer, article)
+  /// hash lowest under the seed, so the sample is the same whatever else changes; in row order.
+  func sampled(_ group: Range<Int>, labels: TypedValues<Float>, matrix: FeatureMatrix) -> [Int] {
+    let others = group.filter { labels[$0] == 0 }
+    guard negatives > 0, others.count > negatives else { return Array(group) }
+    let hash = { (row: Int) in CounterRandom.mix(seed ^ (UInt64(matrix.customers[row]) << 32 | UInt64(matrix.articles[row]))) }
+    let chosen = Set(others.sorted { (hash($0), $0) < (hash($1), $1) }.prefix(negatives))
+    return group.filter { labels[$0] > 0 || chosen.contains($0) }
   }
 }
 
