@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Testing
 
 @testable import Stages
@@ -87,5 +88,49 @@ extension GradientBoostedRankerTests {
     let one = try Self.train(data, threads: 1), two = try Self.train(data, threads: 2)
     print("xgboost models at 1 and 2 threads identical: \(one.model == two.model)")
     #expect(try Self.train(data, threads: 1).model == one.model)
+  }
+}
+
+/// train-ranker's rows: only groups with a bought and a not-bought row, every bought row kept, at
+/// most `negatives` of the others, the same sample for the same seed, rows in their order.
+@Suite struct TrainingRowsTests {
+  /// Customers 0…19 with 30 candidates each; customer c bought candidates 0 and c (the bought row of
+  /// customer 0 is its only one); customer 19 bought nothing.
+  static func table() -> Table {
+    var customer: [UInt32] = [], article: [UInt32] = [], x: [Float] = [], label: [Float] = []
+    for c in 0..<20 {
+      for a in 0..<30 {
+        customer.append(UInt32(c))
+        article.append(UInt32(100 + a))
+        x.append(Float(c * 100 + a))
+        label.append(c < 19 && (a == 0 || a == c) ? 1 : 0)
+      }
+    }
+    return Table(
+      [Column("customer", customer), Column("article", article), Column("x", x), Column("label", label)], metadata: ["features": "x"])
+  }
+
+  static func rows(negatives: Int, seed: UInt64) throws -> TrainingRows {
+    var rows = TrainingRows(negatives: negatives, seed: seed)
+    try rows.add(table(), slot: "features", stage: "train-ranker")
+    return rows
+  }
+
+  @Test func keepsEveryBoughtRowAndSamplesTheOthers() throws {
+    let all = try Self.rows(negatives: 0, seed: 0)
+    #expect(all.groups == [UInt32](repeating: 30, count: 19), "customer 19 bought nothing and teaches nothing")
+    let sampled = try Self.rows(negatives: 5, seed: 0)
+    #expect(sampled.groups == [6] + [UInt32](repeating: 7, count: 18))
+    #expect(sampled.labels.filter { $0 > 0 }.count == all.labels.filter { $0 > 0 }.count)
+    // Within each group the rows keep their order (x rises), and each group holds its own customer's rows.
+    var at = 0
+    for (c, size) in sampled.groups.enumerated() {
+      let x = sampled.features[at..<(at + Int(size))]
+      #expect(zip(x, x.dropFirst()).allSatisfy { $0 < $1 } && x.allSatisfy { Int($0) / 100 == c })
+      at += Int(size)
+    }
+    #expect(try Self.rows(negatives: 5, seed: 0).features == sampled.features, "the same seed, the same sample")
+    #expect(try Self.rows(negatives: 5, seed: 1).features != sampled.features, "another seed, another sample")
+    #expect(try Self.rows(negatives: 40, seed: 0).features == all.features, "fewer negatives than the cap: all kept")
   }
 }
