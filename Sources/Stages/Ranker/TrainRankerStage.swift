@@ -66,12 +66,14 @@ public struct TrainRankerStage: Stage {
     (params.rounds, params.learningRate, params.maxDepth) = (p.rounds, p.learning_rate, p.max_depth)
     (params.minChildWeight, params.subsample, params.columnSample) = (p.min_child_weight, p.subsample, p.column_sample)
     (params.seed, params.threads) = (p.seed, p.threads)
+    let clock = ContinuousClock.now
     let model = try training.features.withUnsafeBufferPointer { features in
       try GradientBoostedRanker.train(
         features: features, rows: training.labels.count, columns: training.names.count, labels: training.labels,
         groups: training.groups, params: params
       ) { context.progress(Double($0) / Double(p.rounds), "round \($0) of \(p.rounds)") }
     }
+    context.record("seconds.training", (ContinuousClock.now - clock) / .seconds(1))
     for (name, gain) in zip(training.names, try model.importance(columns: training.names.count)) {
       context.record("importance." + name, gain)
     }
