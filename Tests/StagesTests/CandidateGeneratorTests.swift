@@ -222,7 +222,8 @@ import Testing
         continue
       }
       served += 1
-      let reference = shelf.map { a in ScoredArticle(a, Float(zip(u, items[a]!).reduce(0.0) { $0 + Double($1.0) * Double($1.1) })) }.sorted()
+      let reference = shelf.map { a in ScoredArticle(a, Float(zip(u, items[a]!).reduce(0.0) { $0 + Double($1.0) * Double($1.1) })) }
+        .sorted()
       #expect(list.count == min(8, reference.count), "customer \(c)")
       for (got, want) in zip(list, reference) {
         // Float rounding may swap near-ties only.

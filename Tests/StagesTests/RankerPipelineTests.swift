@@ -109,7 +109,8 @@ import Testing
     #expect(model.metadata["features"] == matrix.names.joined(separator: ","))
     let rows = matrix.rows(Array(0..<table.rowCount))
     let scores = try rows.withUnsafeBufferPointer {
-      try GradientBoostedRanker(model: Array(model.columns[0].values.bytes)).scores(features: $0, rows: table.rowCount, columns: matrix.names.count)
+      try GradientBoostedRanker(model: Array(model.columns[0].values.bytes)).scores(
+        features: $0, rows: table.rowCount, columns: matrix.names.count)
     }
     var expected = [UInt32: [ScoredArticle]]()
     for r in 0..<table.rowCount { expected[matrix.customers[r], default: []].append(ScoredArticle(matrix.articles[r], scores[r])) }

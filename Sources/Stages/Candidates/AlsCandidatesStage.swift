@@ -107,7 +107,8 @@ struct FactorScorer: Sendable {
     var lanes = SIMD16<Float>()
     let a = UnsafeRawPointer(a), b = UnsafeRawPointer(b)
     for offset in stride(from: 0, to: width * 4, by: 64) {
-      lanes += a.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self) * b.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+      lanes +=
+        a.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self) * b.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
     }
     let eight = lanes.lowHalf + lanes.highHalf, four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
     return two[0] + two[1]

@@ -46,7 +46,6 @@ public struct FeaturesStage: Stage {
     public init() {}
   }
 
-
   public static func run(_ p: Params, _ context: StageContext) throws {
     let source = try FeatureRows(context)
     context.progress(0.3, "customer, article and pair facts")

@@ -269,7 +269,8 @@ enum ShoppingHistory {
     for (i, item) in scratch.plan.enumerated() {
       if i > 0 && item.day != scratch.plan[i - 1].day { visitStart = i }
       let day = Int(item.day)
-      let a = pickArticle(c, day: day, catalog: catalog, customers: customers, tables: tables, earlier: visitStart, scratch: &scratch, rng: &rng)
+      let a = pickArticle(
+        c, day: day, catalog: catalog, customers: customers, tables: tables, earlier: visitStart, scratch: &scratch, rng: &rng)
       scratch.articles.append(a)
       scratch.days.append(item.day)
       let cents = price(Int(a), day: day, catalog: catalog, rng: &rng)
