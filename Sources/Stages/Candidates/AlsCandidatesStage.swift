@@ -34,11 +34,8 @@ public struct AlsCandidatesStage: Stage {
     let transactions = try context.table("transactions", columns: ["day", "customer", "article"])
     let day = try transactions.column("day").values(Int32.self)
     let customer = try transactions.column("customer").values(UInt32.self), article = try transactions.column("article").values(UInt32.self)
-    let (users, userRow) = try FactorTable.read(context, "users", idName: "customer", count: customers)
-    let (items, itemRow) = try FactorTable.read(context, "items", idName: "article", count: 0)
-    guard users.factors == items.factors else {
-      throw StageInputError(stage: context.stage, slot: "items", detail: "has \(items.factors) factors, users has \(users.factors)")
-    }
+    let model = try AlsScorer(context)
+    let (users, userRow, items, itemRow) = (model.users, model.userRow, model.items, model.itemRow)
     let shelf = TrainingWindow(day, days: p.article_days), active = TrainingWindow(day, days: max(p.customer_days, 1))
     var onShelf = Bitset(capacity: itemRow.count), isActive = Bitset(capacity: customers)
     for r in 0..<day.count {

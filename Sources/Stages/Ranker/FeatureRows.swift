@@ -43,7 +43,7 @@ struct FeatureRows: Sendable {
     }
     articles = try ArticleFacts(context, transactions: transactions, last: customers.last)
     segments = try SegmentSales.bothSegments(context, transactions: transactions, customers: customerCount)
-    als = try AlsScorer(context)
+    als = try AlsScorer.ifConnected(context)
     (offsets, items) = (list.offsetBuffer, try list.values(UInt32.self))
     scores = try scoreColumns.map { try $0.values(Float.self) }
     trending = scoreColumns.firstIndex { $0.name == "score.trending" }

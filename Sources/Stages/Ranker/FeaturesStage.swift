@@ -233,28 +233,6 @@ struct SegmentSales: Sendable {
   }
 }
 
-/// ALS scores of (customer, article) pairs from als-train's `users` and `items`, when connected.
-struct AlsScorer: Sendable {
-  let users: FactorMatrix, items: FactorMatrix
-  let userRow: [Int32], itemRow: [Int32]
-
-  init?(_ context: StageContext) throws {
-    guard context.hasInput("users") || context.hasInput("items") else { return nil }
-    let customers = try context.manifest("customers").rows
-    (users, userRow) = try FactorTable.read(context, "users", idName: "customer", count: customers)
-    (items, itemRow) = try FactorTable.read(context, "items", idName: "article", count: 0)
-    guard users.factors == items.factors else {
-      throw StageInputError(stage: context.stage, slot: "items", detail: "has \(items.factors) factors, users has \(users.factors)")
-    }
-  }
-
-  /// NaN when either is outside the model.
-  func score(_ customer: Int, _ article: UInt32) -> Float {
-    guard customer < userRow.count, Int(article) < itemRow.count else { return .nan }
-    let u = userRow[customer], v = itemRow[Int(article)]
-    return u < 0 || v < 0 ? .nan : users.dot(Int(u), items, Int(v))
-  }
-}
 
 /// Each customer's purchases by a grouping of the articles (product code, type, index group): the
 /// history of the group ids instead of the articles. A null code is a group of its own.
