@@ -98,7 +98,7 @@ import Testing
     let run = try Self.json(try Self.hmpipe(["run", "p.json", "--json"], in: dir.path).stdout)
     let byStage = try Self.hmpipe(["inspect", "p.json", "data.customers"], in: dir.path)
     #expect(byStage.status == 0, "\(byStage.stderr)")
-    for words in ["kind     file", "metadata filename=customers.csv", "made by  stage data (synth@2)", "COLUMN", "bytes", "u8", "figures"] {
+    for words in ["kind     file", "metadata filename=customers.csv", "made by  stage data (synth@3)", "COLUMN", "bytes", "u8", "figures"] {
       #expect(byStage.stdout.contains(words), "\(words)")
     }
     let id = try #require((Self.stages(run)[0]["outputs"] as? [String: String])?["customers"])
