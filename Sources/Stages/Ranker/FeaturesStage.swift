@@ -233,7 +233,6 @@ struct SegmentSales: Sendable {
   }
 }
 
-
 /// Each customer's purchases by a grouping of the articles (product code, type, index group): the
 /// history of the group ids instead of the articles. A null code is a group of its own.
 struct GroupedHistory: Sendable {
