@@ -95,6 +95,51 @@ import Testing
     #expect(error.message.contains("--set names 'cuont'"))
   }
 
+  /// A bad value given by `--set` is the command line's fault: the error names the `--set` and the
+  /// stage by name, not a place in a file the user did not write.
+  @Test func aBadSetValueNamesTheSet() throws {
+    let dir = TemporaryDirectory()
+    let file = dir.write("p.json", toyPipeline())
+    for (value, words) in [(JSONValue.string("many"), "must be an integer"), (.int(-4), "must be at least 0, not -4")] {
+      let error = try #require(throws: PipelineFileError.self) {
+        try PipelineLoader(registry: ToyStages.registry, overrides: ["count": value]).load(file)
+      }
+      #expect(error.file == "--set count=\(value.canonical)" && error.path == "stage 'source' param 'count'", "\(error)")
+      #expect(error.message.contains(words) && error.isUsageError, "\(error)")
+    }
+    // The same value written in the file stays the file's fault, at its place.
+    let written = dir.write("q.json", toyPipeline().replacingOccurrences(of: "\"count\": 100", with: "\"count\": \"many\""))
+    let error = try #require(throws: PipelineFileError.self) { try PipelineLoader(registry: ToyStages.registry).load(written) }
+    #expect(error.file == written && error.path == "stages[0].params.count" && !error.isUsageError, "\(error)")
+  }
+
+  /// Invalid JSON is placed: the line and column where the grammar first breaks (the unexpected
+  /// character, as Python's json module reports it) and what was expected there.
+  @Test(arguments: [
+    (
+      "{\"stages\": [\n {\"name\": \"a\", \"kind\": \"toy-source\"\n  \"params\": {}}]}",
+      "line 3, column 3: expected ',' or '}' after the value"
+    ),
+    ("{\"stages\": [\n {\"name\": \"a\n\"}]}", "line 2, column 13: a control character inside a string"),
+    ("{\"stages\": [1, 2,, 3]}", "line 1, column 18: expected a value"),
+    ("{\"stages\": [tru]}", "line 1, column 16: expected 'true' (found ']')"),
+    ("{\"stages\": []} x", "line 1, column 16: expected the end of the text"),
+    ("{\"stages\": [1.e5]}", "line 1, column 15: expected a digit after the decimal point"),
+    ("{\"stages\": \"abc", "line 1, column 16: a string without its closing double quote"),
+  ])
+  func invalidJSONSaysWhere(text: String, words: String) throws {
+    let dir = TemporaryDirectory()
+    let file = dir.write("bad.json", text)
+    let error = try #require(throws: PipelineFileError.self) { try PipelineLoader(registry: ToyStages.registry).load(file) }
+    #expect(error.message.contains("not valid JSON: " + words), "\(error)")
+  }
+
+  @Test func theSyntaxScannerAcceptsWhatFoundationAccepts() {
+    for text in [#"{"a": [1, -2.5e3, true, false, null, "x\u00e9\n"], "b": {}}"#, "[]", " 3 ", #"{"a": [1, 2,],}"#] {
+      #expect(JSONSyntax.firstProblem(Array(text.utf8)) == nil, "\(text)")
+    }
+  }
+
   @Test func extendsLoopIsRejected() throws {
     let dir = TemporaryDirectory()
     dir.write("a.json", #"{"extends": "b.json"}"#)

@@ -76,6 +76,32 @@ public struct PipelineLoader {
         message:
           "unknown stage kind '\(raw.kind)'\(hint); known kinds: \(registry.kinds.joined(separator: ", "))")
     }
+    do {
+      return try resolveStage(raw, definition, at: at, file: file, directory: directory, substitution: substitution)
+    } catch {
+      throw blamingSet(error, stage: raw)
+    }
+  }
+
+  /// A param error whose value came from a `--set` names the `--set` (the command line is at
+  /// fault) and the stage by name, not a place in the file the user did not write.
+  private func blamingSet(_ error: PipelineFileError, stage raw: RawPipeline.Stage) -> PipelineFileError {
+    let marker = ".params."
+    guard let range = error.path.range(of: marker) else { return error }
+    let key = String(error.path[range.upperBound...].prefix { $0 != "." && $0 != "[" })
+    guard let value = raw.params[key],
+      let name = VariableSubstitution.references(in: value).first(where: { overrides[$0] != nil })
+    else { return error }
+    var blamed = PipelineFileError(
+      file: "--set \(name)=\(overrides[name]!.canonical)", path: "stage '\(raw.name)' param '\(key)'", message: error.message)
+    blamed.isUsageError = true
+    return blamed
+  }
+
+  private func resolveStage(
+    _ raw: RawPipeline.Stage, _ definition: StageDefinition, at: String, file: String, directory: String,
+    substitution: VariableSubstitution
+  ) throws(PipelineFileError) -> StageSpec {
     var merged = definition.defaults
     for (key, value) in raw.params {
       guard definition.defaults[key] != nil else {

@@ -49,7 +49,8 @@ struct RawPipeline {
     }
     let root: JSONValue
     do { root = try JSONValue.parse(Data(bytes)) } catch {
-      throw PipelineFileError(file: file, path: "", message: "not valid JSON: \(JSONErrorText.describe(error))")
+      let place = JSONSyntax.firstProblem(bytes).map { "\($0)" } ?? JSONErrorText.describe(error)
+      throw PipelineFileError(file: file, path: "", message: "not valid JSON: \(place)")
     }
     guard case .object(let top) = root else {
       throw PipelineFileError(file: file, path: "", message: "must be a JSON object with a \"stages\" array")
@@ -214,6 +215,23 @@ struct VariableSubstitution {
       rest = rest[rest.index(after: close)...]
     }
     return .string(text + rest)
+  }
+
+  /// The variables `value` refers to (`${name}` anywhere in its strings), in order of appearance.
+  static func references(in value: JSONValue) -> [String] {
+    switch value {
+    case .string(let s):
+      var names: [String] = []
+      var rest = Substring(s)
+      while let open = rest.range(of: "${"), let close = rest[open.upperBound...].firstIndex(of: "}") {
+        names.append(String(rest[open.upperBound..<close]))
+        rest = rest[rest.index(after: close)...]
+      }
+      return names
+    case .array(let a): return a.flatMap(references)
+    case .object(let o): return o.keys.sorted().flatMap { references(in: o[$0]!) }
+    default: return []
+    }
   }
 
   private func lookup(_ name: String, at path: String) throws(PipelineFileError) -> JSONValue {
