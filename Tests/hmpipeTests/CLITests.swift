@@ -208,7 +208,9 @@ import Testing
     process.executableURL = URL(fileURLWithPath: Self.executable())
     process.arguments = ["run", "p.json"]
     process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
-    process.standardError = FileHandle.nullDevice
+    let log = dir.path + "/stderr.txt"
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
+    process.standardError = FileHandle(forWritingAtPath: log)
     try process.run()
     // Let it get into the stage, then Ctrl-C.
     var waited = 0
@@ -221,7 +223,14 @@ import Testing
     process.waitUntilExit()
     #expect(process.terminationStatus == 130 || process.terminationStatus == 0)
     let store = try Store(root: dir.path + "/artifacts")
-    if process.terminationStatus == 130 { #expect(store.allCacheKeys().isEmpty) }
+    if process.terminationStatus == 130 {
+      #expect(store.allCacheKeys().isEmpty)
+      // What it says is what it does: the stage in flight stops, and is reported as interrupted.
+      let said = String(decoding: try FileSystem.readAll(log), as: UTF8.self)
+      #expect(said.contains("each running stage stops at its next checkpoint"), "\(said)")
+      #expect(said.contains("interrupted: stopped before finishing") && !said.contains("FAILED"), "\(said)")
+      #expect(said.contains("cached, 1 interrupted") && !said.contains(" failed"), "\(said)")
+    }
     #expect(Maintenance.verify(store: store, deep: false).damaged.isEmpty)
     let lock = try FileSystem.readAll(dir.path + "/artifacts/lock")
     #expect(lock.isEmpty, "an interrupted run releases the lock")

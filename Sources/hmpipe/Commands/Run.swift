@@ -45,7 +45,9 @@ struct Run: AsyncParsableCommand {
     let progress = ProgressView(stages: spec.stages.map(\.name))
     let interrupt = InterruptHandler {
       cancellation.cancel()
-      progress.note("interrupting: finishing the stage in flight, then stopping (Ctrl-C again to quit at once)")
+      progress.note(
+        "interrupting: each running stage stops at its next checkpoint; finished stages stay cached and the next run resumes from them (Ctrl-C again to quit at once)"
+      )
     }
     defer { interrupt.cancel() }
     var runOptions = RunOptions(rerun: rerun, force: force, until: until, jobs: jobs, command: CommandLine.arguments.joined(separator: " "))

@@ -67,9 +67,11 @@ final class ProgressView: Sendable {
       redraw(&s)
       let ran = record.stages.filter { $0.status == .ran }.count
       let cached = record.stages.filter { $0.status == .cached }.count
-      let failed = record.stages.filter { $0.status == .failed }.count
+      let interrupted = record.stages.filter(Self.wasInterrupted).count
+      let failed = record.stages.filter { $0.status == .failed }.count - interrupted
       let skipped = record.stages.filter { $0.status == .skipped }.count
       var parts = ["\(ran) ran", "\(cached) cached"]
+      if interrupted > 0 { parts.append("\(interrupted) interrupted") }
       if failed > 0 { parts.append("\(failed) failed") }
       if skipped > 0 { parts.append("\(skipped) not run") }
       line(&s, "done in \(Format.seconds(record.seconds)): " + parts.joined(separator: ", "))
@@ -85,10 +87,15 @@ final class ProgressView: Sendable {
         + (r.rows > 0 ? "\(Format.count(r.rows)) rows, " : "") + "\(Format.bytes(r.rawBytes)) raw, \(Format.bytes(r.storedBytes)) stored"
       if r.peakMemoryBytes > 0 { text += ", peak \(Format.bytes(r.peakMemoryBytes))" }
       return text
+    case .failed where Self.wasInterrupted(r):
+      return "\(pad(r.name))  interrupted: stopped before finishing, nothing of it kept; the next run starts it again"
     case .failed: return "\(pad(r.name))  FAILED: \(r.error ?? "unknown error")"
     case .skipped: return "\(pad(r.name))  not run: \(r.reason)"
     }
   }
+
+  /// A stage stopped by Ctrl-C, which the record keeps as failed with the cancellation's message.
+  static func wasInterrupted(_ r: RunRecord.StageRecord) -> Bool { r.status == .failed && r.error == CancelledError().description }
 
   private func pad(_ name: String) -> String { name.padding(toLength: width, withPad: " ", startingAt: 0) }
 
