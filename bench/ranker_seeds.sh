@@ -13,7 +13,7 @@ for seed in $seeds; do
   [ -f $data/transactions_train.csv ] || $hm synth $data --scale "$scale" --seed "$seed" >/dev/null
   store=bench/out/ranker-seeds-store
   start=$(date +%s.%N)
-  $hm run pipelines/hm-ranker.json --store $store --set data=../$data --set output=../bench/out/ranker-seeds \
+  $hm run pipelines/hm-ranker.json --store $store --set data=../$data --set output=../bench/out/ranker-seeds-$seed \
     --json 2>/dev/null | tail -1 > bench/out/ranker-seed-$seed.json
   echo "$start $(date +%s.%N)" > bench/out/ranker-seed-$seed.seconds
 done

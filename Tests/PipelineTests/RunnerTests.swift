@@ -224,3 +224,40 @@ import Testing
     )
   }
 }
+
+/// A run with other `--set` values publishes to the same path only when the path names them:
+/// otherwise it would silently replace another variant's file, so it fails and says what to do,
+/// unless the run overwrites on purpose.
+@Suite struct PublishedVariantTests {
+  @Test func anotherVariantDoesNotOverwriteAPublishedFile() async throws {
+    let dir = TemporaryDirectory()
+    let file = dir.write(
+      "p.json",
+      """
+      {"store": "store", "vars": {"count": 3, "name": "a"}, "stages": [
+        {"name": "source", "kind": "toy-source", "params": {"count": "${count}"}},
+        {"name": "report", "kind": "toy-report", "inputs": {"numbers": "source"}, "publish": {"report": "out/${name}.txt"}}]}
+      """)
+    let published = { (name: String) in try String(contentsOfFile: dir.path + "/out/\(name).txt", encoding: .utf8) }
+    _ = try await runToy(file)
+    #expect(try published("a") == "0\n1\n2\n")
+    let other = try await runToy(file, set: ["count": .int(2)])
+    #expect(statuses(other)["report"] == .failed)
+    let error = other.stages[1].error ?? ""
+    #expect(error.contains("holds the output of a run with the pipeline file's own values, and this run has count=2"), "\(error)")
+    #expect(try published("a") == "0\n1\n2\n", "the default's file is untouched")
+    // A variable the path names makes a file of its own, which a later run of that variant may replace.
+    _ = try await runToy(file, set: ["count": .int(2), "name": .string("b")])
+    #expect(try published("b") == "0\n1\n")
+    let replaced = try await runToy(file, set: ["count": .int(1), "name": .string("b")])
+    #expect(statuses(replaced)["report"] == .failed, "count=1 and count=2 are different variants of b.txt")
+    // On purpose, another variant may replace a file.
+    var spec = try PipelineLoader(registry: ToyStages.registry, overrides: ["count": .int(2)]).load(file)
+    spec.overwritePublished = true
+    let forced = try await Runner(spec: spec, store: try Store(root: spec.storePath), options: RunOptions(jobs: 2)).run()
+    #expect(statuses(forced)["report"] == .cached)
+    #expect(try published("a") == "0\n1\n")
+    // And then the pipeline file's own values need the same to come back.
+    #expect(statuses(try await runToy(file))["report"] == .failed)
+  }
+}

@@ -151,7 +151,7 @@ public struct PipelineLoader {
     for slot in definition.inputs where !slot.optional && inputs[slot.name] == nil {
       throw PipelineFileError(file: file, path: "\(at).inputs", message: "input '\(slot.name)' of kind '\(raw.kind)' is missing")
     }
-    var publish: [String: String] = [:]
+    var publish: [String: String] = [:], variant: [String: String] = [:]
     for (output, value) in raw.publish {
       guard definition.outputs.contains(output) else {
         throw PipelineFileError(
@@ -163,8 +163,13 @@ public struct PipelineLoader {
         throw PipelineFileError(file: file, path: "\(at).publish.\(output)", message: "must be a string")
       }
       publish[output] = FileSystem.absolute(path.hasPrefix("/") ? path : directory + "/" + path)
+      let named = Set(VariableSubstitution.references(in: .string(value)))
+      variant[output] = overrides.keys.sorted().filter { !named.contains($0) }.map { "\($0)=\(overrides[$0]!.canonical)" }
+        .joined(separator: " ")
     }
-    return StageSpec(name: raw.name, definition: definition, params: params, inputs: inputs, publish: publish)
+    var spec = StageSpec(name: raw.name, definition: definition, params: params, inputs: inputs, publish: publish)
+    spec.publishVariant = variant
+    return spec
   }
 
   /// Every `stage.output` must name a stage of this pipeline and one of its declared outputs.

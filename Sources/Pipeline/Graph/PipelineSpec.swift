@@ -21,6 +21,9 @@ public struct StageSpec: Sendable {
   /// File outputs copied out of the store after the stage runs or is found cached: output →
   /// absolute path. Not part of the stage's key.
   public var publish: [String: String] = [:]
+  /// For each published output, the `--set` values its path does not name ("factors=64"; empty
+  /// for none): the variant whose output the file will hold.
+  public var publishVariant: [String: String] = [:]
   public var kind: String { definition.kind }
 
   /// Names of the stages this one reads from.
@@ -45,6 +48,9 @@ public struct PipelineSpec: Sendable {
   /// Whether `publish` may write outside `projectRoot` (the file's `publish_outside_project`): a
   /// pipeline file from elsewhere must not be able to write anywhere it likes.
   public var publishOutsideProject = false
+  /// Whether `publish` may replace a file that holds another variant's output (`run
+  /// --overwrite-published`); otherwise that stage fails and says how to name the variant.
+  public var overwritePublished = false
 
   /// Whether `path` (absolute, normalised) lies inside the project.
   public func isInsideProject(_ path: String) -> Bool {

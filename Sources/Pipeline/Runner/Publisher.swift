@@ -13,6 +13,8 @@ struct PublishRecord: Codable {
   var path: String
   var id: ArtifactID
   var stamp: FileStamp
+  /// The `--set` values the path does not name, of the run that wrote it ("" or nil: none).
+  var variant: String?
 }
 
 extension Rebuilder {
@@ -37,13 +39,24 @@ extension Rebuilder {
         {
           continue
         }
+        let variant = stage.publishVariant[output] ?? ""
+        if let last = RecordFile.read(PublishRecord.self, at: recordPath), last.path == path, last.id != id,
+          (last.variant ?? "") != variant, !spec.overwritePublished, let stamp = try? FileSystem.stamp(path), stamp == last.stamp
+        {
+          let theirs = (last.variant ?? "").isEmpty ? "the pipeline file's own values" : last.variant!
+          let mine = variant.isEmpty ? "the pipeline file's own values" : variant
+          throw PublishError(
+            stage: stage.name, output: output, path: path,
+            detail: "it holds the output of a run with \(theirs), and this run has \(mine): name the variable in the publish path "
+              + "(as ${holdout_days} is), set output to another folder, or rerun with --overwrite-published")
+        }
         let table = try store.reader(id).table()
         guard table.kind == .file else {
           throw PublishError(stage: stage.name, output: output, path: path, detail: "it is a table, not a file (use hmpipe export)")
         }
         try FileSystem.makeDirectories(FileSystem.dirname(of: path))
         try FileSystem.writeAtomically(Array(table.columns[0].values.bytes), to: path)
-        try RecordFile.write(PublishRecord(path: path, id: id, stamp: try FileSystem.stamp(path)), to: recordPath)
+        try RecordFile.write(PublishRecord(path: path, id: id, stamp: try FileSystem.stamp(path), variant: variant), to: recordPath)
         emit(.stageMessage(stage: stage.name, message: "published \(output) to \(path)"))
       } catch let error as PublishError {
         outcome.record.status = .failed

@@ -28,6 +28,12 @@ struct Run: AsyncParsableCommand {
   @Flag(help: "Let publish write outside the project folder (as the pipeline file's \"publish_outside_project\": true).")
   var publishOutsideProject = false
 
+  @Flag(
+    help:
+      "Let publish replace a file that holds another variant's output (a run with other --set values whose publish path does not name them)."
+  )
+  var overwritePublished = false
+
   func validate() throws {
     if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
   }
@@ -35,6 +41,7 @@ struct Run: AsyncParsableCommand {
   func run() async throws {
     var (spec, store) = try options.load()
     if publishOutsideProject { spec.publishOutsideProject = true }
+    if overwritePublished { spec.overwritePublished = true }
     for (option, name) in [("--stage", rerun), ("--force", force), ("--until", until)] {
       guard let name, !spec.stages.contains(where: { $0.name == name }) else { continue }
       throw ValidationError(
