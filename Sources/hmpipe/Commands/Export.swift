@@ -19,8 +19,7 @@ struct Export: AsyncParsableCommand {
   func run() async throws {
     let (spec, store) = try options.load()
     let id = try ArtifactLocator(spec: spec, store: store).locate(output)
-    try Exporter.export(try store.reader(id).table(), as: format, to: out)
-    print("wrote \(out)")
+    for path in try Exporter.export(try store.reader(id).table(), as: format, to: out) { print("wrote \(path)") }
   }
 }
 
