@@ -261,3 +261,36 @@ import Testing
     #expect(statuses(try await runToy(file))["report"] == .failed)
   }
 }
+
+/// `run --dry-run`: what a run with the same options would do to each stage, and nothing run.
+@Suite struct DryRunTests {
+  static func plan(_ file: String, _ options: RunOptions, set overrides: [String: JSONValue] = [:]) throws -> [String: PlannedStage] {
+    let spec = try PipelineLoader(registry: ToyStages.registry, overrides: overrides).load(file)
+    let plan = try Runner(spec: spec, store: try Store(root: spec.storePath), options: options).plan()
+    return Dictionary(uniqueKeysWithValues: plan.map { ($0.name, $0) })
+  }
+
+  @Test func thePlanFollowsTheOptionsAndRunsNothing() async throws {
+    let dir = TemporaryDirectory()
+    let file = dir.write("p.json", toyPipeline())
+    let fresh = try Self.plan(file, RunOptions())
+    #expect(fresh.values.allSatisfy { $0.action == .run && $0.reason.hasPrefix("never ran") }, "a new store runs everything")
+    _ = try await runToy(file)
+    let keys = try Store(root: dir.path + "/store").allCacheKeys().count
+    #expect(try Self.plan(file, RunOptions()).values.allSatisfy { $0.action == .cached })
+    // A param of the first stage: it runs; the rest run only if its output changes.
+    let changed = try Self.plan(file, RunOptions(), set: ["count": .int(5)])
+    #expect(changed["source"]?.action == .run && changed["source"]?.reason == "params changed: count (100 → 5)")
+    #expect(["clamp", "sum", "scale"].allSatisfy { changed[$0]?.action == .maybe })
+    // A downstream param too: that stage runs whatever its upstream gives.
+    let both = try Self.plan(file, RunOptions(), set: ["count": .int(5), "max": .int(7)])
+    #expect(both["clamp"]?.action == .run && both["clamp"]?.reason.hasPrefix("params changed: max (1000000 → 7)") == true)
+    let until = try Self.plan(file, RunOptions(until: "clamp"), set: ["count": .int(5)])
+    #expect(until["sum"]?.action == .skip && until["scale"]?.action == .skip && until["source"]?.action == .run)
+    let rerun = try Self.plan(file, RunOptions(rerun: "clamp"))
+    #expect(rerun["clamp"]?.action == .run && rerun["source"]?.action == .cached && rerun["sum"]?.action == .skip)
+    let force = try Self.plan(file, RunOptions(force: "source"))
+    #expect(force["source"]?.action == .run && force["clamp"]?.action == .maybe && force["sum"]?.action == .maybe)
+    #expect(try Store(root: dir.path + "/store").allCacheKeys().count == keys, "a plan runs nothing")
+  }
+}

@@ -5,6 +5,19 @@ public struct StageStatus: Sendable {
   public var state: State
   public var reason: String
   public var outputs: [String: ArtifactID]
+  /// Stale only because an upstream stage is: whether it reruns depends on that one's new outputs.
+  public var waitsOnUpstream = false
+}
+
+/// What a run would do to one stage (`Runner.plan()`).
+public struct PlannedStage: Sendable {
+  public enum Action: String, Sendable {
+    case run, cached, skip
+    case maybe = "maybe run"
+  }
+  public var name: String
+  public var action: Action
+  public var reason: String
 }
 
 extension Runner {
@@ -15,7 +28,15 @@ extension Runner {
     var states: [StageStatus] = []
     for stage in spec.stages {
       if let stale = stage.upstream.first(where: { outputs[$0] == nil }) {
-        states.append(StageStatus(name: stage.name, state: .stale, reason: "upstream stage '\(stale)' is stale", outputs: [:]))
+        // Its own kind, version or params may have changed too: then it runs whatever upstream gives.
+        let head = store.head(pipeline: spec.identity, stage: stage.name)
+        let own = KeyComponents(kind: stage.kind, version: stage.definition.version, params: stage.params, inputs: head?.inputs ?? [:])
+          .difference(from: head)
+        let reason = "upstream stage '\(stale)' is stale"
+        states.append(
+          own.isEmpty
+            ? StageStatus(name: stage.name, state: .stale, reason: reason, outputs: [:], waitsOnUpstream: true)
+            : StageStatus(name: stage.name, state: .stale, reason: own + "; " + reason, outputs: [:]))
         continue
       }
       let resolved: Rebuilder.ResolvedInputs
@@ -31,6 +52,37 @@ extension Runner {
       }
     }
     return states
+  }
+
+  /// What a run with these options would do to each stage, and why, without running anything
+  /// (`run --dry-run`): the status, narrowed by `--until` and `--stage`, widened by `--stage` and
+  /// `--force`. A stage downstream of a forced one runs only if the forced one's outputs change,
+  /// which only running it can tell.
+  public func plan() throws -> [PlannedStage] {
+    let states = try status()
+    let scope: Set<String>? =
+      if let until = options.until { spec.closure(upTo: until) } else if let rerun = options.rerun { spec.closure(upTo: rerun) } else {
+        nil
+      }
+    let forced = options.force.map { spec.closure(from: $0) } ?? []
+    return states.map { state in
+      let name = state.name
+      if let scope, !scope.contains(name) {
+        return PlannedStage(
+          name: name, action: .skip,
+          reason: options.until != nil ? "after --until \(options.until!)" : "not needed by --stage \(options.rerun!)")
+      }
+      if name == options.rerun { return PlannedStage(name: name, action: .run, reason: "--stage \(name): its cache is ignored") }
+      if name == options.force { return PlannedStage(name: name, action: .run, reason: "--force \(name): its cache is ignored") }
+      if state.waitsOnUpstream {
+        return PlannedStage(name: name, action: .maybe, reason: state.reason + ": runs if that changes its inputs")
+      }
+      if state.state == .stale { return PlannedStage(name: name, action: .run, reason: state.reason) }
+      if forced.contains(name) {
+        return PlannedStage(name: name, action: .maybe, reason: "downstream of --force \(options.force!): runs if that changes its inputs")
+      }
+      return PlannedStage(name: name, action: .cached, reason: "up to date")
+    }
   }
 
   /// The artifact ids of a stage's outputs, when the stage is fresh.

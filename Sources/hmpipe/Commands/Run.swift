@@ -25,6 +25,9 @@ struct Run: AsyncParsableCommand {
   @Flag(help: "Print the run's result as one JSON object on stdout (its last line).")
   var json = false
 
+  @Flag(help: "Say what would run, what would come from the cache and why, and run nothing.")
+  var dryRun = false
+
   @Flag(help: "Let publish write outside the project folder (as the pipeline file's \"publish_outside_project\": true).")
   var publishOutsideProject = false
 
@@ -47,6 +50,21 @@ struct Run: AsyncParsableCommand {
       throw ValidationError(
         "\(option) names '\(name)', which is not a stage of \(options.pipeline) (it has: \(spec.stages.map(\.name).joined(separator: ", ")))"
       )
+    }
+    if dryRun {
+      let options = RunOptions(rerun: rerun, force: force, until: until, jobs: jobs)
+      let plan = try Runner(spec: spec, store: store, options: options).plan()
+      if json {
+        let stages: [JSONValue] = plan.map {
+          .object(["name": .string($0.name), "action": .string($0.action.rawValue), "reason": .string($0.reason)])
+        }
+        print(JSONValue.object(["stages": .array(stages)]).canonical)
+      } else {
+        print(Format.table([["STAGE", "WOULD", "WHY"]] + plan.map { [$0.name, $0.action.rawValue, $0.reason] }))
+        let runs = plan.filter { $0.action == .run }.count
+        print("dry run: \(runs) of \(plan.count) stage\(plan.count == 1 ? "" : "s") would run; nothing was run")
+      }
+      return
     }
     let cancellation = CancellationFlag()
     let progress = ProgressView(stages: spec.stages.map(\.name))
