@@ -94,6 +94,31 @@ final class ProgressView: Sendable {
     }
   }
 
+  /// One stage's progress line, never wider than `columns` (a wrapped line would break the redraw):
+  /// name, bar, percentage, elapsed time, the time left estimated from the pace so far, and the
+  /// stage's detail. Narrower terminals shorten the detail, then the bar, then drop both.
+  static func bar(_ name: String, _ fraction: Double, elapsed: Double, detail: String, columns: Int) -> String {
+    let f = min(max(fraction, 0), 1)
+    let left = f >= 0.02 && f < 1 ? "  eta " + Format.seconds(elapsed * (1 - f) / f) : ""
+    let percent = String(format: "%3d%%", Int(f * 100))
+    let figures = percent + "  " + Format.seconds(elapsed) + left
+    let fixed = name.count + 2 + 1 + figures.count
+    // Up to 30 columns of detail before the bar gives way, down to 10.
+    let barWidth = min(24, max(10, columns - fixed - 1 - min(detail.isEmpty ? 0 : detail.count + 2, 30)))
+    guard fixed + barWidth < columns else { return String((name + "  " + percent + left).prefix(max(columns - 1, 1))) }
+    let filled = Int(f * Double(barWidth))
+    var line = name + "  " + String(repeating: "█", count: filled) + String(repeating: "░", count: barWidth - filled) + " " + figures
+    let room = columns - 1 - line.count - 2
+    if !detail.isEmpty && room >= 4 { line += "  " + (detail.count <= room ? detail : detail.prefix(room - 1) + "…") }
+    return line
+  }
+
+  /// The terminal's width on stderr (80 when it cannot be told).
+  static func terminalColumns() -> Int {
+    var size = winsize()
+    return ioctl(2, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+  }
+
   /// A stage stopped by Ctrl-C, which the record keeps as failed with the cancellation's message.
   static func wasInterrupted(_ r: RunRecord.StageRecord) -> Bool { r.status == .failed && r.error == CancelledError().description }
 
@@ -114,12 +139,10 @@ final class ProgressView: Sendable {
     guard interactive else { return }
     clear(&s)
     var out = ""
+    let columns = Self.terminalColumns()
     for stage in s.order {
       guard let a = s.active[stage] else { continue }
-      let filled = Int(a.fraction * 24)
-      let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 24 - filled)
-      out +=
-        "\(pad(stage))  \(bar) \(String(format: "%3d%%", Int(a.fraction * 100)))  \(Format.seconds(Date().timeIntervalSince(a.started)))  \(a.detail)\n"
+      out += Self.bar(pad(stage), a.fraction, elapsed: Date().timeIntervalSince(a.started), detail: a.detail, columns: columns) + "\n"
     }
     s.drawnLines = s.order.count
     FileHandle.standardError.write(Data(out.utf8))
