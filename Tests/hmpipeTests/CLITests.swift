@@ -116,6 +116,22 @@ import Testing
     #expect(try Self.hmpipe(["dag", "p.json", "--format", "mermaid"], in: dir.path).stdout.hasPrefix("flowchart LR"))
   }
 
+  /// The shell completion scripts ask the binary for the stage names of the pipeline file on the
+  /// command line (`---completion` is how swift-argument-parser's scripts call back).
+  @Test func shellCompletionKnowsTheStageNames() throws {
+    let dir = Self.project()
+    let script = try Self.hmpipe(["--generate-completion-script", "bash"], in: dir.path)
+    #expect(script.stdout.contains("---completion run -- --stage"))
+    let stages = try Self.hmpipe(
+      ["---completion", "run", "--", "--stage", "4", "0", "hmpipe", "run", "p.json", "--stage", ""], in: dir.path)
+    let names = Set(stages.stdout.split(separator: "\n").map(String.init))
+    let spec = try Self.json(try Self.hmpipe(["status", "p.json", "--json"], in: dir.path).stdout)
+    #expect(!names.isEmpty && names == Set(Self.stages(spec).map { $0["name"] as! String }), "\(stages.stdout)")
+    let outputs = try Self.hmpipe(
+      ["---completion", "export", "--", "positional@1", "3", "0", "hmpipe", "export", "p.json", ""], in: dir.path)
+    #expect(outputs.stdout.split(separator: "\n").contains("data.customers"), "\(outputs.stdout)")
+  }
+
   @Test func exportWritesAFileArtifactsBytes() throws {
     let dir = Self.project()
     _ = try Self.hmpipe(["run", "p.json"], in: dir.path)

@@ -7,7 +7,7 @@ struct Export: AsyncParsableCommand {
 
   @OptionGroup var options: PipelineOptions
 
-  @Argument(help: "STAGE.OUTPUT (or STAGE when it has one output).")
+  @Argument(help: "STAGE.OUTPUT (or STAGE when it has one output).", completion: StageNameCompletion.outputs)
   var output: String
 
   @Option(help: "csv or npy.")

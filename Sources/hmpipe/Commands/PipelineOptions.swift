@@ -5,7 +5,7 @@ import Stages
 
 /// The options every command that reads a pipeline file shares.
 struct PipelineOptions: ParsableArguments {
-  @Argument(help: "The pipeline file (JSON), e.g. pipelines/demo.json.")
+  @Argument(help: "The pipeline file (JSON), e.g. pipelines/demo.json.", completion: .file(extensions: ["json"]))
   var pipeline: String
 
   @Option(

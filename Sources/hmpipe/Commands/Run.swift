@@ -10,13 +10,15 @@ struct Run: AsyncParsableCommand {
 
   @OptionGroup var options: PipelineOptions
 
-  @Option(name: .customLong("stage"), help: "Rerun exactly this stage, ignoring its cache (its inputs are brought up to date first).")
+  @Option(
+    name: .customLong("stage"), help: "Rerun exactly this stage, ignoring its cache (its inputs are brought up to date first).",
+    completion: StageNameCompletion.stages)
   var rerun: String?
 
-  @Option(help: "Rerun this stage, ignoring its cache, and whatever downstream then changes.")
+  @Option(help: "Rerun this stage, ignoring its cache, and whatever downstream then changes.", completion: StageNameCompletion.stages)
   var force: String?
 
-  @Option(help: "Stop after this stage.")
+  @Option(help: "Stop after this stage.", completion: StageNameCompletion.stages)
   var until: String?
 
   @Option(help: "Stages that may run at once (default: the number of cores).")
