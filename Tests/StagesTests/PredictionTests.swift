@@ -92,6 +92,29 @@ import Testing
   }
 }
 
+/// evaluate's headline, printed after every run (cached too): the score, each baseline with the
+/// ratio to it, and a verdict; in submission mode, that nothing was held out.
+@Suite struct EvaluateHeadlineTests {
+  @Test func headlineGivesTheRatiosAndTheVerdict() {
+    let figures = [
+      "map@12": 0.01562, "baseline_popularity_map@12": 0.00748, "baseline_repurchase_popularity_map@12": 0.00784,
+      "evaluated_customers": 72359, "map@12.rank": 0.015,
+    ]
+    #expect(
+      EvaluateStage.headline(figures)
+        == "MAP@12 0.01562 over 72359 customers: 2.09× popularity (0.00748), 1.99× repurchase + popularity (0.00784): beats both baselines"
+    )
+    var middle = figures
+    middle["map@12"] = 0.0076
+    #expect(EvaluateStage.headline(middle)?.hasSuffix("beats popularity, not repurchase + popularity") == true)
+    middle["map@12"] = 0.0027
+    #expect(
+      EvaluateStage.headline(middle)?.hasSuffix(
+        "0.36× popularity (0.00748), 0.34× repurchase + popularity (0.00784): does not beat popularity") == true)
+    #expect(EvaluateStage.headline([:]) == "nothing held out (submission mode): no score to show")
+  }
+}
+
 @Suite struct FillTests {
   @Test func fillNeverDuplicatesAndIsSeeded() throws {
     var rng = CounterRandom(seed: 3, stream: 0, index: 0)

@@ -216,6 +216,12 @@ import Testing
     #expect(outputs[0] == outputs[1])
     #expect(
       try FileSystem.readAll(dir.path + "/out1/" + submission) == FileSystem.readAll(dir.path + "/out2/" + submission))
+    // Run again, all cached: the closing lines still give the result and its verdict.
+    let again = try Self.hmpipe(
+      ["run", demo, "--store", "store1", "--set", "output=\(dir.path)/out1", "--publish-outside-project"], in: dir.path,
+      environment: ["HMPIPE_THREADS": "1"])
+    #expect(again.stderr.contains("0 ran, \(stageCount) cached"), "\(again.stderr)")
+    #expect(again.stderr.contains("× popularity (") && again.stderr.contains(" customers: "), "\(again.stderr)")
   }
 
   @Test func interruptLeavesTheStoreConsistent() throws {

@@ -21,10 +21,14 @@ public protocol Stage: Sendable {
   static func validate(_ params: Params) throws(ParamError)
   /// Computes the outputs from the inputs; reads only declared inputs, writes every declared output.
   static func run(_ params: Params, _ context: StageContext) throws
+  /// What a person should read after a run, from the stage's recorded figures (its result and a
+  /// verdict), shown whether the stage ran or came from the cache; nil for most stages.
+  static func headline(_ figures: [String: Double]) -> String?
 }
 
 extension Stage {
   public static func validate(_ params: Params) throws(ParamError) {}
+  public static func headline(_ figures: [String: Double]) -> String? { nil }
 }
 
 /// A stage kind's params: `Codable`, and `init()` gives every default. Use no optionals: a param
@@ -89,6 +93,8 @@ public struct StageDefinition: Sendable {
   /// Decodes and validates params merged over the defaults; returns their canonical JSON.
   let resolve: @Sendable (JSONValue) throws -> JSONValue
   let execute: @Sendable (JSONValue, StageContext) throws -> Void
+  /// The stage's `headline` for a record's figures.
+  public let headline: @Sendable ([String: Double]) -> String?
 
   public init<S: Stage>(_: S.Type) {
     kind = S.kind
@@ -102,6 +108,7 @@ public struct StageDefinition: Sendable {
       return try JSONValue.from(params)
     }
     execute = { json, context in try S.run(try json.decode(S.Params.self), context) }
+    headline = { S.headline($0) }
   }
 }
 

@@ -69,7 +69,7 @@ struct Run: AsyncParsableCommand {
       return
     }
     let cancellation = CancellationFlag()
-    let progress = ProgressView(stages: spec.stages.map(\.name))
+    let progress = ProgressView(stages: spec.stages)
     let interrupt = InterruptHandler {
       cancellation.cancel()
       progress.note(

@@ -28,7 +28,7 @@ struct Synth: AsyncParsableCommand {
 
   func run() async throws {
     let started = Date()
-    let bar = ProgressView(stages: ["synth"])
+    let bar = ProgressView(names: ["synth"])
     let summary = try HMSynth.generate(into: directory, scale: scale, seed: seed, embeddingDims: embeddingDims) { fraction, detail in
       bar.handle(.stageProgress(stage: "synth", fraction: fraction, detail: detail))
     }

@@ -15,8 +15,18 @@ final class ProgressView: Sendable {
   private let state = Mutex(State())
   private let width: Int
 
-  init(stages: [String]) {
-    width = max(8, (stages.map(\.count).max() ?? 8))
+  private let definitions: [String: StageDefinition]
+
+  /// A view of a pipeline's run, which knows each stage's kind (for its headline).
+  init(stages: [StageSpec]) {
+    width = max(8, (stages.map(\.name.count).max() ?? 8))
+    definitions = Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.definition) })
+  }
+
+  /// A view of named tasks outside a pipeline (synth).
+  init(names: [String]) {
+    width = max(8, (names.map(\.count).max() ?? 8))
+    definitions = [:]
   }
 
   func handle(_ event: RunEvent) {
@@ -75,6 +85,7 @@ final class ProgressView: Sendable {
       if failed > 0 { parts.append("\(failed) failed") }
       if skipped > 0 { parts.append("\(skipped) not run") }
       line(&s, "done in \(Format.seconds(record.seconds)): " + parts.joined(separator: ", "))
+      for (stage, text) in headlines(record) { line(&s, "\(pad(stage))  \(text)") }
     }
   }
 
@@ -117,6 +128,15 @@ final class ProgressView: Sendable {
   static func terminalColumns() -> Int {
     var size = winsize()
     return ioctl(2, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+  }
+
+  /// Each finished (run or cached) stage's headline, in pipeline order.
+  private func headlines(_ record: RunRecord) -> [(String, String)] {
+    record.stages.compactMap { r in
+      guard r.status == .ran || r.status == .cached, let definition = definitions[r.name], let text = definition.headline(r.figures)
+      else { return nil }
+      return (r.name, text)
+    }
   }
 
   /// A stage stopped by Ctrl-C, which the record keeps as failed with the cancellation's message.
