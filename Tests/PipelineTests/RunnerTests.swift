@@ -294,3 +294,31 @@ import Testing
     #expect(try Store(root: dir.path + "/store").allCacheKeys().count == keys, "a plan runs nothing")
   }
 }
+
+/// A run record says which variant ran, from which file at which commit, on what machine.
+@Suite struct RunRecordFactsTests {
+  @Test func theRecordHoldsTheSetValuesTheFileHashTheCommitAndTheMachine() async throws {
+    let dir = TemporaryDirectory()
+    let commit = String(repeating: "ab12", count: 10)
+    try FileSystem.makeDirectories(dir.path + "/.git/refs/heads")
+    dir.write(".git/HEAD", "ref: refs/heads/main\n")
+    dir.write(".git/refs/heads/main", commit + "\n")
+    try FileSystem.makeDirectories(dir.path + "/pipelines")
+    let file = dir.write("pipelines/p.json", toyPipeline())
+    _ = try await runToy(file, set: ["count": .int(5)])
+    let record = try #require(try Store(root: dir.path + "/pipelines/store").runRecords().first)
+    #expect(record.variables == ["count": "5"])
+    #expect(record.pipelineHash == Digest.of(try FileSystem.readAll(file)).hex)
+    #expect(record.gitCommit == commit)
+    #expect(record.environment["cores"] == String(Parallel.coreCount) && record.environment["cpu"]?.isEmpty == false)
+    // A branch found only in packed-refs, and a detached HEAD.
+    FileSystem.remove(dir.path + "/.git/refs/heads/main")
+    dir.write(".git/packed-refs", "# pack-refs with: peeled\n\(commit) refs/heads/main\n")
+    #expect(GitCommit.of(dir.path + "/pipelines") == commit)
+    let detached = String(repeating: "cd34", count: 10)
+    dir.write(".git/HEAD", detached + "\n")
+    #expect(GitCommit.of(dir.path + "/pipelines") == detached)
+    let outside = TemporaryDirectory()
+    #expect(GitCommit.of(outside.path) == nil || FileSystem.exists("/.git"))
+  }
+}

@@ -63,6 +63,7 @@ public struct PipelineLoader {
       variables: variables, stages: ordered, inputsHelp: document.inputsHelp)
     spec.projectRoot = FileSystem.basename(of: directory) == "pipelines" ? FileSystem.dirname(of: directory) : directory
     spec.publishOutsideProject = document.publishOutsideProject
+    spec.overrides = overrides
     return spec
   }
 

@@ -51,6 +51,8 @@ public struct PipelineSpec: Sendable {
   /// Whether `publish` may replace a file that holds another variant's output (`run
   /// --overwrite-published`); otherwise that stage fails and says how to name the variant.
   public var overwritePublished = false
+  /// The `--set` values the file was loaded with.
+  public var overrides: [String: JSONValue] = [:]
 
   /// Whether `path` (absolute, normalised) lies inside the project.
   public func isInsideProject(_ path: String) -> Bool {

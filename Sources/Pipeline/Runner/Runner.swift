@@ -79,10 +79,13 @@ public struct Runner: Sendable {
         emit(.recovered(stage: producer, message: "artifact \(id.short) was damaged or missing; moved aside, recomputing \(producer)"))
       }
     }
-    let record = RunRecord(
+    var record = RunRecord(
       pipeline: spec.path, startedAt: started, seconds: Date().timeIntervalSince(started), command: options.command,
-      environment: options.environment.merging(["cores": String(Parallel.coreCount), "jobs": String(options.jobs)]) { a, _ in a },
+      environment: options.environment.merging(Machine.facts.merging(["jobs": String(options.jobs)]) { a, _ in a }) { a, _ in a },
       stages: targets.compactMap { outcomes[$0.name]?.record })
+    record.variables = spec.overrides.mapValues(\.canonical)
+    record.pipelineHash = (try? FileSystem.readAll(spec.path)).map { Digest.of($0).hex }
+    record.gitCommit = GitCommit.of(FileSystem.dirname(of: spec.path))
     try store.putRunRecord(record)
     return record
   }

@@ -25,8 +25,15 @@ public struct RunRecord: Codable, Sendable {
   public var startedAt: Date
   public var seconds: Double
   public var command: String
+  /// The machine and build: cores, CPU model, OpenBLAS kernel, build type, hmpipe's version, jobs.
   public var environment: [String: String]
   public var stages: [StageRecord]
+  /// The `--set` values of the run (canonical JSON text), the variant it is.
+  public var variables: [String: String]? = nil
+  /// SHA-256 of the pipeline file's bytes.
+  public var pipelineHash: String? = nil
+  /// The git commit the pipeline file's folder was checked out at, when it is in a repository.
+  public var gitCommit: String? = nil
 }
 
 /// A stage's named figures (rows skipped, loss, recall) as stored in run records and cache entries.

@@ -79,6 +79,7 @@ struct Run: AsyncParsableCommand {
     defer { interrupt.cancel() }
     var runOptions = RunOptions(rerun: rerun, force: force, until: until, jobs: jobs, command: CommandLine.arguments.joined(separator: " "))
     runOptions.environment = BuildFacts.current.merging(Startup.facts) { a, _ in a }
+    runOptions.environment["hmpipe_version"] = HMPipe.configuration.version
     let runner = Runner(spec: spec, store: store, options: runOptions, cancellation: cancellation) { progress.handle($0) }
     let record = try await runner.run()
     progress.finish(record)
