@@ -33,8 +33,9 @@ public struct EvaluateStage: Stage {
     try ParamError.check("repurchase_days", p.repurchase_days, in: 1...10_000)
   }
 
-  /// "MAP@12 0.01562 over 72,359 customers: 2.09× popularity (0.00748), 1.99× repurchase +
-  /// popularity (0.00784): beats both baselines", or in submission mode, that nothing was held out.
+  /// "MAP@12 0.01562 (2.09× popularity) over 72359 customers: 2.09× popularity (0.00748), 1.99×
+  /// repurchase + popularity (0.00784): beats both baselines" (`runs` shows what precedes the first
+  /// colon), or in submission mode, that nothing was held out.
   public static func headline(_ figures: [String: Double]) -> String? {
     guard let (name, map) = figures.first(where: { $0.key.hasPrefix("map@") && !$0.key.contains(".") }) else {
       return figures.isEmpty ? "nothing held out (submission mode): no score to show" : nil
@@ -47,7 +48,8 @@ public struct EvaluateStage: Stage {
       map > max(popularity, repurchase)
       ? "beats both baselines"
       : map > popularity ? "beats popularity, not repurchase + popularity" : "does not beat popularity"
-    return String(format: "MAP@%@ %.5f over %d customers: ", String(k), map, customers)
+    let lead = popularity > 0 ? String(format: " (%.2f× popularity)", map / popularity) : ""
+    return String(format: "MAP@%@ %.5f", String(k), map) + lead + " over \(customers) customers: "
       + times(popularity) + String(format: "popularity (%.5f), ", popularity)
       + times(repurchase) + String(format: "repurchase + popularity (%.5f): ", repurchase) + verdict
   }

@@ -102,7 +102,7 @@ import Testing
     ]
     #expect(
       EvaluateStage.headline(figures)
-        == "MAP@12 0.01562 over 72359 customers: 2.09× popularity (0.00748), 1.99× repurchase + popularity (0.00784): beats both baselines"
+        == "MAP@12 0.01562 (2.09× popularity) over 72359 customers: 2.09× popularity (0.00748), 1.99× repurchase + popularity (0.00784): beats both baselines"
     )
     var middle = figures
     middle["map@12"] = 0.0076

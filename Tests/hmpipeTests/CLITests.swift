@@ -132,6 +132,26 @@ import Testing
     #expect(outputs.stdout.split(separator: "\n").contains("data.customers"), "\(outputs.stdout)")
   }
 
+  /// `runs` lists a pipeline's runs newest first, with what ran and each run's --set variant.
+  @Test func runsListsTheHistoryWithVariants() throws {
+    let dir = Self.project()
+    _ = try Self.hmpipe(["run", "p.json"], in: dir.path)
+    _ = try Self.hmpipe(["run", "p.json", "--set", "seed=4"], in: dir.path)
+    _ = try Self.hmpipe(["run", "p.json", "--set", "seed=4"], in: dir.path)
+    let table = try Self.hmpipe(["runs", "p.json"], in: dir.path)
+    #expect(table.status == 0, "\(table.stderr)")
+    let lines = table.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.count == 4 && lines[0].hasPrefix("WHEN"), "\(table.stdout)")
+    // Newest first: cached seed=4, ran seed=4, ran with the file's values.
+    #expect(lines[1].contains("seed=4") && lines[2].contains("seed=4") && lines[3].hasSuffix("-"), "\(table.stdout)")
+    let json = try JSONSerialization.jsonObject(
+      with: Data(try Self.hmpipe(["runs", "p.json", "--json", "--limit", "2"], in: dir.path).stdout.utf8))
+    let runs = try #require((json as? [String: Any])?["runs"] as? [[String: Any]])
+    #expect(runs.count == 2 && (runs[0]["variables"] as? [String: String]) == ["seed": "4"])
+    #expect(
+      Self.stages(runs[0]).map { $0["status"] as? String } == ["cached"] && Self.stages(runs[1]).map { $0["status"] as? String } == ["ran"])
+  }
+
   @Test func exportWritesAFileArtifactsBytes() throws {
     let dir = Self.project()
     _ = try Self.hmpipe(["run", "p.json"], in: dir.path)
