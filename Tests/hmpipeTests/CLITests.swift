@@ -152,6 +152,28 @@ import Testing
       Self.stages(runs[0]).map { $0["status"] as? String } == ["cached"] && Self.stages(runs[1]).map { $0["status"] as? String } == ["ran"])
   }
 
+  /// `diff` sets two runs side by side: the --set value that changed, the outputs it changed, and
+  /// the figures that moved.
+  @Test func diffShowsWhatChangedBetweenTwoRuns() throws {
+    let dir = Self.project()
+    _ = try Self.hmpipe(["run", "p.json"], in: dir.path)
+    _ = try Self.hmpipe(["run", "p.json", "--set", "scale=0.0006"], in: dir.path)
+    let result = try Self.hmpipe(["diff", "p.json", "--json"], in: dir.path)
+    #expect(result.status == 0, "\(result.stderr)")
+    let diff = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let variables = try #require(diff["variables"] as? [[String: Any]])
+    #expect(variables.count == 1 && variables[0]["name"] as? String == "scale" && variables[0]["b"] as? String == "0.0006")
+    #expect(variables[0]["a"] is NSNull)
+    let stages = try #require(diff["stages"] as? [[String: Any]])
+    #expect(stages.map { $0["outputs"] as? String } == ["changed"])
+    let figures = try #require(diff["figures"] as? [[String: Any]])
+    #expect(figures.contains { $0["stage"] as? String == "data" && $0["figure"] as? String == "transactions" }, "\(result.stdout)")
+    let same = try Self.hmpipe(["diff", "p.json", "--a", "1", "--b", "1"], in: dir.path)
+    #expect(same.stdout.contains("same --set values, pipeline file and machine") && same.stdout.contains("no figure changed"))
+    let missing = try Self.hmpipe(["diff", "p.json", "--a", "5"], in: dir.path)
+    #expect(missing.status == 64 && missing.stderr.contains("--a 5: p.json has 2 recorded runs"), "\(missing.stderr)")
+  }
+
   @Test func exportWritesAFileArtifactsBytes() throws {
     let dir = Self.project()
     _ = try Self.hmpipe(["run", "p.json"], in: dir.path)
