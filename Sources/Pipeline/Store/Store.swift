@@ -185,6 +185,10 @@ public final class Store: Sendable {
     return names.prefix(limit).compactMap { RecordFile.read(RunRecord.self, at: "\(root)/runs/\($0)") }
   }
 
+  /// The run records of one pipeline file (its absolute path), newest first: what `runs` lists and
+  /// `diff` numbers.
+  public func runRecords(ofPipeline path: String) -> [RunRecord] { runRecords().filter { $0.pipeline == path } }
+
   // MARK: Files, temporaries, lock
 
   /// The content hash of an external file, cached by its stamp.

@@ -21,7 +21,7 @@ struct Diff: AsyncParsableCommand {
 
   func run() async throws {
     let (spec, store) = try options.load()
-    let records = store.runRecords().filter { $0.pipeline == spec.path }
+    let records = store.runRecords(ofPipeline: spec.path)
     for (flag, n) in [("--a", a), ("--b", b)] where n < 1 || n > records.count {
       throw ValidationError(
         "\(flag) \(n): \(options.pipeline) has \(records.count) recorded run\(records.count == 1 ? "" : "s") (1 = newest)")

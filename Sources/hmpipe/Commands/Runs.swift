@@ -17,7 +17,7 @@ struct Runs: AsyncParsableCommand {
 
   func run() async throws {
     let (spec, store) = try options.load()
-    let records = store.runRecords().filter { $0.pipeline == spec.path }.prefix(limit)
+    let records = store.runRecords(ofPipeline: spec.path).prefix(limit)
     let definitions = Dictionary(uniqueKeysWithValues: spec.stages.map { ($0.name, $0.definition) })
     if json {
       let encoder = JSONEncoder()
