@@ -38,7 +38,7 @@ public struct RankStage: Stage {
         let article = lists[i], v = Int(article) < itemRow.count ? itemRow[Int(article)] : -1
         guard v >= 0 else { continue }
         let scored = ScoredArticle(article, users.dot(Int(u), items, Int(v)))
-        insert(scored, into: &chunk.items, from: start, keeping: p.top)
+        chunk.items.insertKeepingBest(scored, from: start, keeping: p.top)
       }
     }
     context.record("customers_ranked", Double(ListBuilder.nonEmptyRows(ranked.offsets)))
@@ -48,22 +48,5 @@ public struct RankStage: Stage {
       ArticleLists.ranked.make(
         offsets: ranked.offsets, items: ranked.items.map(\.article),
         scores: ranked.items.map(\.score)))
-  }
-
-  /// Keeps `items[start...]` the best `keep` seen so far, best first: an insertion into a short
-  /// sorted list, cheap because few candidates beat the current worst.
-  @inline(__always)
-  static func insert(_ s: ScoredArticle, into items: inout [ScoredArticle], from start: Int, keeping keep: Int) {
-    if items.count - start == keep {
-      guard s < items[items.count - 1] else { return }
-      items.removeLast()
-    }
-    var i = items.count
-    items.append(s)
-    while i > start && s < items[i - 1] {
-      items[i] = items[i - 1]
-      i -= 1
-    }
-    items[i] = s
   }
 }

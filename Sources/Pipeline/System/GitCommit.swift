@@ -1,3 +1,5 @@
+import Foundation
+
 /// The git commit a folder's checkout is at, read from the repository's files (no `git` needed):
 /// the nearest `.git` above the folder (a directory, or a worktree's `gitdir:` file), its `HEAD`,
 /// and the branch it names in `refs/` or `packed-refs`. Nil outside a repository or when a file

@@ -50,9 +50,7 @@ public struct AlsCandidatesStage: Stage {
       rows: customers, scratch: { [Float](repeating: 0, count: scorer.width) }
     ) { c, query, chunk in
       guard served.contains(c), c < userRow.count, userRow[c] >= 0 else { return }
-      scorer.best(p.top, for: Int(userRow[c]), of: users, query: &query) { slot, score in
-        chunk.items.append(ScoredArticle(UInt32(pool[slot]), score))
-      }
+      scorer.best(p.top, for: Int(userRow[c]), of: users, query: &query, label: { UInt32(pool[$0]) }, into: &chunk.items)
     }
     CandidateFigures.record(built.offsets, into: context)
     try context.write("candidates", ArticleLists.candidates.make(built))
@@ -76,26 +74,21 @@ struct FactorScorer: Sendable {
     self.flat = flat
   }
 
-  /// The `top` best pool rows for row `row` of `matrix` (ties to the lower pool row), best first,
-  /// handed to `emit` with their scores. `query` is scratch of `width` Floats.
-  func best(_ top: Int, for row: Int, of matrix: FactorMatrix, query: inout [Float], emit: (Int, Float) -> Void) {
+  /// The `top` best pool rows for row `row` of `matrix`, appended to `items` best first (ties to the
+  /// lower pool row) as `ScoredArticle(label(poolRow), score)`. `query` is scratch of `width` Floats.
+  func best(
+    _ top: Int, for row: Int, of matrix: FactorMatrix, query: inout [Float], label: (Int) -> UInt32, into items: inout [ScoredArticle]
+  ) {
     for f in 0..<width { query[f] = f < matrix.factors ? matrix[row, f] : 0 }
-    var kept = [ScoredArticle]()
-    kept.reserveCapacity(top + 1)
-    var threshold = -Float.infinity
+    let start = items.count
     query.withUnsafeBufferPointer { q in
       flat.withUnsafeBufferPointer { pool in
         for candidate in 0..<rows {
           let score = Self.dot(q.baseAddress!, pool.baseAddress! + candidate * width, width: width)
-          guard score > threshold || kept.count < top else { continue }
-          kept.append(ScoredArticle(UInt32(candidate), score))
-          kept.sort()
-          if kept.count > top { kept.removeLast() }
-          if kept.count == top { threshold = kept[top - 1].score }
+          items.insertKeepingBest(ScoredArticle(label(candidate), score), from: start, keeping: top)
         }
       }
     }
-    for entry in kept { emit(Int(entry.article), entry.score) }
   }
 
   /// Σ aᵢbᵢ over `width` (a multiple of 16) Floats: 16 running lanes, then halves added pairwise.

@@ -16,6 +16,25 @@ public struct ScoredArticle: Sendable, Comparable {
   }
 }
 
+extension Array where Element == ScoredArticle {
+  /// Keeps `self[start...]` the best `keep` seen so far, best first: an insertion into a short
+  /// sorted list, cheap because few candidates beat the current worst.
+  @inline(__always)
+  mutating func insertKeepingBest(_ s: ScoredArticle, from start: Int, keeping keep: Int) {
+    if count - start == keep {
+      guard s < self[count - 1] else { return }
+      removeLast()
+    }
+    var i = count
+    append(s)
+    while i > start && s < self[i - 1] {
+      self[i] = self[i - 1]
+      i -= 1
+    }
+    self[i] = s
+  }
+}
+
 extension ListBuilder.Chunk where Item == ScoredArticle {
   /// Sorts the current row best first and keeps its `limit` best.
   public mutating func keepBest(_ limit: Int) {

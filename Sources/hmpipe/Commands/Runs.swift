@@ -35,11 +35,11 @@ struct Runs: AsyncParsableCommand {
     when.dateFormat = "yyyy-MM-dd HH:mm:ss"
     var rows = [["WHEN", "RAN", "CACHED", "FAILED", "WALL", "PEAK", "RESULT", "VARIANT"]]
     for r in records {
-      let count = { (status: RunRecord.StageRecord.Status) in String(r.stages.filter { $0.status == status }.count) }
+      let count = { (statuses: Set<RunRecord.StageRecord.Status>) in String(r.stages.filter { statuses.contains($0.status) }.count) }
       let result = r.stages.compactMap { s in definitions[s.name]?.headline(s.figures).map { Self.brief($0) } }.first ?? "-"
       let variant = (r.variables ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
       rows.append([
-        when.string(from: r.startedAt), count(.ran), count(.cached), String(Int(count(.failed))! + Int(count(.skipped))!),
+        when.string(from: r.startedAt), count([.ran]), count([.cached]), count([.failed, .skipped]),
         Format.seconds(r.seconds), Format.bytes(r.stages.map(\.peakMemoryBytes).max() ?? 0), result, variant.isEmpty ? "-" : variant,
       ])
     }
