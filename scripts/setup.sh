@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what hmpipe needs on a fresh Debian machine: the C libraries it links (zstd, OpenBLAS, XGBoost),
 # pkg-config to find them, and the Python modules one test uses to read artifacts as the docs show.
+# With --tests, also what the tests use: chromium, the headless browser that renders `hmpipe report`.
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 
 packages=(libzstd-dev libopenblas-dev libxgboost-dev pkg-config)
+[ "${1:-}" = "--tests" ] && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -4,7 +4,7 @@
 # runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 swift format lint --strict -r Sources Tests bench Package.swift
 swift build --build-tests
 swift test --skip-build

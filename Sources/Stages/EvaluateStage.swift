@@ -8,7 +8,12 @@ import Pipeline
 /// repurchase + popularity (the customer's own purchases of the last `repurchase_days`, latest
 /// first, then popularity), with the pipeline's and the second baseline's ratio to popularity.
 ///
-/// Inputs: `predictions` (fallback's), `test` and `train` (split's), `candidates` (filter's).
+/// The score and the popularity baseline are also given per customer segment: by history length
+/// (training rows: `history.1-4.map@12`, …) and, with `customers` connected, by age band
+/// (`age.30-39.map@12`, …), each with its `customers` count, to show whom the model serves badly.
+///
+/// Inputs: `predictions` (fallback's), `test` and `train` (split's), `candidates` (filter's),
+/// `customers` (ingest's, optional: the age bands).
 /// Output: `metrics`: `metric` (string) and `value` (f64), one row per figure; the same figures go
 /// into the run record. With an empty test week (submission mode) there is nothing to score: the
 /// stage says so in one line and the table is empty.
@@ -16,8 +21,11 @@ public struct EvaluateStage: Stage {
   public static let kind = "evaluate"
   /// 2: an empty test week gives an empty table, not a table of zeros.
   /// 3: the repurchase + popularity baseline and the ratios to popularity.
-  public static let version = 3
-  public static let inputs = [InputSlot("predictions"), InputSlot("test"), InputSlot("train"), InputSlot("candidates")]
+  /// 4: the score and popularity's by history length and age band.
+  public static let version = 4
+  public static let inputs = [
+    InputSlot("predictions"), InputSlot("test"), InputSlot("train"), InputSlot("candidates"), InputSlot("customers", optional: true),
+  ]
   public static let outputs = ["metrics"]
 
   public struct Params: StageParams {
@@ -37,7 +45,7 @@ public struct EvaluateStage: Stage {
   /// repurchase + popularity (0.00784): beats both baselines" (`runs` shows what precedes the first
   /// colon), or in submission mode, that nothing was held out.
   public static func headline(_ figures: [String: Double]) -> String? {
-    guard let (name, map) = figures.first(where: { $0.key.hasPrefix("map@") && !$0.key.contains(".") }) else {
+    guard let (name, map) = score(figures) else {
       return figures.isEmpty ? "nothing held out (submission mode): no score to show" : nil
     }
     let k = name.dropFirst(4)
@@ -52,6 +60,53 @@ public struct EvaluateStage: Stage {
     return String(format: "MAP@%@ %.5f", String(k), map) + lead + " over \(customers) customers: "
       + times(popularity) + String(format: "popularity (%.5f), ", popularity)
       + times(repurchase) + String(format: "repurchase + popularity (%.5f): ", repurchase) + verdict
+  }
+
+  /// The score beside the baselines (with the verdict), by prediction source, and the score and
+  /// popularity's by history length and age band.
+  public static func charts(_ figures: [String: Double]) -> [FigureChart] {
+    guard let (name, map) = score(figures) else { return [] }
+    let k = name.dropFirst(4)
+    var charts = [
+      FigureChart(
+        title: "\(name.uppercased()): this pipeline against the baselines", series: [name.uppercased()],
+        groups: [
+          .init("this pipeline", [map]), .init("popularity", [figures["baseline_popularity_map@\(k)"] ?? .nan]),
+          .init("repurchase + popularity", [figures["baseline_repurchase_popularity_map@\(k)"] ?? .nan]),
+        ], unit: .decimal(5), note: headline(figures).map { String(($0.split(separator: ":").last ?? "").drop { $0 == " " }) } ?? ""),
+      FigureChart(
+        title: "\(name.uppercased()) by prediction source", series: ["share of the score"],
+        groups: PredictionSource.allCases.map { .init($0.name, [figures["\(name).\($0.name)"] ?? .nan]) }, unit: .decimal(5),
+        note: "Hits: " + PredictionSource.allCases.map { "\($0.name) \(Int(figures["hits.\($0.name)"] ?? 0))" }.joined(separator: ", ")),
+    ]
+    for (segment, title) in [("history", "history length (training rows)"), ("age", "age band")] {
+      let labels = figures.keys.filter { $0.hasPrefix(segment + ".") && $0.hasSuffix(".customers") }
+        .map { String($0.dropFirst(segment.count + 1).dropLast(".customers".count)) }
+      guard !labels.isEmpty else { continue }
+      let order = segment == "history" ? CustomerSegments.historyLabels : CustomerSegments.ageLabels
+      let groups: [FigureChart.Group] = order.filter(labels.contains).map { label in
+        let f = { (suffix: String) in figures["\(segment).\(label).\(suffix)"] ?? .nan }
+        return .init("\(label) (\(Int(f("customers"))))", [f(name), f("popularity_\(name)")])
+      }
+      charts.append(
+        FigureChart(
+          title: "\(name.uppercased()) by \(title)", series: ["this pipeline", "popularity"], groups: groups, unit: .decimal(5),
+          note: "In brackets: the customers of each band with a purchase in the test week."))
+    }
+    return charts
+  }
+
+  public static func keyFigures(_ figures: [String: Double]) -> [(label: String, value: Double)] {
+    guard let (name, map) = score(figures) else { return [] }
+    let k = name.dropFirst(4)
+    return [(name.uppercased(), map)]
+      + [("popularity", "baseline_popularity_map@\(k)"), ("repurchase + popularity", "baseline_repurchase_popularity_map@\(k)")]
+      .compactMap { label, key in figures[key].map { (label, $0) } }
+  }
+
+  /// The overall score's figure name (`map@12`) and value.
+  static func score(_ figures: [String: Double]) -> (String, Double)? {
+    figures.first { $0.key.hasPrefix("map@") && !$0.key.contains(".") }.map { ($0.key, $0.value) }
   }
 
   public static func run(_ p: Params, _ context: StageContext) throws {
@@ -72,10 +127,20 @@ public struct EvaluateStage: Stage {
           try test.column("article").values(UInt32.self).max() ?? 0)) + 1
     let baseline = Array(try Popularity.ranking(train, articles: articles, days: p.baseline_days).prefix(p.k))
     let candidates = try ArticleLists.candidates.lists(context, "candidates")
-    let repurchase = Evaluation.repurchaseThenPopular(
-      try PurchaseHistory(train, customers: customers), popular: baseline, days: p.repurchase_days, k: p.k)
+    let history = try PurchaseHistory(train, customers: customers)
+    let repurchase = Evaluation.repurchaseThenPopular(history, popular: baseline, days: p.repurchase_days, k: p.k)
+    var segments = [CustomerSegments.byHistoryLength(history)]
+    if context.hasInput("customers") {
+      let ages = try context.table("customers", columns: ["age"])
+      guard ages.rowCount == customers else {
+        throw StageInputError(
+          stage: context.stage, slot: "customers", detail: "has \(ages.rowCount) customers, the predictions \(customers)")
+      }
+      segments.append(CustomerSegments.byAge(try ages.column("age").values(UInt8.self)))
+    }
     let metrics = try Evaluation.measure(
-      predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k, repurchaseBaseline: repurchase)
+      predictions, truth: truth, candidates: candidates, baseline: baseline, k: p.k, repurchaseBaseline: repurchase,
+      segments: segments)
     for (name, value) in metrics { context.record(name, value) }
     context.log(Evaluation.report(metrics))
     try context.write("metrics", Table([Column("metric", strings: metrics.map(\.0)), Column("value", metrics.map(\.1))]))
@@ -88,6 +153,14 @@ enum Evaluation {
     var map = 0.0, baseline = 0.0, repurchase = 0.0, customers = 0, purchases = 0, recalled = 0
     var sourceScore = [Double](repeating: 0, count: 5), sourceHits = [Int](repeating: 0, count: 5)
     var sourcePredictions = [Int](repeating: 0, count: 5)
+    /// Per segment band (all segmentations' bands end to end): score, baseline, customers.
+    var bandScore: [Double], bandBaseline: [Double], bandCustomers: [Int]
+
+    init(bands: Int) {
+      bandScore = Array(repeating: 0, count: bands)
+      bandBaseline = bandScore
+      bandCustomers = Array(repeating: 0, count: bands)
+    }
 
     mutating func add(_ o: Tally) {
       map += o.map
@@ -101,19 +174,25 @@ enum Evaluation {
         sourceHits[s] += o.sourceHits[s]
         sourcePredictions[s] += o.sourcePredictions[s]
       }
+      for b in bandScore.indices {
+        bandScore[b] += o.bandScore[b]
+        bandBaseline[b] += o.bandBaseline[b]
+        bandCustomers[b] += o.bandCustomers[b]
+      }
     }
   }
 
   static func measure(
     _ p: (offsets: TypedValues<UInt64>, articles: TypedValues<UInt32>, sources: TypedValues<UInt8>),
     truth: PurchaseHistory, candidates: Column, baseline: [UInt32], k: Int,
-    repurchaseBaseline: (offsets: [UInt64], items: [UInt32])? = nil
+    repurchaseBaseline: (offsets: [UInt64], items: [UInt32])? = nil, segments: [CustomerSegments] = []
   ) throws -> [(String, Double)] {
     let customers = p.offsets.count - 1
     let candidateOffsets = candidates.offsetBuffer, candidateLists = try candidates.values(UInt32.self)
     let chunks = max(1, min(256, customers / 4096))
+    let firstBand = segments.reduce(into: [0]) { $0.append($0.last! + $1.labels.count) }
     let tallies = Parallel.map(chunks: chunks) { chunk in
-      var t = Tally(), bought: [UInt32] = []
+      var t = Tally(bands: firstBand.last!), bought: [UInt32] = []
       for c in Parallel.range(chunk, of: chunks, count: customers) {
         let rows = Int(p.offsets[c])..<Int(p.offsets[c + 1])
         for i in rows { t.sourcePredictions[Int(p.sources[i]) % 5] += 1 }
@@ -122,12 +201,20 @@ enum Evaluation {
         bought.removeAll(keepingCapacity: true)
         for cell in cells { bought.append(cell.article) }
         t.customers += 1
-        t.map += AveragePrecision.score(p.articles[rows], truth: bought[...], k: k) { position, gain in
+        let score = AveragePrecision.score(p.articles[rows], truth: bought[...], k: k) { position, gain in
           let source = Int(p.sources[rows.lowerBound + position]) % 5
           t.sourceScore[source] += gain
           t.sourceHits[source] += 1
         }
-        t.baseline += AveragePrecision.score(baseline, truth: bought[...], k: k)
+        t.map += score
+        let baselineScore = AveragePrecision.score(baseline, truth: bought[...], k: k)
+        t.baseline += baselineScore
+        for (s, segmentation) in segments.enumerated() {
+          let b = firstBand[s] + Int(segmentation.band[c])
+          t.bandScore[b] += score
+          t.bandBaseline[b] += baselineScore
+          t.bandCustomers[b] += 1
+        }
         if let r = repurchaseBaseline {
           t.repurchase += AveragePrecision.score(r.items[Int(r.offsets[c])..<Int(r.offsets[c + 1])], truth: bought[...], k: k)
         }
@@ -137,7 +224,7 @@ enum Evaluation {
       }
       return t
     }
-    var total = Tally()
+    var total = Tally(bands: firstBand.last!)
     for t in tallies { total.add(t) }
     let n = Double(max(total.customers, 1))
     var metrics: [(String, Double)] = [
@@ -165,6 +252,15 @@ enum Evaluation {
       metrics.append(("hits.\(source.name)", Double(total.sourceHits[s])))
       metrics.append(("predictions.\(source.name)", Double(total.sourcePredictions[s])))
     }
+    for (s, segmentation) in segments.enumerated() {
+      for (i, label) in segmentation.labels.enumerated() {
+        let b = firstBand[s] + i, prefix = "\(segmentation.name).\(label)."
+        let m = Double(max(total.bandCustomers[b], 1))
+        metrics.append((prefix + "customers", Double(total.bandCustomers[b])))
+        metrics.append((prefix + "map@\(k)", total.bandScore[b] / m))
+        metrics.append((prefix + "popularity_map@\(k)", total.bandBaseline[b] / m))
+      }
+    }
     return metrics
   }
 
@@ -187,7 +283,8 @@ enum Evaluation {
   static func report(_ metrics: [(String, Double)]) -> String {
     let width = metrics.map(\.0.count).max() ?? 0
     return metrics.map { name, value in
-      let isCount = ["hits.", "predictions.", "evaluated_", "test_", "distinct_"].contains { name.hasPrefix($0) }
+      let isCount =
+        ["hits.", "predictions.", "evaluated_", "test_", "distinct_"].contains { name.hasPrefix($0) } || name.hasSuffix(".customers")
       let text = isCount ? String(Int(value)) : String(format: "%.5f", value)
       return name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + text
     }.joined(separator: "\n")

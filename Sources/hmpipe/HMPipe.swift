@@ -12,7 +12,9 @@ struct HMPipe: AsyncParsableCommand {
       only what changed. Start with: hmpipe run pipelines/demo.json
       """,
     version: "0.1.0",
-    subcommands: [Run.self, Status.self, Runs.self, Diff.self, Inspect.self, Dag.self, GC.self, Verify.self, Export.self, Synth.self])
+    subcommands: [
+      Run.self, Status.self, Runs.self, Diff.self, Report.self, Inspect.self, Dag.self, GC.self, Verify.self, Export.self, Synth.self,
+    ])
 
   static func main() async {
     Startup.chooseBLASKernel()

@@ -92,6 +92,65 @@ import Testing
   }
 }
 
+/// evaluate's scores per segment: each customer counts in their history-length band and age band.
+@Suite struct EvaluateSegmentTests {
+  @Test func scoresAndBaselinesSplitByHistoryLengthAndAge() throws {
+    // Three customers bought in the test week: 0 bought {1}, 1 bought {2}, 2 bought {3}.
+    let truth = PurchaseHistory(
+      customer: try Column("c", [0, 1, 2] as [UInt32]).values(UInt32.self),
+      article: try Column("a", [1, 2, 3] as [UInt32]).values(UInt32.self),
+      day: try Column("d", [0, 0, 0] as [Int32]).values(Int32.self), customers: 3)
+    // Training rows: customer 0 none, customer 1 two rows, customer 2 six rows.
+    let train = PurchaseHistory(
+      customer: try Column("c", [1, 1, 2, 2, 2, 2, 2, 2] as [UInt32]).values(UInt32.self),
+      article: try Column("a", [7, 8, 7, 7, 8, 8, 9, 9] as [UInt32]).values(UInt32.self),
+      day: try Column("d", [1, 2, 1, 2, 3, 4, 5, 6] as [Int32]).values(Int32.self), customers: 3)
+    let history = CustomerSegments.byHistoryLength(train)
+    #expect(history.band == [0, 1, 2], "0 rows, 1-4, 5-19")
+    let ages = CustomerSegments.byAge(try Column("age", [25, 255, 27] as [UInt8]).values(UInt8.self))
+    #expect(ages.band == [1, 6, 1], "20s, unknown, 20s")
+    // Predictions: customer 0 hits at 1 (AP 1), customer 1 at 2 (AP 1/2), customer 2 misses.
+    let table = PredictionsTable.make(
+      offsets: [0, 1, 3, 4],
+      [
+        Prediction(article: 1, source: .rank), Prediction(article: 5, source: .rank), Prediction(article: 2, source: .rank),
+        Prediction(article: 5, source: .rank),
+      ])
+    let metrics = Dictionary(
+      uniqueKeysWithValues: try Evaluation.measure(
+        try PredictionsTable.read(table), truth: truth, candidates: Column("candidates", offsets: [0, 0, 0, 0], values: [UInt32]()),
+        baseline: [3], k: 12, segments: [history, ages]))
+    #expect(metrics["history.0.customers"] == 1 && metrics["history.0.map@12"] == 1)
+    #expect(metrics["history.1-4.map@12"] == 0.5 && metrics["history.5-19.map@12"] == 0)
+    #expect(metrics["history.5-19.popularity_map@12"] == 1 && metrics["history.1-4.popularity_map@12"] == 0)
+    #expect(metrics["history.50+.customers"] == 0 && metrics["history.50+.map@12"] == 0)
+    #expect(metrics["age.20-29.customers"] == 2 && metrics["age.20-29.map@12"] == 0.5, "customers 0 and 2: (1 + 0) / 2")
+    #expect(metrics["age.unknown.map@12"] == 0.5 && metrics["age.20-29.popularity_map@12"] == 0.5)
+    let charts = EvaluateStage.charts(metrics.merging(["map@12": 0.5, "baseline_popularity_map@12": 1.0 / 3]) { a, _ in a })
+    let byAge = try #require(charts.first { $0.title == "MAP@12 by age band" })
+    #expect(byAge.groups.first { $0.label == "20-29 (2)" }?.values == [0.5, 0.5])
+    #expect(charts.first?.groups.map(\.label) == ["this pipeline", "popularity", "repurchase + popularity"])
+  }
+}
+
+/// What `hmpipe diff` says about two submissions.
+@Suite struct PredictionOverlapTests {
+  @Test func countsArticlesInCommonAndIdenticalLists() throws {
+    let a = PredictionsTable.make(
+      offsets: [0, 2, 4, 4],
+      [1, 2, 3, 4].map { Prediction(article: $0, source: .rank) })
+    let b = PredictionsTable.make(
+      offsets: [0, 2, 5, 5],
+      [1, 2, 4, 9, 8].map { Prediction(article: $0, source: .rank) })
+    let overlap = try #require(try PredictionOverlap.compare(a, b, source: "x"))
+    // Customer 0: {1, 2} both; customer 1: 4 of [3, 4] vs [4, 9, 8], longer list 3; customer 2: none.
+    #expect(overlap.shareInCommon == 3.0 / 5 && overlap.customers == 3)
+    #expect(overlap.identicalLists == 2.0 / 3, "customer 0 and the two empty lists of customer 2")
+    let other = PredictionsTable.make(offsets: [0, 1], [Prediction(article: 1, source: .rank)])
+    #expect(try PredictionOverlap.compare(a, other, source: "x") == nil, "other customers: no comparison")
+  }
+}
+
 /// evaluate's headline, printed after every run (cached too): the score, each baseline with the
 /// ratio to it, and a verdict; in submission mode, that nothing was held out.
 @Suite struct EvaluateHeadlineTests {

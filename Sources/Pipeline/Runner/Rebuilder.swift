@@ -87,7 +87,8 @@ struct Rebuilder: Sendable {
     if forced == nil, let entry = cachedEntry(key) {
       if store.head(pipeline: spec.identity, stage: stage.name)?.key != key { try? store.putHead(entry, pipeline: spec.identity) }
       return StageOutcome(
-        record: record(stage, .cached, reason: "up to date", entry: entry, seconds: 0), outputs: entry.outputs.mapValues(\.id))
+        record: record(stage, .cached, reason: "up to date", entry: entry, seconds: 0, started: started),
+        outputs: entry.outputs.mapValues(\.id))
     }
     let reason = forced ?? staleReason(stage, inputs.components)
     emit(.stageStarted(stage: stage.name, reason: reason))
@@ -124,19 +125,20 @@ struct Rebuilder: Sendable {
       return failure(stage, reason: reason, error: error, started: started)
     }
     return StageOutcome(
-      record: record(stage, .ran, reason: reason, entry: entry, seconds: entry.seconds), outputs: entry.outputs.mapValues(\.id))
+      record: record(stage, .ran, reason: reason, entry: entry, seconds: entry.seconds, started: started),
+      outputs: entry.outputs.mapValues(\.id))
   }
 
-  private func record(_ stage: StageSpec, _ status: RunRecord.StageRecord.Status, reason: String, entry: CacheEntry, seconds: Double)
-    -> RunRecord.StageRecord
-  {
+  private func record(
+    _ stage: StageSpec, _ status: RunRecord.StageRecord.Status, reason: String, entry: CacheEntry, seconds: Double, started: Date
+  ) -> RunRecord.StageRecord {
     RunRecord.StageRecord(
       name: stage.name, status: status, reason: reason, seconds: seconds,
       rows: entry.outputs.values.filter { $0.kind == .table }.reduce(0) { $0 + $1.rows },
       rawBytes: entry.outputs.values.reduce(0) { $0 + $1.rawBytes },
       storedBytes: entry.outputs.values.reduce(0) { $0 + $1.storedBytes },
       peakMemoryBytes: status == .ran ? entry.peakMemoryBytes : 0,
-      outputs: entry.outputs.mapValues(\.id), figures: entry.figures, error: nil)
+      outputs: entry.outputs.mapValues(\.id), figures: entry.figures, error: nil, startedAt: started)
   }
 
   func failure(_ stage: StageSpec, reason: String, error: any Error, started: Date, status: RunRecord.StageRecord.Status = .failed)
@@ -146,7 +148,7 @@ struct Rebuilder: Sendable {
       record: RunRecord.StageRecord(
         name: stage.name, status: status, reason: reason, seconds: Date().timeIntervalSince(started), rows: 0, rawBytes: 0,
         storedBytes: 0, peakMemoryBytes: ResourceUsage.peakBytes(), outputs: [:], figures: [:],
-        error: status == .failed ? "\(error)" : nil),
+        error: status == .failed ? "\(error)" : nil, startedAt: started),
       outputs: [:])
   }
 }

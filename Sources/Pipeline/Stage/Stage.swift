@@ -24,11 +24,19 @@ public protocol Stage: Sendable {
   /// What a person should read after a run, from the stage's recorded figures (its result and a
   /// verdict), shown whether the stage ran or came from the cache; nil for most stages.
   static func headline(_ figures: [String: Double]) -> String?
+  /// Charts of the stage's recorded figures for `hmpipe report` (scores by segment, recall by
+  /// generator); empty for most stages.
+  static func charts(_ figures: [String: Double]) -> [FigureChart]
+  /// The few figures worth following from run to run (the score and its baselines), labelled,
+  /// for the report's trend; empty for most stages.
+  static func keyFigures(_ figures: [String: Double]) -> [(label: String, value: Double)]
 }
 
 extension Stage {
   public static func validate(_ params: Params) throws(ParamError) {}
   public static func headline(_ figures: [String: Double]) -> String? { nil }
+  public static func charts(_ figures: [String: Double]) -> [FigureChart] { [] }
+  public static func keyFigures(_ figures: [String: Double]) -> [(label: String, value: Double)] { [] }
 }
 
 /// A stage kind's params: `Codable`, and `init()` gives every default. Use no optionals: a param
@@ -95,6 +103,10 @@ public struct StageDefinition: Sendable {
   let execute: @Sendable (JSONValue, StageContext) throws -> Void
   /// The stage's `headline` for a record's figures.
   public let headline: @Sendable ([String: Double]) -> String?
+  /// The stage's `charts` for a record's figures.
+  public let charts: @Sendable ([String: Double]) -> [FigureChart]
+  /// The stage's `keyFigures` for a record's figures.
+  public let keyFigures: @Sendable ([String: Double]) -> [(label: String, value: Double)]
 
   public init<S: Stage>(_: S.Type) {
     kind = S.kind
@@ -109,6 +121,8 @@ public struct StageDefinition: Sendable {
     }
     execute = { json, context in try S.run(try json.decode(S.Params.self), context) }
     headline = { S.headline($0) }
+    charts = { S.charts($0) }
+    keyFigures = { S.keyFigures($0) }
   }
 }
 

@@ -19,6 +19,8 @@ public struct RunRecord: Codable, Sendable {
     public var outputs: [String: ArtifactID]
     @FigureValues public var figures: [String: Double]
     public var error: String?
+    /// When the stage started (or was found cached), for the report's timeline.
+    public var startedAt: Date? = nil
   }
 
   public var pipeline: String

@@ -44,18 +44,41 @@ extension Digest: Codable {
 }
 
 /// JSON records on disk, written atomically: cache entries, heads, run records, file hashes.
-enum RecordFile {
+public enum RecordFile {
   static func read<T: Decodable>(_: T.Type, at path: String) -> T? {
     guard let bytes = try? FileSystem.readAll(path) else { return nil }
     let decoder = JSONDecoder()
-    decoder.dateDecodingStrategy = .iso8601
+    decoder.dateDecodingStrategy = .custom { decoder in
+      let container = try decoder.singleValueContainer()
+      let text = try container.decode(String.self)
+      // Records written before milliseconds were kept have whole seconds.
+      guard let date = timestamp(fractional: true).date(from: text) ?? timestamp(fractional: false).date(from: text) else {
+        throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an ISO 8601 time")
+      }
+      return date
+    }
     return try? decoder.decode(T.self, from: Data(bytes))
   }
 
   static func write(_ value: some Encodable, to path: String) throws {
+    try FileSystem.writeAtomically(Array(try encoder(pretty: true).encode(value)), to: path)
+  }
+
+  /// The JSON form of records: sorted keys, times in ISO 8601 to the millisecond (the report's
+  /// timeline places stages by them).
+  public static func encoder(pretty: Bool) -> JSONEncoder {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-    encoder.dateEncodingStrategy = .iso8601
-    try FileSystem.writeAtomically(Array(try encoder.encode(value)), to: path)
+    encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted] : [.sortedKeys]
+    encoder.dateEncodingStrategy = .custom { date, encoder in
+      var container = encoder.singleValueContainer()
+      try container.encode(timestamp(fractional: true).string(from: date))
+    }
+    return encoder
+  }
+
+  static func timestamp(fractional: Bool) -> ISO8601DateFormatter {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = fractional ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+    return formatter
   }
 }

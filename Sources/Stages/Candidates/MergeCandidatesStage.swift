@@ -19,6 +19,25 @@ public struct MergeCandidatesStage: Stage {
 
   public struct Params: StageParams { public init() {} }
 
+  /// Each generator's candidate recall beside the union's, when the test week was connected.
+  public static func charts(_ figures: [String: Double]) -> [FigureChart] {
+    let present = (generators + ["union"]).filter { figures["recall." + $0] != nil }
+    guard !present.isEmpty else { return [] }
+    let perCustomer = figures["candidates_per_customer"].map { String(format: "%.1f", $0) } ?? "?"
+    return [
+      FigureChart(
+        title: "Candidate recall by generator", series: ["recall"], groups: present.map { .init($0, [figures["recall." + $0]!]) },
+        unit: .share,
+        note:
+          "The share of the test week's purchases among each generator's candidates; union: all of them (\(perCustomer) per customer), the ceiling of any ranking."
+      )
+    ]
+  }
+
+  public static func keyFigures(_ figures: [String: Double]) -> [(label: String, value: Double)] {
+    figures["recall.union"].map { [("candidate recall", $0)] } ?? []
+  }
+
   public static func run(_ p: Params, _ context: StageContext) throws {
     let present = generators.filter(context.hasInput)
     guard !present.isEmpty else {

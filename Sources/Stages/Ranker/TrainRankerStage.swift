@@ -50,6 +50,18 @@ public struct TrainRankerStage: Stage {
     if !(p.column_sample > 0 && p.column_sample <= 1) { throw ParamError("column_sample", "must be in (0, 1], not \(p.column_sample)") }
   }
 
+  /// The features the model gained most from.
+  public static func charts(_ figures: [String: Double]) -> [FigureChart] {
+    let top = figures.filter { $0.key.hasPrefix("importance.") }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(15)
+    guard !top.isEmpty else { return [] }
+    return [
+      FigureChart(
+        title: "Feature importance (total gain), top \(top.count)", series: ["gain"],
+        groups: top.map { .init(String($0.key.dropFirst("importance.".count)), [$0.value]) }, unit: .decimal(1),
+        note: "How much each feature's splits improved the ranking objective over all trees.")
+    ]
+  }
+
   public static func run(_ p: Params, _ context: StageContext) throws {
     var training = TrainingRows(negatives: p.negatives, seed: UInt64(p.seed))
     for slot in ["features"] + moreWeeks where context.hasInput(slot) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import Stages
 
 /// `hmpipe diff`: two runs of a pipeline side by side: what the variant changed, which stages' outputs
 /// changed, time and memory per stage, and every figure that moved.
@@ -26,7 +27,10 @@ struct Diff: AsyncParsableCommand {
       throw ValidationError(
         "\(flag) \(n): \(options.pipeline) has \(records.count) recorded run\(records.count == 1 ? "" : "s") (1 = newest)")
     }
-    let comparison = RunComparison(records[a - 1], records[b - 1])
+    var comparison = RunComparison(records[a - 1], records[b - 1])
+    let outputs = { (r: RunRecord) in Dictionary(r.stages.map { ($0.name, $0.outputs) }) { x, _ in x } }
+    comparison.predictions = try PredictionOverlap.ofSubmissions(
+      spec, store: store, a: outputs(records[a - 1]), b: outputs(records[b - 1]))
     print(json ? comparison.json.canonical : comparison.text)
   }
 }
@@ -45,6 +49,8 @@ struct RunComparison {
   var facts: [(name: String, a: String, b: String)] = []
   var stages: [StageRow] = []
   var figures: [FigureRow] = []
+  /// How far the two runs' submissions agree, when both have one.
+  var predictions: PredictionOverlap?
 
   init(_ ra: RunRecord, _ rb: RunRecord) {
     let va = ra.variables ?? [:], vb = rb.variables ?? [:]
@@ -105,6 +111,13 @@ struct RunComparison {
           [["STAGE", "FIGURE", "A", "B", "Δ"]]
             + figures.map { [$0.stage, $0.figure, Format.number($0.a), Format.number($0.b), Self.delta($0.a, $0.b)] }))
     }
+    if let p = predictions {
+      out.append("")
+      out.append(
+        String(
+          format: "submissions (%@): %.1f%% of predictions in common; %.1f%% of %@ customers have the same list in the same order",
+          p.source, p.shareInCommon * 100, p.identicalLists * 100, Format.count(p.customers)))
+    }
     return out.joined(separator: "\n")
   }
 
@@ -131,6 +144,12 @@ struct RunComparison {
         }),
       "figures": .array(
         figures.map { .object(["stage": .string($0.stage), "figure": .string($0.figure), "a": number($0.a), "b": number($0.b)]) }),
+      "predictions": predictions.map {
+        .object([
+          "source": .string($0.source), "share_in_common": .double($0.shareInCommon), "identical_lists": .double($0.identicalLists),
+          "customers": .int(Int64($0.customers)),
+        ])
+      } ?? .null,
     ])
   }
 }

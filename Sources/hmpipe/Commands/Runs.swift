@@ -20,9 +20,7 @@ struct Runs: AsyncParsableCommand {
     let records = store.runRecords(ofPipeline: spec.path).prefix(limit)
     let definitions = Dictionary(uniqueKeysWithValues: spec.stages.map { ($0.name, $0.definition) })
     if json {
-      let encoder = JSONEncoder()
-      encoder.dateEncodingStrategy = .iso8601
-      encoder.outputFormatting = [.sortedKeys]
+      let encoder = RecordFile.encoder(pretty: false)
       let runs = try records.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
       print("{\"runs\":[" + runs.joined(separator: ",") + "]}")
       return

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import Stages
 
 /// `hmpipe synth`: Kaggle-format synthetic H&M data.

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+/// `hmpipe report`: a run of a pipeline as one self-contained HTML page.
+struct Report: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write an HTML report of a run: verdict, charts, DAG, timeline, memory, sizes, trend over runs.",
+    discussion: "The page needs no network and no script: open it in any browser, on a phone too.")
+
+  @OptionGroup var options: PipelineOptions
+
+  @Option(name: .customLong("run"), help: "Which run, as numbered by `hmpipe runs` (1 = newest).")
+  var number = 1
+
+  @Option(help: "Where to write the page (default: NAME-report.html in the current folder, NAME the pipeline's name).")
+  var out: String?
+
+  func run() async throws {
+    let (spec, store) = try options.load()
+    let records = store.runRecords(ofPipeline: spec.path)
+    guard !records.isEmpty else {
+      throw ValidationError("no runs of \(options.pipeline) recorded in \(spec.storePath): run it first (hmpipe run \(options.pipeline))")
+    }
+    guard (1...records.count).contains(number) else {
+      throw ValidationError(
+        "--run \(number): \(options.pipeline) has \(records.count) recorded run\(records.count == 1 ? "" : "s") (1 = newest)")
+    }
+    let html = RunReport(spec: spec, record: records[number - 1], history: Array(records[(number - 1)...])).html
+    let path = out ?? "\(spec.name)-report.html"
+    try FileSystem.writeAtomically(Array(html.utf8), to: path)
+    print("wrote \(path)")
+  }
+}

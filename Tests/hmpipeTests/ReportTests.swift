@@ -1,0 +1,116 @@
+import Foundation
+import Pipeline
+import TestSupport
+import Testing
+
+/// `hmpipe report` rendered by a real browser (Debian's headless `chromium`), and `diff` between two
+/// demo runs with a changed param.
+@Suite struct ReportTests {
+  /// Two demo runs, the second with fewer ALS factors (its submission published elsewhere), made
+  /// once for both tests.
+  static let demoRuns = Result { try twoDemoRuns() }
+
+  static func twoDemoRuns() throws -> (TemporaryDirectory, demo: String) {
+    let dir = TemporaryDirectory()
+    let demo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../../pipelines/demo.json").standardizedFileURL.path
+    for (output, extra) in [("out1", [String]()), ("out2", ["--set", "factors=16"])] {
+      let run = try CLITests.hmpipe(
+        ["run", demo, "--store", "store", "--set", "output=\(dir.path)/\(output)", "--publish-outside-project"] + extra, in: dir.path)
+      #expect(run.status == 0, "\(run.stderr)")
+    }
+    return (dir, demo)
+  }
+
+  @Test func diffOfTwoDemoRunsGivesTheParamItsEffectsAndTheSubmissionsOverlap() throws {
+    let (dir, demo) = try Self.demoRuns.get()
+    let result = try CLITests.hmpipe(["diff", demo, "--store", "store", "--json"], in: dir.path)
+    #expect(result.status == 0, "\(result.stderr)")
+    let diff = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let variables = try #require(diff["variables"] as? [[String: Any]])
+    #expect(variables.contains { $0["name"] as? String == "factors" && $0["b"] as? String == "16" && $0["a"] is NSNull })
+    let stages = try #require(diff["stages"] as? [[String: Any]])
+    let changed = Set(stages.filter { $0["outputs"] as? String == "changed" }.compactMap { $0["name"] as? String })
+    #expect(changed.isSuperset(of: ["als", "rank", "fill", "fallback", "evaluate"]) && !changed.contains("ingest"), "\(changed)")
+    let predictions = try #require(diff["predictions"] as? [String: Any])
+    let share = try #require(predictions["share_in_common"] as? Double)
+    #expect(predictions["source"] as? String == "fallback.predictions" && share > 0.2 && share < 1, "\(predictions)")
+    let text = try CLITests.hmpipe(["diff", demo, "--store", "store"], in: dir.path).stdout
+    #expect(text.contains("--set factors") && text.contains("submissions (fallback.predictions): "), "\(text)")
+  }
+
+  /// The page as a browser lays it out: every chart draws shapes of non-zero size, the metrics
+  /// and every stage name are in the DOM, and at a phone's width the page itself does not scroll
+  /// sideways (wide drawings scroll in their own box).
+  @Test func reportRendersInAHeadlessBrowserWithItsChartsAndFigures() throws {
+    let (dir, demo) = try Self.demoRuns.get()
+    let made = try CLITests.hmpipe(["report", demo, "--store", "store", "--out", "report.html"], in: dir.path)
+    #expect(made.status == 0, "\(made.stderr)")
+    #expect(made.stdout.contains("wrote report.html"))
+    let html = String(decoding: try FileSystem.readAll(dir.path + "/report.html"), as: UTF8.self)
+    #expect(!html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http"), "self-contained, no script")
+    let record = try #require(try Store(root: dir.path + "/store").runRecords().first)
+    let evaluate = try #require(record.stages.first { $0.name == "evaluate" })
+
+    for width in [1000, 390] {
+      let dom = try Self.render(html, width: width, in: dir)
+      let measured = try #require(Self.between(dom, "<pre id=\"measured\">", "</pre>"))
+      let facts = try #require(try JSONSerialization.jsonObject(with: Data(measured.utf8)) as? [String: Any])
+      let charts = try #require(facts["charts"] as? [[String: Any]])
+      #expect(charts.count >= 10, "verdict charts, segments, DAG, timeline, sizes, trend: \(charts.count)")
+      for chart in charts {
+        #expect((chart["shapes"] as? Int ?? 0) > 0 && (chart["width"] as? Double ?? 0) > 50, "an empty chart: \(chart)")
+      }
+      let viewport = try #require(facts["viewportWidth"] as? Int)
+      #expect(viewport <= max(width, 500), "chromium's narrowest window is 500 px")
+      #expect(
+        (facts["pageWidth"] as? Int ?? .max) <= viewport, "at \(viewport) px the page must not scroll sideways: \(facts["pageWidth"] ?? "-")")
+      for stage in record.stages.map(\.name) { #expect(dom.contains(">\(stage)<"), "stage \(stage) missing from the page") }
+      #expect(dom.contains(String(format: "%.5f", evaluate.figures["map@12"]!)))
+      #expect(dom.contains(String(format: "%.5f", evaluate.figures["baseline_popularity_map@12"]!)))
+      #expect(dom.contains("MAP@12 by age band") && dom.contains("MAP@12 by history length"))
+      #expect(dom.contains("factors=16"), "the run's --set values")
+    }
+  }
+
+  /// Debian's chromium, headless, prints the DOM after layout; a script appended to a copy of the
+  /// page measures each drawing first.
+  static func render(_ html: String, width: Int, in dir: TemporaryDirectory) throws -> String {
+    let probe = """
+      <script>
+      const charts = [...document.querySelectorAll('svg.chart')].map(svg => ({
+        label: svg.getAttribute('aria-label'), width: svg.getBoundingClientRect().width,
+        shapes: [...svg.querySelectorAll('rect,path,circle,polyline')].filter(e => { const b = e.getBBox(); return b.width > 0 || b.height > 0 }).length }));
+      const pre = document.createElement('pre'); pre.id = 'measured';
+      pre.textContent = JSON.stringify({charts, pageWidth: document.documentElement.scrollWidth, viewportWidth: window.innerWidth});
+      document.body.appendChild(pre);
+      </script></body>
+      """
+    let page = dir.path + "/probe-\(width).html"
+    try FileSystem.writeAtomically(Array(html.replacingOccurrences(of: "</body>", with: probe).utf8), to: page)
+    guard let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: FileManager.default.isExecutableFile) else {
+      Issue.record("the report test needs Debian's chromium: apt-get install chromium (.ci/run installs it)")
+      return ""
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: browser)
+    process.arguments = [
+      "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(dir.path)/chromium-\(width)",
+      "--window-size=\(width),900", "--dump-dom", "file://\(page)",
+    ]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let dom = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "chromium exited with \(process.terminationStatus)")
+    return String(decoding: dom, as: UTF8.self)
+  }
+
+  static func between(_ text: String, _ start: String, _ end: String) -> String? {
+    guard let a = text.range(of: start), let b = text.range(of: end, range: a.upperBound..<text.endIndex) else { return nil }
+    return String(text[a.upperBound..<b.lowerBound]).replacingOccurrences(of: "&quot;", with: "\"")
+      .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
+  }
+}
