@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Stages
 
 /// `hmpipe export`: an artifact out of the store as CSV or `.npy`.
 struct Export: AsyncParsableCommand {
@@ -16,10 +17,21 @@ struct Export: AsyncParsableCommand {
   @Option(help: "Where to write.")
   var out: String
 
+  @Flag(
+    help:
+      "CSV of the stored values: customer and article indexes, day numbers and dictionary codes (default: ids, dates and names, and a customer_id column for per-customer tables)."
+  )
+  var raw = false
+
   func run() async throws {
     let (spec, store) = try options.load()
     let id = try ArtifactLocator(spec: spec, store: store).locate(output)
-    for path in try Exporter.export(try store.reader(id).table(), as: format, to: out) { print("wrote \(path)") }
+    var table = try store.reader(id).table()
+    if format == .csv && !raw {
+      var readable = ReadableTable(for: id, in: store)
+      table = readable.decode(table)
+    }
+    for path in try Exporter.export(table, as: format, to: out) { print("wrote \(path)") }
   }
 }
 

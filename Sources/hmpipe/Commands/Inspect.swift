@@ -17,6 +17,9 @@ struct Inspect: AsyncParsableCommand {
   @Option(help: "How many rows to show.")
   var rows = 10
 
+  @Flag(help: "Show the stored values: customer and article indexes, day numbers and dictionary codes, not ids, dates and names.")
+  var raw = false
+
   func validate() throws {
     if target.isEmpty || target.count > 2 { throw ValidationError("give PIPELINE STAGE[.OUTPUT] or an artifact id prefix") }
   }
@@ -24,7 +27,11 @@ struct Inspect: AsyncParsableCommand {
   func run() async throws {
     let (store, id, figures) = try resolve()
     let reader = try store.reader(id)
-    print(ArtifactReport(reader: reader, table: try reader.table(), figures: figures, rows: rows).text)
+    let table = try reader.table()
+    var readable = ReadableTable(for: id, in: store)
+    let shown = raw ? table : readable.decode(table)
+    print(
+      ArtifactReport(reader: reader, table: table, shown: shown, decoded: readable.decodedColumns, figures: figures, rows: rows).text)
   }
 
   private func resolve() throws -> (Store, ArtifactID, [String: Double]) {
@@ -53,6 +60,10 @@ struct Inspect: AsyncParsableCommand {
 struct ArtifactReport {
   var reader: ArtifactReader
   var table: Table
+  /// The table as its first rows are shown (ids, dates and names decoded).
+  var shown: Table
+  /// Stored columns shown decoded: their stored minimum and maximum are internal numbers.
+  var decoded: Set<String> = []
   var figures: [String: Double]
   var rows: Int
 
@@ -81,21 +92,22 @@ struct ArtifactReport {
       let stored = entry.buffers.reduce(0) { $0 + $1.compressedBytes }
       let raw = entry.buffers.reduce(0) { $0 + $1.rawBytes }
       let lengthNote = column.type.isRagged ? " (len)" : ""
+      let isInternal = decoded.contains(entry.name) && !column.type.isRagged
       rowsOut.append([
         entry.name, entry.type, Format.bytes(stored), Format.bytes(raw),
-        Format.number(stats.min) + lengthNote, Format.number(stats.max) + lengthNote, String(stats.nulls),
+        isInternal ? "-" : Format.number(stats.min) + lengthNote, isInternal ? "-" : Format.number(stats.max) + lengthNote, String(stats.nulls),
       ])
     }
     out.append(Format.table(rowsOut))
-    if table.kind == .table && table.rowCount > 0 && rows > 0 {
+    if shown.kind == .table && shown.rowCount > 0 && rows > 0 {
       out.append("")
-      out.append("first \(min(rows, table.rowCount)) rows")
-      let head = (0..<min(rows, table.rowCount)).map { r in
-        table.columns.map {
-          String(CellFormatter.text($0, row: r, maxListItems: 6, width: CellFormatter.width(of: $0.name, in: table)).prefix(40))
+      out.append("first \(min(rows, shown.rowCount)) rows" + (decoded.isEmpty ? "" : " (ids, dates and names decoded; --raw shows the stored values)"))
+      let head = (0..<min(rows, shown.rowCount)).map { r in
+        shown.columns.map {
+          String(CellFormatter.text($0, row: r, maxListItems: 6, width: CellFormatter.width(of: $0.name, in: shown)).prefix(40))
         }
       }
-      out.append(Format.table([table.columns.map(\.name)] + head))
+      out.append(Format.table([shown.columns.map(\.name)] + head))
     }
     return out.joined(separator: "\n")
   }

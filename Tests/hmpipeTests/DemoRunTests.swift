@@ -3,9 +3,10 @@ import Pipeline
 import TestSupport
 import Testing
 
-/// `hmpipe report` rendered by a real browser (Debian's headless `chromium`), and `diff` between two
-/// demo runs with a changed param.
-@Suite struct ReportTests {
+/// The commands that look at runs and artifacts, on two runs of the demo pipeline (the second with
+/// a changed param): `diff`, `report` rendered by a real browser (Debian's headless `chromium`),
+/// and `export` / `inspect` decoding ids, names and dates.
+@Suite struct DemoRunTests {
   /// Two demo runs, the second with fewer ALS factors (its submission published elsewhere), made
   /// once for both tests.
   static let demoRuns = Result { try twoDemoRuns() }
@@ -71,6 +72,42 @@ import Testing
       #expect(dom.contains("MAP@12 by age band") && dom.contains("MAP@12 by history length"))
       #expect(dom.contains("factors=16"), "the run's --set values")
     }
+  }
+
+  /// Exported predictions carry the customer id and article ids the submission has, row for row;
+  /// exported transactions are the synthetic file's rows; `--raw` keeps the stored indexes.
+  @Test func exportAndInspectShowIdsNamesAndDates() throws {
+    let (dir, demo) = try Self.demoRuns.get()
+    let export = { (output: String, extra: [String]) throws -> [Substring] in
+      let result = try CLITests.hmpipe(["export", demo, output, "--store", "store", "--out", "x.csv"] + extra, in: dir.path)
+      #expect(result.status == 0, "\(result.stderr)")
+      return String(decoding: try FileSystem.readAll(dir.path + "/x.csv"), as: UTF8.self).split(separator: "\n")
+    }
+    let predictions = try export("fallback.predictions", [])
+    #expect(predictions.first == "customer_id,articles,sources")
+    let submission = String(decoding: try FileSystem.readAll(dir.path + "/out1/submission-holdout7.csv"), as: UTF8.self)
+      .split(separator: "\n")
+    #expect(submission.count == predictions.count && submission.count > 100)
+    for (a, b) in zip(predictions.dropFirst(), submission.dropFirst()) {
+      let p = a.split(separator: ","), s = b.split(separator: ",")
+      #expect(p[0] == s[0] && p[1] == s[1], "\(a) vs \(b)")
+      if p[0] != s[0] || p[1] != s[1] { break }
+    }
+    #expect(predictions[1].split(separator: ",")[2].split(separator: " ").allSatisfy { ["rank", "fill", "co-purchase", "popularity"].contains($0) })
+    let raw = try export("fallback.predictions", ["--raw"])
+    #expect(raw.first == "articles,sources" && raw[1].split(separator: ",")[1].allSatisfy { $0 == " " || ("1"..."4").contains($0) })
+
+    let keys = { (lines: [Substring]) in Set(lines.dropFirst().map { $0.split(separator: ",").prefix(3).joined(separator: ",") }) }
+    let transactions = try export("ingest.transactions", [])
+    #expect(transactions.first == "date,customer_id,article_id,price,channel")
+    let original = try export("data.transactions", [])
+    #expect(keys(transactions) == keys(original) && transactions.count == original.count, "the ingested rows decode to the file's")
+
+    let articles = try CLITests.hmpipe(["inspect", demo, "ingest.articles", "--store", "store", "--rows", "3"], in: dir.path).stdout
+    #expect(articles.contains("first 3 rows (ids, dates and names decoded") && articles.contains("Garment Upper body"), "\(articles)")
+    let customers = try CLITests.hmpipe(["inspect", demo, "ingest.customers", "--store", "store"], in: dir.path).stdout
+    let head = try #require(customers.components(separatedBy: "first ").last)
+    #expect(head.contains("customer_id") && !head.contains("id_word0") && customers.contains("ACTIVE"), "\(customers)")
   }
 
   /// Debian's chromium, headless, prints the DOM after layout; a script appended to a copy of the
