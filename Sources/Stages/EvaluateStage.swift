@@ -279,12 +279,13 @@ enum Evaluation {
     }
   }
 
-  /// The figures as a small table for the log.
+  /// The headline figures as a small table for the log (the rest, per source and segment, are in
+  /// the run record, `inspect` and `hmpipe report`).
   static func report(_ metrics: [(String, Double)]) -> String {
-    let width = metrics.map(\.0.count).max() ?? 0
-    return metrics.map { name, value in
-      let isCount =
-        ["hits.", "predictions.", "evaluated_", "test_", "distinct_"].contains { name.hasPrefix($0) } || name.hasSuffix(".customers")
+    let shown = metrics.filter { !$0.0.contains(".") }
+    let width = shown.map(\.0.count).max() ?? 0
+    return shown.map { name, value in
+      let isCount = ["evaluated_", "test_", "distinct_"].contains { name.hasPrefix($0) }
       let text = isCount ? String(Int(value)) : String(format: "%.5f", value)
       return name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + text
     }.joined(separator: "\n")

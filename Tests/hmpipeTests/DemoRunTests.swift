@@ -65,7 +65,8 @@ import Testing
       let viewport = try #require(facts["viewportWidth"] as? Int)
       #expect(viewport <= max(width, 500), "chromium's narrowest window is 500 px")
       #expect(
-        (facts["pageWidth"] as? Int ?? .max) <= viewport, "at \(viewport) px the page must not scroll sideways: \(facts["pageWidth"] ?? "-")")
+        (facts["pageWidth"] as? Int ?? .max) <= viewport,
+        "at \(viewport) px the page must not scroll sideways: \(facts["pageWidth"] ?? "-")")
       for stage in record.stages.map(\.name) { #expect(dom.contains(">\(stage)<"), "stage \(stage) missing from the page") }
       #expect(dom.contains(String(format: "%.5f", evaluate.figures["map@12"]!)))
       #expect(dom.contains(String(format: "%.5f", evaluate.figures["baseline_popularity_map@12"]!)))
@@ -93,7 +94,10 @@ import Testing
       #expect(p[0] == s[0] && p[1] == s[1], "\(a) vs \(b)")
       if p[0] != s[0] || p[1] != s[1] { break }
     }
-    #expect(predictions[1].split(separator: ",")[2].split(separator: " ").allSatisfy { ["rank", "fill", "co-purchase", "popularity"].contains($0) })
+    #expect(
+      predictions[1].split(separator: ",")[2].split(separator: " ").allSatisfy {
+        ["rank", "fill", "co-purchase", "popularity"].contains($0)
+      })
     let raw = try export("fallback.predictions", ["--raw"])
     #expect(raw.first == "articles,sources" && raw[1].split(separator: ",")[1].allSatisfy { $0 == " " || ("1"..."4").contains($0) })
 

@@ -78,7 +78,8 @@ public struct RunReport {
 
   private var results: String {
     // The stages that give a verdict come first: the result, then how it came about.
-    let ordered = record.stages.filter { definitions[$0.name]?.headline($0.figures) != nil }
+    let ordered =
+      record.stages.filter { definitions[$0.name]?.headline($0.figures) != nil }
       + record.stages.filter { definitions[$0.name]?.headline($0.figures) == nil }
     let figures = ordered.flatMap { stage in
       (definitions[stage.name]?.charts(stage.figures) ?? []).map { (stage.name, $0) }

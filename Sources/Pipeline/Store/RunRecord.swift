@@ -21,6 +21,16 @@ public struct RunRecord: Codable, Sendable {
     public var error: String?
     /// When the stage started (or was found cached), for the report's timeline.
     public var startedAt: Date? = nil
+
+    public init(
+      name: String, status: Status, reason: String, seconds: Double, rows: Int = 0, rawBytes: Int = 0, storedBytes: Int = 0,
+      peakMemoryBytes: Int = 0, outputs: [String: ArtifactID] = [:], figures: [String: Double] = [:], error: String? = nil,
+      startedAt: Date? = nil
+    ) {
+      (self.name, self.status, self.reason, self.seconds, self.rows) = (name, status, reason, seconds, rows)
+      (self.rawBytes, self.storedBytes, self.peakMemoryBytes, self.outputs) = (rawBytes, storedBytes, peakMemoryBytes, outputs)
+      (self.figures, self.error, self.startedAt) = (figures, error, startedAt)
+    }
   }
 
   public var pipeline: String
@@ -36,6 +46,13 @@ public struct RunRecord: Codable, Sendable {
   public var pipelineHash: String? = nil
   /// The git commit the pipeline file's folder was checked out at, when it is in a repository.
   public var gitCommit: String? = nil
+
+  public init(
+    pipeline: String, startedAt: Date, seconds: Double, command: String, environment: [String: String], stages: [StageRecord]
+  ) {
+    (self.pipeline, self.startedAt, self.seconds, self.command) = (pipeline, startedAt, seconds, command)
+    (self.environment, self.stages) = (environment, stages)
+  }
 }
 
 /// A stage's named figures (rows skipped, loss, recall) as stored in run records and cache entries.

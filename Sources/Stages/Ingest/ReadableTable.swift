@@ -77,7 +77,8 @@ public struct ReadableTable {
   static func ingestEntry(producing outputs: Set<ArtifactID>, in store: Store) -> CacheEntry? {
     guard !outputs.isEmpty else { return nil }
     for key in store.allCacheKeys() {
-      guard let entry = store.cacheEntry(key), entry.kind == IngestStage.kind, entry.outputs.values.contains(where: { outputs.contains($0.id) })
+      guard let entry = store.cacheEntry(key), entry.kind == IngestStage.kind,
+        entry.outputs.values.contains(where: { outputs.contains($0.id) })
       else { continue }
       return entry
     }

@@ -95,13 +95,16 @@ struct ArtifactReport {
       let isInternal = decoded.contains(entry.name) && !column.type.isRagged
       rowsOut.append([
         entry.name, entry.type, Format.bytes(stored), Format.bytes(raw),
-        isInternal ? "-" : Format.number(stats.min) + lengthNote, isInternal ? "-" : Format.number(stats.max) + lengthNote, String(stats.nulls),
+        isInternal ? "-" : Format.number(stats.min) + lengthNote, isInternal ? "-" : Format.number(stats.max) + lengthNote,
+        String(stats.nulls),
       ])
     }
     out.append(Format.table(rowsOut))
     if shown.kind == .table && shown.rowCount > 0 && rows > 0 {
       out.append("")
-      out.append("first \(min(rows, shown.rowCount)) rows" + (decoded.isEmpty ? "" : " (ids, dates and names decoded; --raw shows the stored values)"))
+      out.append(
+        "first \(min(rows, shown.rowCount)) rows"
+          + (decoded.isEmpty ? "" : " (ids, dates and names decoded; --raw shows the stored values)"))
       let head = (0..<min(rows, shown.rowCount)).map { r in
         shown.columns.map {
           String(CellFormatter.text($0, row: r, maxListItems: 6, width: CellFormatter.width(of: $0.name, in: shown)).prefix(40))

@@ -82,7 +82,7 @@ struct Run: AsyncParsableCommand {
     runOptions.environment["hmpipe_version"] = HMPipe.configuration.version
     let runner = Runner(spec: spec, store: store, options: runOptions, cancellation: cancellation) { progress.handle($0) }
     let record = try await runner.run()
-    progress.finish(record)
+    progress.finish(record, pipeline: options.pipeline)
     if json { print(RunJSON.encode(record, store: store)) }
     if cancellation.isCancelled { throw ExitCode(130) }
     if record.stages.contains(where: { $0.status == .failed || $0.status == .skipped }) { throw ExitCode.failure }

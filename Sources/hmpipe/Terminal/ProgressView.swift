@@ -50,7 +50,7 @@ final class ProgressView: Sendable {
         s.active[stage]?.fraction = fraction
         s.active[stage]?.detail = detail
       case .stageMessage(let stage, let message):
-        line(&s, "\(pad(stage))  \(message)")
+        for text in message.split(separator: "\n", omittingEmptySubsequences: false) { line(&s, "\(pad(stage))  \(text)") }
       case .stageFinished(let record):
         s.active[record.name] = nil
         s.order.removeAll { $0 == record.name }
@@ -69,24 +69,32 @@ final class ProgressView: Sendable {
     }
   }
 
-  /// Clears the bars and prints the closing line.
-  func finish(_ record: RunRecord) {
+  /// Clears the bars and prints the closing summary: what ran (the longest first) and what came
+  /// from the cache, then each result with its verdict, also when everything was cached.
+  func finish(_ record: RunRecord, pipeline: String) {
     state.withLock { s in
       s.active = [:]
       s.order = []
       redraw(&s)
-      let ran = record.stages.filter { $0.status == .ran }.count
-      let cached = record.stages.filter { $0.status == .cached }.count
-      let interrupted = record.stages.filter(Self.wasInterrupted).count
-      let failed = record.stages.filter { $0.status == .failed }.count - interrupted
-      let skipped = record.stages.filter { $0.status == .skipped }.count
-      var parts = ["\(ran) ran", "\(cached) cached"]
-      if interrupted > 0 { parts.append("\(interrupted) interrupted") }
-      if failed > 0 { parts.append("\(failed) failed") }
-      if skipped > 0 { parts.append("\(skipped) not run") }
-      line(&s, "done in \(Format.seconds(record.seconds)): " + parts.joined(separator: ", "))
-      for (stage, text) in headlines(record) { line(&s, "\(pad(stage))  \(text)") }
+      for text in Self.closing(record, headlines: headlines(record), pipeline: pipeline) { line(&s, text) }
     }
+  }
+
+  /// The closing lines: "done in 1m02s: 3 ran (als 40.12s, rank 10.20s, fill 1.10s), 8 cached",
+  /// then "result  evaluate: MAP@12 …: verdict" per headline and where to see more.
+  static func closing(_ record: RunRecord, headlines: [(String, String)], pipeline: String) -> [String] {
+    let ran = record.stages.filter { $0.status == .ran }.sorted { ($0.seconds, $1.name) > ($1.seconds, $0.name) }
+    let count = { (status: RunRecord.StageRecord.Status) in record.stages.filter { $0.status == status }.count }
+    let interrupted = record.stages.filter(wasInterrupted).count
+    let longest = ran.prefix(3).map { "\($0.name) \(Format.seconds($0.seconds))" } + (ran.count > 3 ? ["…"] : [])
+    var parts = ["\(ran.count) ran" + (ran.isEmpty ? "" : " (" + longest.joined(separator: ", ") + ")"), "\(count(.cached)) cached"]
+    if interrupted > 0 { parts.append("\(interrupted) interrupted") }
+    if count(.failed) - interrupted > 0 { parts.append("\(count(.failed) - interrupted) failed") }
+    if count(.skipped) > 0 { parts.append("\(count(.skipped)) not run") }
+    var lines = ["done in \(Format.seconds(record.seconds)): " + parts.joined(separator: ", ")]
+    for (stage, text) in headlines { lines.append("result   \(stage): \(text)") }
+    if !headlines.isEmpty { lines.append("more     hmpipe report \(pipeline)  (charts, per segment),  hmpipe runs \(pipeline)  (history)") }
+    return lines
   }
 
   private func summary(_ r: RunRecord.StageRecord) -> String {
