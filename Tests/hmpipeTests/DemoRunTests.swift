@@ -33,6 +33,18 @@ import Testing
     let stages = try #require(diff["stages"] as? [[String: Any]])
     let changed = Set(stages.filter { $0["outputs"] as? String == "changed" }.compactMap { $0["name"] as? String })
     #expect(changed.isSuperset(of: ["als", "rank", "fill", "fallback", "evaluate"]) && !changed.contains("ingest"), "\(changed)")
+    let als = try #require(stages.first { $0["name"] as? String == "als" })
+    #expect(als["why"] as? String == "params changed: factors (32 → 16)", "\(als)")
+    // The figures side by side are the two run records' own, exactly.
+    let records = try Store(root: dir.path + "/store").runRecords()
+    let figure = { (run: Int) in records[run].stages.first { $0.name == "evaluate" }!.figures["map@12"]! }
+    let map = try #require(
+      (diff["figures"] as? [[String: Any]])?.first { $0["stage"] as? String == "evaluate" && $0["figure"] as? String == "map@12" })
+    // (Foundation's JSON parser on Linux may be one ulp off the shortest round-trip text.)
+    let close = { (x: Any?, y: Double) in abs((x as? Double ?? .nan) - y) <= 1e-15 * abs(y) }
+    #expect(close(map["a"], figure(1)) && close(map["b"], figure(0)) && figure(0) != figure(1))
+    let seconds = try #require(stages.first { $0["name"] as? String == "rank" })
+    #expect(close(seconds["seconds_b"], records[0].stages.first { $0.name == "rank" }!.seconds))
     let predictions = try #require(diff["predictions"] as? [String: Any])
     let share = try #require(predictions["share_in_common"] as? Double)
     #expect(predictions["source"] as? String == "fallback.predictions" && share > 0.2 && share < 1, "\(predictions)")

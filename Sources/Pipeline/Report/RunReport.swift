@@ -51,7 +51,7 @@ public struct RunReport {
     .verdict.bad{background:#fbecec;border-color:#e6c2c2}.note{color:#5b6673;font-size:.9em;margin:6px 0 0}
     .status-ran{color:#3366cc}.status-failed{color:#c44e52;font-weight:600}.status-skipped{color:#b07d10}.status-cached{color:#6b7785}
     .legend span{display:inline-block;margin-right:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
-    footer{color:#7a8591;font-size:.85em;margin-top:24px}
+    footer{color:#7a8591;font-size:.85em;margin-top:24px}a{color:#3366cc}
     """
 
   // MARK: Sections
@@ -62,8 +62,12 @@ public struct RunReport {
       counts[s].map { "\($0) \(s == .skipped ? "not run" : s.rawValue)" }
     }
     var out = "<header><h1>\(SVG.escape(spec.name))</h1><p class=\"note\">\(SVG.escape(spec.path)) · run of "
-    out +=
-      "\(SVG.escape(Self.when(record.startedAt))) · \(Format.seconds(record.seconds)) wall · \(parts.joined(separator: ", "))</p></header>"
+    out += "\(SVG.escape(Self.when(record.startedAt))) · \(Format.seconds(record.seconds)) wall · \(parts.joined(separator: ", "))</p>"
+    let links = [
+      ("results", "results"), ("pipeline", "DAG"), ("timeline", "timeline"), ("resources", "memory and sizes"), ("stages", "stages"),
+      ("trend", "trend"), ("run", "the run"),
+    ]
+    out += "<nav class=\"note\">" + links.map { "<a href=\"#\($0.0)\">\($0.1)</a>" }.joined(separator: " · ") + "</nav></header>"
     for stage in record.stages {
       guard stage.status == .ran || stage.status == .cached, let text = definitions[stage.name]?.headline(stage.figures) else { continue }
       let bad = text.contains("does not beat") ? " bad" : ""
@@ -85,7 +89,7 @@ public struct RunReport {
       (definitions[stage.name]?.charts(stage.figures) ?? []).map { (stage.name, $0) }
     }
     guard !figures.isEmpty else { return "" }
-    return "<h2>Results</h2>" + figures.map { Self.figure($0.1, stage: $0.0) }.joined()
+    return "<h2 id=\"results\">Results</h2>" + figures.map { Self.figure($0.1, stage: $0.0) }.joined()
   }
 
   private var dag: String {
@@ -105,7 +109,7 @@ public struct RunReport {
     let legend = ["ran", "cached", "failed", "skipped"].map {
       "<span><i style=\"background:\(SVG.statusColours[$0]!)\"></i>\($0 == "skipped" ? "not run" : $0)</span>"
     }.joined()
-    return "<h2>Pipeline</h2><figure><figcaption>\(spec.stages.count) stages, inputs flowing left to right</figcaption>"
+    return "<h2 id=\"pipeline\">Pipeline</h2><figure><figcaption>\(spec.stages.count) stages, inputs flowing left to right</figcaption>"
       + "<div class=\"scroll\">\(SVG.dag(nodes, edges: edges))</div><p class=\"note legend\">\(legend)</p></figure>"
   }
 
@@ -117,10 +121,10 @@ public struct RunReport {
     }
     let cached = record.stages.filter { $0.status == .cached }.count
     guard !spans.isEmpty else {
-      return "<h2>Timeline</h2><section><p class=\"note\">Nothing ran in this run"
+      return "<h2 id=\"timeline\">Timeline</h2><section><p class=\"note\">Nothing ran in this run"
         + (cached > 0 ? " (\(cached) stage\(cached == 1 ? "" : "s") came from the cache)" : "") + ".</p></section>"
     }
-    return "<h2>Timeline</h2><figure><figcaption>When each stage ran, in parallel lanes</figcaption>"
+    return "<h2 id=\"timeline\">Timeline</h2><figure><figcaption>When each stage ran, in parallel lanes</figcaption>"
       + SVG.timeline(spans, total: record.seconds)
       + "<p class=\"note\">\(spans.count) stage\(spans.count == 1 ? "" : "s") ran; \(cached) came from the cache. Hover a bar for its times.</p></figure>"
   }
@@ -133,20 +137,20 @@ public struct RunReport {
       out += Self.figure(
         FigureChart(
           title: "Seconds each stage took", series: ["seconds"],
-          groups: ran.map { .init($0.name, [$0.seconds]) }, unit: .seconds), stage: nil)
+          groups: ran.map { .init($0.name, [$0.seconds]) }, unit: .seconds), stage: nil, table: false)
       out += Self.figure(
         FigureChart(
           title: "Peak resident memory while each stage ran", series: ["peak"],
           groups: ran.map { .init($0.name, [Double($0.peakMemoryBytes)]) }, unit: .bytes,
-          note: "The whole process's peak: stages that ran side by side share it."), stage: nil)
+          note: "The whole process's peak: stages that ran side by side share it."), stage: nil, table: false)
     }
     if !stored.isEmpty {
       out += Self.figure(
         FigureChart(
           title: "Artifact sizes", series: ["stored (zstd)", "raw"],
-          groups: stored.map { .init($0.name, [Double($0.storedBytes), Double($0.rawBytes)]) }, unit: .bytes), stage: nil)
+          groups: stored.map { .init($0.name, [Double($0.storedBytes), Double($0.rawBytes)]) }, unit: .bytes), stage: nil, table: false)
     }
-    return out.isEmpty ? "" : "<h2>Time, memory and sizes</h2>" + out
+    return out.isEmpty ? "" : "<h2 id=\"resources\">Time, memory and sizes</h2>" + out
   }
 
   private var stageTable: String {
@@ -160,7 +164,7 @@ public struct RunReport {
       rows += "<td class=\"n\">\(Format.count(s.rows))</td><td class=\"n\">\(Format.bytes(s.storedBytes))</td>"
       rows += "<td>\(SVG.escape(s.error ?? s.reason))</td></tr>"
     }
-    return "<h2>Stages</h2><section class=\"scroll\"><table><thead><tr><th>stage</th><th>kind</th><th>status</th>"
+    return "<h2 id=\"stages\">Stages</h2><section class=\"scroll\"><table><thead><tr><th>stage</th><th>kind</th><th>status</th>"
       + "<th class=\"n\">seconds</th><th class=\"n\">peak</th><th class=\"n\">rows</th><th class=\"n\">stored</th><th>why</th></tr></thead>"
       + "<tbody>\(rows)</tbody></table></section>"
   }
@@ -168,10 +172,10 @@ public struct RunReport {
   private var trend: String {
     let runs = Array(history.prefix(trendRuns).reversed())
     guard runs.count > 1 else {
-      return "<h2>Trend</h2><section><p class=\"note\">One run recorded so far: the trend starts with the next.</p></section>"
+      return "<h2 id=\"trend\">Trend</h2><section><p class=\"note\">One run recorded so far: the trend starts with the next.</p></section>"
     }
     let labels = runs.indices.map { "#\(runs.count - $0)" }
-    var out = "<h2>Trend over the last \(runs.count) runs</h2>"
+    var out = "<h2 id=\"trend\">Trend over the last \(runs.count) runs</h2>"
     var seriesOf: [String: [(name: String, values: [Double?])]] = [:], order: [String] = []
     for stage in spec.stages {
       let perRun = runs.map { run in run.stages.first { $0.name == stage.name && ($0.status == .ran || $0.status == .cached) } }
@@ -200,15 +204,17 @@ public struct RunReport {
     if let commit = record.gitCommit { rows.append(("git commit", commit)) }
     for (key, value) in record.environment.sorted(by: { $0.key < $1.key }) { rows.append((key, value)) }
     let body = rows.map { "<tr><th>\(SVG.escape($0.0))</th><td>\(SVG.escape($0.1))</td></tr>" }.joined()
-    return "<h2>The run</h2><section class=\"scroll\"><table>\(body)</table></section>"
+    return "<h2 id=\"run\">The run</h2><section class=\"scroll\"><table>\(body)</table></section>"
   }
 
   // MARK: Pieces
 
-  /// A chart with its title, its numbers as a table and its note.
-  static func figure(_ chart: FigureChart, stage: String?) -> String {
+  /// A chart with its title, its numbers as a table (unless the stage table below has them) and its
+  /// note.
+  static func figure(_ chart: FigureChart, stage: String?, table: Bool = true) -> String {
     let from = stage.map { " <span class=\"note\">(\(SVG.escape($0)))</span>" } ?? ""
     var out = "<figure><figcaption>\(SVG.escape(chart.title))\(from)</figcaption>\(SVG.barChart(chart))"
+    guard table else { return out + (chart.note.isEmpty ? "" : "<p class=\"note\">\(SVG.escape(chart.note))</p>") + "</figure>" }
     out += "<div class=\"scroll\"><table><thead><tr><th></th>"
     out += chart.series.map { "<th class=\"n\">\(SVG.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
     for group in chart.groups {

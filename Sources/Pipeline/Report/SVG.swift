@@ -100,12 +100,14 @@ enum SVG {
     }
     var body = ""
     let axisY = top + Double(max(laneEnds.count, 1)) * laneHeight + 6
-    for (span, lane) in placed {
+    for (n, (span, lane)) in placed.enumerated() {
       let x = left + span.start / end * room, w = max(span.seconds / end * room, 1.5)
       let y = top + Double(lane) * laneHeight
-      let fill = span.status == "failed" ? "#c44e52" : palette[lane % 3]
+      // Neighbours in a lane differ in colour; the white edge parts bars that touch.
+      let fill = span.status == "failed" ? "#c44e52" : palette[n % 4]
       body += rect(
-        x, y, w, laneHeight - 5, fill: fill, title: "\(span.name): \(Format.seconds(span.seconds)) from \(Format.seconds(span.start))")
+        x, y, w, laneHeight - 5, fill: fill, title: "\(span.name): \(Format.seconds(span.seconds)) from \(Format.seconds(span.start))",
+        extra: " stroke=\"#fff\" stroke-width=\"0.8\"")
       if w > Double(span.name.count) * 6.6 + 6 { body += text(x + 4, y + laneHeight - 10, span.name, extra: " class=\"inside\"") }
     }
     body += "<line x1=\"\(number(left))\" y1=\"\(number(axisY))\" x2=\"\(number(left + room))\" y2=\"\(number(axisY))\" stroke=\"#999\"/>"
@@ -160,7 +162,7 @@ enum SVG {
       body += rect(x(i), y(i), nodeWidth, nodeHeight, fill: fill, title: "\(node.name): \(node.detail)", extra: " rx=\"5\"")
       body += text(x(i) + nodeWidth / 2, y(i) + 19, shortened(node.name, 22), anchor: "middle", extra: " class=\"node\"")
     }
-    return frame(width: totalWidth, height: totalHeight, label: "pipeline DAG", body, minWidth: min(totalWidth, 1400) * 0.75)
+    return frame(width: totalWidth, height: totalHeight, label: "pipeline DAG", body, minWidth: totalWidth * 0.8)
   }
 
   /// Lines of values over runs (oldest left), one per series, with a point per run.

@@ -51,8 +51,7 @@ public enum RecordFile {
     decoder.dateDecodingStrategy = .custom { decoder in
       let container = try decoder.singleValueContainer()
       let text = try container.decode(String.self)
-      // Records written before milliseconds were kept have whole seconds.
-      guard let date = timestamp(fractional: true).date(from: text) ?? timestamp(fractional: false).date(from: text) else {
+      guard let date = Timestamp.date(text) else {
         throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an ISO 8601 time")
       }
       return date
@@ -71,14 +70,8 @@ public enum RecordFile {
     encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted] : [.sortedKeys]
     encoder.dateEncodingStrategy = .custom { date, encoder in
       var container = encoder.singleValueContainer()
-      try container.encode(timestamp(fractional: true).string(from: date))
+      try container.encode(Timestamp.text(date))
     }
     return encoder
-  }
-
-  static func timestamp(fractional: Bool) -> ISO8601DateFormatter {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = fractional ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
-    return formatter
   }
 }

@@ -173,7 +173,7 @@ public final class Store: Sendable {
 
   public func putRunRecord(_ record: RunRecord) throws {
     // Sortable to the millisecond, so records list in the order the runs started.
-    let stamp = RecordFile.timestamp(fractional: true).string(from: record.startedAt).replacingOccurrences(of: ":", with: "")
+    let stamp = Timestamp.text(record.startedAt).replacingOccurrences(of: ":", with: "")
     try RecordFile.write(record, to: "\(root)/runs/\(stamp)-\(FileSystem.processID).json")
   }
 

@@ -125,7 +125,7 @@ public enum FieldParser {
       return v
     }
     guard let y = digits(0, 4), let m = digits(5, 2), let d = digits(8, 2), (1...12).contains(m),
-      d >= 1, d <= KaggleDate.daysInMonth(m, y)
+      d >= 1, d <= CivilCalendar.daysInMonth(m, y)
     else { return nil }
     return KaggleDate.day(y, m, d)
   }

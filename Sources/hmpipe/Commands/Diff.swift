@@ -39,6 +39,8 @@ struct Diff: AsyncParsableCommand {
 struct RunComparison {
   struct StageRow {
     var name: String, statusA: String, statusB: String, outputs: String
+    /// Why the stage ran in B (its key changed: "params changed: factors (32 → 16)"), "" when cached.
+    var why: String
     var secondsA: Double?, secondsB: Double?, peakA: Int?, peakB: Int?
   }
   struct FigureRow {
@@ -72,6 +74,7 @@ struct RunComparison {
       stages.append(
         StageRow(
           name: name, statusA: x?.status.rawValue ?? "-", statusB: y?.status.rawValue ?? "-", outputs: outputs,
+          why: y.map { $0.status == .cached ? "" : $0.error ?? $0.reason } ?? "",
           secondsA: x?.seconds, secondsB: y?.seconds, peakA: x?.peakMemoryBytes, peakB: y?.peakMemoryBytes))
       let fa = x?.figures ?? [:], fb = y?.figures ?? [:]
       for figure in Set(fa.keys).union(fb.keys).sorted() where !Self.same(fa[figure], fb[figure]) {
@@ -95,11 +98,11 @@ struct RunComparison {
     out.append("")
     out.append(
       Format.table(
-        [["STAGE", "A", "B", "OUTPUTS", "SECONDS A", "SECONDS B", "Δ", "PEAK A", "PEAK B"]]
+        [["STAGE", "A", "B", "OUTPUTS", "SECONDS A", "SECONDS B", "Δ", "PEAK A", "PEAK B", "WHY B RAN"]]
           + stages.map { s in
             [
               s.name, s.statusA, s.statusB, s.outputs, s.secondsA.map(Format.seconds) ?? "-", s.secondsB.map(Format.seconds) ?? "-",
-              Self.delta(s.secondsA, s.secondsB), s.peakA.map(Format.bytes) ?? "-", s.peakB.map(Format.bytes) ?? "-",
+              Self.delta(s.secondsA, s.secondsB), s.peakA.map(Format.bytes) ?? "-", s.peakB.map(Format.bytes) ?? "-", s.why,
             ]
           }))
     out.append("")
@@ -138,6 +141,7 @@ struct RunComparison {
         stages.map {
           .object([
             "name": .string($0.name), "status_a": .string($0.statusA), "status_b": .string($0.statusB), "outputs": .string($0.outputs),
+            "why": .string($0.why),
             "seconds_a": number($0.secondsA), "seconds_b": number($0.secondsB),
             "peak_a": number($0.peakA.map(Double.init)), "peak_b": number($0.peakB.map(Double.init)),
           ])
