@@ -75,7 +75,8 @@ struct RunComparison {
         StageRow(
           name: name, statusA: x?.status.rawValue ?? "-", statusB: y?.status.rawValue ?? "-", outputs: outputs,
           why: y.map { $0.status == .cached ? "" : $0.error ?? $0.reason } ?? "",
-          secondsA: x?.seconds, secondsB: y?.seconds, peakA: x?.peakMemoryBytes, peakB: y?.peakMemoryBytes))
+          secondsA: x?.seconds, secondsB: y?.seconds, peakA: x.flatMap { $0.status == .ran ? $0.peakMemoryBytes : nil },
+          peakB: y.flatMap { $0.status == .ran ? $0.peakMemoryBytes : nil }))
       let fa = x?.figures ?? [:], fb = y?.figures ?? [:]
       for figure in Set(fa.keys).union(fb.keys).sorted() where !Self.same(fa[figure], fb[figure]) {
         figures.append(FigureRow(stage: name, figure: figure, a: fa[figure], b: fb[figure]))
@@ -98,11 +99,12 @@ struct RunComparison {
     out.append("")
     out.append(
       Format.table(
-        [["STAGE", "A", "B", "OUTPUTS", "SECONDS A", "SECONDS B", "Δ", "PEAK A", "PEAK B", "WHY B RAN"]]
+        [["STAGE", "A", "B", "OUTPUTS", "SECONDS A", "SECONDS B", "Δ", "PEAK A", "PEAK B", "Δ", "WHY B RAN"]]
           + stages.map { s in
             [
               s.name, s.statusA, s.statusB, s.outputs, s.secondsA.map(Format.seconds) ?? "-", s.secondsB.map(Format.seconds) ?? "-",
-              Self.delta(s.secondsA, s.secondsB), s.peakA.map(Format.bytes) ?? "-", s.peakB.map(Format.bytes) ?? "-", s.why,
+              Self.delta(s.secondsA, s.secondsB), s.peakA.map(Format.bytes) ?? "-", s.peakB.map(Format.bytes) ?? "-",
+              Self.delta(s.peakA.map(Double.init), s.peakB.map(Double.init)), s.why,
             ]
           }))
     out.append("")
