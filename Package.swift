@@ -3,7 +3,7 @@ import PackageDescription
 
 /// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
 /// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
-/// hmpipe → Stages → Pipeline → CZstd; Stages → COpenBLAS, CXGBoost (gradient-boosted ranking),
+/// hmpipe → Stages → Pipeline → CZstd, CSpawn (a command stage's process supervisor); Stages → COpenBLAS, CXGBoost (gradient-boosted ranking),
 /// CPrefetch (a header: the prefetch instruction Swift lacks). Linux only: the system layer calls Glibc.
 let package = Package(
   name: "hmpipe",
@@ -26,9 +26,12 @@ let package = Package(
       pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]
     ),
+    // fork/exec of a command stage's program under a supervisor: what must run between fork and
+    // exec cannot be written in Swift.
+    .target(name: "CSpawn"),
     .target(
       name: "Pipeline",
-      dependencies: ["CZstd", .product(name: "Crypto", package: "swift-crypto")]
+      dependencies: ["CZstd", "CSpawn", .product(name: "Crypto", package: "swift-crypto")]
     ),
     .systemLibrary(name: "CPrefetch"),
     .systemLibrary(name: "CXGBoost", providers: [.apt(["libxgboost-dev"])]),

@@ -7,6 +7,6 @@ public enum HMStages {
     AlsTrainStage.self, RankStage.self, FillStage.self, FallbackStage.self, SubmitStage.self, EvaluateStage.self,
     RepurchaseStage.self, ProductVariantsStage.self, AlsCandidatesStage.self, TrendingStage.self, CoPurchaseStage.self,
     MergeCandidatesStage.self,
-    FeaturesStage.self, TrainRankerStage.self, ScoreStage.self,
+    FeaturesStage.self, TrainRankerStage.self, ScoreStage.self, CommandStage.self,
   ])
 }

@@ -5,7 +5,7 @@ import Pipeline
 /// tests stages whose outputs and timing they control.
 public enum ToyStages {
   public static let registry = StageRegistry([
-    ToySource.self, ToyScale.self, ToyClamp.self, ToySum.self, ToyLines.self, ToyFail.self, ToyReport.self,
+    ToySource.self, ToyScale.self, ToyClamp.self, ToySum.self, ToyLines.self, ToyFail.self, ToyReport.self, CommandStage.self,
   ])
 }
 

@@ -55,16 +55,28 @@ public struct PipelineLoader {
     }
     try checkReferences(stages, file: path)
     let ordered = try TopologicalOrder.sort(stages, file: path)
-    var store = document.store ?? (FileSystem.basename(of: directory) == "pipelines" ? "../artifacts" : "artifacts")
+    let projectRoot = Self.projectRoot(of: directory)
+    var store = document.store ?? (projectRoot == directory ? "artifacts" : projectRoot + "/artifacts")
     if case .string(let s) = try substitution.apply(.string(store), at: "store") { store = s }
     let storePath = FileSystem.absolute(store.hasPrefix("/") ? store : directory + "/" + store)
     var spec = PipelineSpec(
       path: absolute, name: document.name ?? FileSystem.basename(of: path), storePath: storePath,
       variables: variables, stages: ordered, inputsHelp: document.inputsHelp)
-    spec.projectRoot = FileSystem.basename(of: directory) == "pipelines" ? FileSystem.dirname(of: directory) : directory
+    spec.projectRoot = projectRoot
     spec.publishOutsideProject = document.publishOutsideProject
     spec.overrides = overrides
     return spec
+  }
+
+  /// The folder above the nearest `pipelines` folder holding `directory` (pipelines/ and
+  /// pipelines/examples/ both belong to the repository above them), else `directory` itself.
+  static func projectRoot(of directory: String) -> String {
+    var folder = directory
+    while folder != "/" && !folder.isEmpty {
+      if FileSystem.basename(of: folder) == "pipelines" { return FileSystem.dirname(of: folder) }
+      folder = FileSystem.dirname(of: folder)
+    }
+    return directory
   }
 
   private func resolveStage(
@@ -129,7 +141,21 @@ public struct PipelineLoader {
     } catch {
       throw PipelineFileError(file: file, path: "\(at).params", message: "\(error)")
     }
+    var definition = definition
     var inputs: [String: InputReference] = [:]
+    if let slots = definition.slotsFromParams {
+      let declared: (outputs: [String], files: [String: String])
+      do { declared = try slots(params) } catch {
+        throw PipelineFileError(file: file, path: "\(at).params", message: "\(error)")
+      }
+      definition.outputs = declared.outputs.sorted()
+      definition.inputs = raw.inputs.keys.sorted().map { InputSlot($0, accepts: .either) }
+      for (name, path) in declared.files.sorted(by: { $0.key < $1.key }) {
+        let slot = "deps.\(name)"
+        definition.inputs.append(InputSlot(slot, accepts: .file))
+        inputs[slot] = .file(FileSystem.absolute(path.hasPrefix("/") ? path : directory + "/" + path))
+      }
+    }
     for (slot, value) in raw.inputs {
       guard let declared = definition.inputs.first(where: { $0.name == slot }) else {
         throw PipelineFileError(

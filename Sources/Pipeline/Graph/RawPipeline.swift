@@ -234,7 +234,12 @@ struct VariableSubstitution {
     }
   }
 
+  /// `${inputs.X}`, `${outputs.X}` and `${deps.X}` name paths a command stage knows only when it
+  /// runs: they are left in place for it.
+  static let runTimePrefixes = ["inputs.", "outputs.", "deps."]
+
   private func lookup(_ name: String, at path: String) throws(PipelineFileError) -> JSONValue {
+    if Self.runTimePrefixes.contains(where: name.hasPrefix) { return .string("${\(name)}") }
     guard let value = variables[name] else {
       throw PipelineFileError(
         file: file, path: path,

@@ -90,12 +90,25 @@ public struct InputSlot: Sendable {
   }
 }
 
+/// A stage kind whose pipeline file declares its outputs, and files whose content enters its key,
+/// in its params; it takes inputs under any slot name (a command stage).
+public protocol SlotsFromParams: Stage {
+  /// The output names the params declare.
+  static func outputs(_ params: Params) -> [String]
+  /// Files read by the stage but not named as inputs (a script), by slot name: path as written in
+  /// the pipeline file (relative to its folder).
+  static func fileInputs(_ params: Params) -> [String: String]
+}
+
 /// A stage kind with its types erased, as the registry and runner hold it.
 public struct StageDefinition: Sendable {
   public let kind: String
   public let version: Int
-  public let inputs: [InputSlot]
-  public let outputs: [String]
+  /// For a `SlotsFromParams` kind, the slots of one stage (set by the pipeline loader).
+  public internal(set) var inputs: [InputSlot]
+  public internal(set) var outputs: [String]
+  /// For a `SlotsFromParams` kind: its declared outputs and extra file inputs, from resolved params.
+  let slotsFromParams: (@Sendable (JSONValue) throws -> (outputs: [String], files: [String: String]))?
   /// The default params as JSON (also the set of known param names).
   public let defaults: [String: JSONValue]
   /// Decodes and validates params merged over the defaults; returns their canonical JSON.
@@ -121,8 +134,20 @@ public struct StageDefinition: Sendable {
     }
     execute = { json, context in try S.run(try json.decode(S.Params.self), context) }
     headline = { S.headline($0) }
+    if let declaring = S.self as? any SlotsFromParams.Type {
+      slotsFromParams = { json in try Self.slots(declaring, json) }
+    } else {
+      slotsFromParams = nil
+    }
     charts = { S.charts($0) }
     keyFigures = { S.keyFigures($0) }
+  }
+}
+
+extension StageDefinition {
+  fileprivate static func slots<S: SlotsFromParams>(_: S.Type, _ json: JSONValue) throws -> (outputs: [String], files: [String: String]) {
+    let params = try json.decode(S.Params.self)
+    return (S.outputs(params), S.fileInputs(params))
   }
 }
 

@@ -137,6 +137,17 @@ public final class StageContext: Sendable {
 
   var outputs: [String: Manifest] { written.withLock { $0 } }
 
+  /// Every input's path: an artifact's store object, a file input's file (for a command stage's
+  /// program, which reads them itself).
+  func inputPaths() -> [String: String] {
+    inputIDs.mapValues { store.objectPath($0) }.merging(inputFiles) { a, _ in a }
+  }
+
+  /// Moves a damaged artifact input out of the store, so its producer runs again next time.
+  func quarantineInput(_ slot: String) {
+    if let id = inputIDs[slot] { store.quarantine(id) }
+  }
+
   /// A new empty folder inside the store for the stage's temporary files; removed when the stage
   /// ends, whatever happens (and by the next run if the process dies).
   public func scratchDirectory() throws -> String {
