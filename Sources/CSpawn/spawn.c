@@ -38,10 +38,10 @@ static void run_command(const char *const argv[], const char *const envp[]) {
 /* The supervisor: dies with hmpipe (SIGTERM on its death), and then takes the command's whole
    process group with it; when the command ends, whatever it left running in its group goes too. */
 static void supervise(pid_t parent, const char *const argv[], const char *const envp[], const char *cwd, int out_fd, int err_fd) {
-  sigset_t term, previous;
+  sigset_t term;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
-  sigprocmask(SIG_BLOCK, &term, &previous);
+  sigprocmask(SIG_BLOCK, &term, NULL);
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_handler = kill_command_and_exit;
@@ -56,7 +56,9 @@ static void supervise(pid_t parent, const char *const argv[], const char *const 
   if (child == 0) run_command(argv, envp);
   setpgid(child, child);
   command_group = child;
-  sigprocmask(SIG_SETMASK, &previous, NULL);
+  /* Unblocked whatever the forking thread had blocked: this is how the supervisor hears of
+     hmpipe's death and of a stop. */
+  sigprocmask(SIG_UNBLOCK, &term, NULL);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
   sigprocmask(SIG_BLOCK, &term, NULL);

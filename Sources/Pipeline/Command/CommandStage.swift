@@ -4,7 +4,7 @@ import Foundation
 /// gives its argv in `run` (a shell only with `"shell": true`), its `outputs` (`"table"`: an
 /// hmpipe artifact the program writes, with the Python package's `hmpipe.write_table`; `"file"`:
 /// any bytes), `deps` (scripts and other files whose content enters the key, without being
-/// inputs), `env` (variables passed through; their values enter the key) and `timeout` (seconds,
+/// inputs), `env` (variables passed through; their values enter the key) and `timeout` (whole seconds,
 /// 0: none); its inputs are named freely. In `run`, `${inputs.NAME}`, `${outputs.NAME}` and
 /// `${deps.NAME}` become paths: an artifact input is the store's object itself (the Python package
 /// reads it), a file input the file.
@@ -36,7 +36,7 @@ public struct CommandStage: SlotsFromParams {
     public var outputs: [String: OutputKind] = [:]
     public var deps: [String: String] = [:]
     public var env: [String] = []
-    public var timeout = 0.0
+    public var timeout = 0
     /// The values of the `env` names when the pipeline was loaded: they enter the key.
     public var env_values: [String: String] = [:]
     public init() {}
@@ -50,7 +50,7 @@ public struct CommandStage: SlotsFromParams {
       outputs = try c.decodeIfPresent([String: OutputKind].self, forKey: .outputs) ?? [:]
       deps = try c.decodeIfPresent([String: String].self, forKey: .deps) ?? [:]
       env = try c.decodeIfPresent([String].self, forKey: .env) ?? []
-      timeout = try c.decodeIfPresent(Double.self, forKey: .timeout) ?? 0
+      timeout = try c.decodeIfPresent(Int.self, forKey: .timeout) ?? 0
       let environment = ProcessInfo.processInfo.environment
       env_values = Dictionary(uniqueKeysWithValues: env.compactMap { name in environment[name].map { (name, $0) } })
     }
@@ -89,7 +89,7 @@ public struct CommandStage: SlotsFromParams {
     environment.merge(p.env_values) { _, mine in mine }
     let inputStamps = try context.inputPaths().mapValues { try FileSystem.stamp($0) }
     let process = ChildProcess(
-      arguments: p.shell ? ["/bin/sh", "-c", argv[0]] : argv, environment: environment, directory: work, timeout: p.timeout)
+      arguments: p.shell ? ["/bin/sh", "-c", argv[0]] : argv, environment: environment, directory: work, timeout: Double(p.timeout))
     let outcome = try process.run(cancellation: context.cancellation) { stream, line in
       context.log(stream == .stderr ? "stderr: " + line : line)
     }
@@ -97,7 +97,7 @@ public struct CommandStage: SlotsFromParams {
     if outcome.cancelled { throw CancelledError() }
     guard !outcome.timedOut, outcome.status == 0 else {
       throw CommandFailure(
-        stage: context.stage, program: argv[0], status: outcome.status, timedOut: outcome.timedOut ? p.timeout : nil,
+        stage: context.stage, program: argv[0], status: outcome.status, timedOut: outcome.timedOut ? Double(p.timeout) : nil,
         stderr: outcome.stderrTail)
     }
     for (name, kind) in p.outputs.sorted(by: { $0.key < $1.key }) {

@@ -1,0 +1,121 @@
+import Foundation
+import Pipeline
+import Testing
+
+@testable import pipeline_toy
+
+/// The `command` stage kind: a program (here `sh`) as a cached stage with all of hmpipe's
+/// guarantees: cache, deps in the key, early cutoff, nothing kept from a failure, no stray process.
+@Suite struct CommandStageTests {
+  /// `make` writes its dep script's output; `copy` copies make's file (downstream, for cutoff).
+  static func pipeline(_ make: String, extra: String = "") -> String {
+    """
+    {"name": "cmd", "store": "store",
+     "stages": [
+      {"name": "make", "kind": "command",
+       "params": {"run": ["sh", "${deps.script}", "${outputs.out}"], "deps": {"script": "make.sh"}, "outputs": {"out": "file"}\(extra)}},
+      {"name": "copy", "kind": "command", "inputs": {"text": "make.out"},
+       "params": {"run": ["sh", "-c", "cp \\"$0\\" \\"$1\\"", "${inputs.text}", "${outputs.copy}"], "outputs": {"copy": "file"}}}
+     ]}
+    """
+  }
+
+  static func objects(_ dir: TemporaryDirectory) -> [ArtifactID] { (try? Store(root: dir.path + "/store").allObjects()) ?? [] }
+
+  @Test func cachedOnTheSecondRunRerunByADepAndCutOffByAnIdenticalOutput() async throws {
+    let dir = TemporaryDirectory()
+    dir.write("make.sh", "echo one > \"$1\"\n")
+    let path = dir.write("p.json", Self.pipeline(""))
+    let first = try await runToy(path)
+    #expect(statuses(first) == ["make": .ran, "copy": .ran], "\(first.stages.map { $0.error ?? "" })")
+    #expect(statuses(try await runToy(path)) == ["make": .cached, "copy": .cached])
+    // A comment changes the script, not what it writes: make reruns, copy is cut off.
+    dir.write("make.sh", "# a comment\necho one > \"$1\"\n")
+    let edited = try await runToy(path)
+    #expect(statuses(edited) == ["make": .ran, "copy": .cached])
+    #expect(edited.stages[0].reason == "input changed: deps.script")
+    dir.write("make.sh", "echo two > \"$1\"\n")
+    #expect(statuses(try await runToy(path)) == ["make": .ran, "copy": .ran])
+  }
+
+  @Test func aFailedCommandKeepsNothingAndSaysWhy() async throws {
+    for (script, message) in [
+      ("echo bad input >&2; exit 3", "exited with status 3; its last stderr lines: bad input"),
+      ("echo fine", "did not write it"),
+    ] {
+      let dir = TemporaryDirectory()
+      dir.write("make.sh", script + "\n")
+      let path = dir.write("p.json", Self.pipeline(""))
+      let record = try await runToy(path)
+      #expect(statuses(record) == ["make": .failed, "copy": .skipped])
+      #expect(record.stages[0].error?.contains(message) == true, "\(record.stages[0].error ?? "")")
+      #expect(Self.objects(dir).isEmpty, "no object")
+      #expect(try Store(root: dir.path + "/store").allCacheKeys().isEmpty, "no cache entry")
+      #expect((try FileSystem.list(dir.path + "/store/tmp")).isEmpty, "the working folder is gone")
+    }
+  }
+
+  @Test func aTimeoutKillsTheWholeProcessGroup() async throws {
+    let dir = TemporaryDirectory()
+    // The script starts a background sleeper, records its pid, and waits.
+    dir.write("make.sh", "sleep 60 & echo $! > \(dir.path)/sleeper.pid; wait\n")
+    let path = dir.write("p.json", Self.pipeline("", extra: ", \"timeout\": 1"))
+    let record = try await runToy(path)
+    #expect(record.stages[0].error?.contains("was stopped after its timeout of 1.00s") == true, "\(record.stages[0].error ?? "")")
+    let sleeper = try #require(Int32(contents(dir.path + "/sleeper.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
+    #expect(waitUntil(seconds: 5) { kill(sleeper, 0) != 0 }, "the background process is killed with its group")
+    #expect(Self.objects(dir).isEmpty)
+  }
+
+  @Test func killingHmpipeMidCommandLeavesNoProcessNoObjectNoEntry() throws {
+    let dir = TemporaryDirectory()
+    dir.write("make.sh", "sleep 60 & echo $! > \(dir.path)/sleeper.pid; echo $$ > \(dir.path)/shell.pid; wait\n")
+    let path = dir.write("p.json", Self.pipeline(""))
+    let toy = try startToy(["run", path], in: dir.path, tag: "run")
+    #expect(waitUntil(seconds: 20) { !contents(dir.path + "/sleeper.pid").isEmpty && !contents(dir.path + "/shell.pid").isEmpty })
+    kill(toy.processIdentifier, SIGKILL)
+    toy.waitUntilExit()
+    for file in ["sleeper.pid", "shell.pid"] {
+      let pid = try #require(Int32(contents(dir.path + "/" + file).trimmingCharacters(in: .whitespacesAndNewlines)))
+      #expect(waitUntil(seconds: 5) { kill(pid, 0) != 0 }, "\(file): still running after hmpipe was killed")
+    }
+    #expect(Self.objects(dir).isEmpty)
+    #expect(try Store(root: dir.path + "/store").allCacheKeys().isEmpty)
+  }
+
+  @Test func onlyDeclaredOutputsAreKeptAndInputsAreReadOnly() async throws {
+    let dir = TemporaryDirectory()
+    dir.write("make.sh", "echo extra > stray.txt; mkdir -p junk; echo x > junk/y; echo kept > \"$1\"\n")
+    let path = dir.write("p.json", Self.pipeline(""))
+    let record = try await runToy(path)
+    #expect(statuses(record) == ["make": .ran, "copy": .ran])
+    let made = try #require(record.stages[0].outputs["out"])
+    #expect(Self.objects(dir).count == 2, "make's and copy's outputs; the stray files are not kept")
+    #expect((try FileSystem.list(dir.path + "/store/tmp")).isEmpty)
+
+    // A command that writes into its input fails, and the damaged object leaves the store.
+    let vandal = dir.write(
+      "vandal.json",
+      Self.pipeline("").replacingOccurrences(of: "cp \\\"$0\\\" \\\"$1\\\"", with: "echo more >> \\\"$0\\\"; cp \\\"$0\\\" \\\"$1\\\""))
+    let damaged = try await runToy(vandal)
+    #expect(statuses(damaged)["copy"] == .failed)
+    #expect(damaged.stages[1].error?.contains("changed this input in place") == true, "\(damaged.stages[1].error ?? "")")
+    #expect(!Self.objects(dir).contains(made), "the changed object was quarantined")
+  }
+
+  @Test func badDeclarationsAreOneSentenceNamingTheParam() throws {
+    let dir = TemporaryDirectory()
+    for (params, message) in [
+      (#"{"outputs": {"o": "file"}}"#, "params.run: must name the program"),
+      (#"{"run": ["true"]}"#, "params.outputs: must declare at least one output"),
+      (#"{"run": ["true"], "outputs": {"o": "parquet"}}"#, #"must be "table" or "file", not "parquet""#),
+      (#"{"run": ["x ${inputs.nope}"], "outputs": {"o": "file"}, "timeout": -1}"#, "params.timeout: must be 0 (none) or a number of seconds"),
+    ] {
+      let path = dir.write("bad.json", #"{"name": "b", "store": "store", "stages": [{"name": "c", "kind": "command", "params": \#(params)}]}"#)
+      #expect(throws: PipelineFileError.self) { try PipelineLoader(registry: ToyStages.registry).load(path) }
+      do { _ = try PipelineLoader(registry: ToyStages.registry).load(path) } catch {
+        #expect("\(error)".contains(message), "\(error)")
+      }
+    }
+  }
+}
