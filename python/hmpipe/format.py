@@ -183,11 +183,12 @@ def _column(name, values):
     return f"list<{kind}>", [("values", kind, element), ("offsets", "u64", _offsets([len(a) for a in arrays]))]
 
 
-def write_table(path, columns, metadata=None, level=3):
+def write_table(path, columns, metadata=None, null_sentinels=None, level=3):
     """Writes a table artifact to `path`: `columns` is a dict of name → values (a numpy array; a list
     of str; a list column as a list of arrays, or as a tuple (offsets, values) of numpy arrays in CSR
-    form: row r is values[offsets[r]:offsets[r + 1]]) or a pandas / polars DataFrame. Returns its
-    content id.
+    form: row r is values[offsets[r]:offsets[r + 1]]) or a pandas / polars DataFrame.
+    `null_sentinels` names, per integer column, the value that means null (masked entries of a
+    numpy masked array are written as it). Returns the content id.
     The file is written beside `path` and renamed into place, so a crash never leaves half a table."""
     if hasattr(columns, "columns") and not isinstance(columns, dict):
         frame = columns
@@ -200,12 +201,17 @@ def write_table(path, columns, metadata=None, level=3):
     with open(temporary, "wb") as f:
         f.write(MAGIC)
         for name, values in columns.items():
+            sentinel = (null_sentinels or {}).get(name)
+            if isinstance(values, np.ma.MaskedArray):
+                if sentinel is None and np.ma.is_masked(values):
+                    raise ArtifactError(f"column '{name}' has nulls: name the value that stands for them in null_sentinels")
+                values = values.filled(sentinel) if sentinel is not None else np.ma.getdata(values)
             kind, buffers = _column(name, values)
             count = len(buffers[-1][2]) - 1 if len(buffers) == 2 else len(buffers[0][2])
             if rows is not None and count != rows:
                 raise ArtifactError(f"column '{name}' has {count} rows, the columns before it {rows}")
             rows = count
-            entry = {"name": name, "type": kind, "nullSentinel": None, "buffers": []}
+            entry = {"name": name, "type": kind, "nullSentinel": None if sentinel is None else int(sentinel), "buffers": []}
             for role, element, array in buffers:
                 data, chunks = array.tobytes(), []
                 for start in range(0, len(data), CHUNK_BYTES):
