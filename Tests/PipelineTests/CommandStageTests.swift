@@ -109,9 +109,13 @@ import Testing
       (#"{"outputs": {"o": "file"}}"#, "params.run: must name the program"),
       (#"{"run": ["true"]}"#, "params.outputs: must declare at least one output"),
       (#"{"run": ["true"], "outputs": {"o": "parquet"}}"#, #"must be "table" or "file", not "parquet""#),
-      (#"{"run": ["x ${inputs.nope}"], "outputs": {"o": "file"}, "timeout": -1}"#, "params.timeout: must be 0 (none) or a number of seconds"),
+      (
+        #"{"run": ["x ${inputs.nope}"], "outputs": {"o": "file"}, "timeout": -1}"#,
+        "params.timeout: must be 0 (none) or a number of seconds"
+      ),
     ] {
-      let path = dir.write("bad.json", #"{"name": "b", "store": "store", "stages": [{"name": "c", "kind": "command", "params": \#(params)}]}"#)
+      let path = dir.write(
+        "bad.json", #"{"name": "b", "store": "store", "stages": [{"name": "c", "kind": "command", "params": \#(params)}]}"#)
       #expect(throws: PipelineFileError.self) { try PipelineLoader(registry: ToyStages.registry).load(path) }
       do { _ = try PipelineLoader(registry: ToyStages.registry).load(path) } catch {
         #expect("\(error)".contains(message), "\(error)")

@@ -56,7 +56,9 @@ import Testing
       """)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", dir.path + "/roundtrip.py", store.objectPath(manifest.id), dir.path + "/python.hma", Self.packageFolder]
+    process.arguments = [
+      "python3", dir.path + "/roundtrip.py", store.objectPath(manifest.id), dir.path + "/python.hma", Self.packageFolder,
+    ]
     let out = Pipe()
     process.standardOutput = out
     try process.run()

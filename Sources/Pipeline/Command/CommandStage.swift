@@ -68,7 +68,11 @@ public struct CommandStage: SlotsFromParams {
   }
 
   static func isName(_ s: String) -> Bool {
-    !s.isEmpty && s.utf8.allSatisfy { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) }
+    !s.isEmpty
+      && s.utf8.allSatisfy {
+        $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5a).contains($0)
+          || (0x61...0x7a).contains($0)
+      }
   }
 
   public static func outputs(_ params: Params) -> [String] { params.outputs.keys.sorted() }
@@ -85,7 +89,9 @@ public struct CommandStage: SlotsFromParams {
     }
     for name in p.outputs.keys { paths["outputs.\(name)"] = outputFolder + "/" + name }
     let argv = try p.run.map { try CommandLineTemplate.expand($0, paths: paths, stage: context.stage) }
-    var environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "TMPDIR": work]
+    var environment = [
+      "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "TMPDIR": work,
+    ]
     environment.merge(p.env_values) { _, mine in mine }
     let inputStamps = try context.inputPaths().mapValues { try FileSystem.stamp($0) }
     let process = ChildProcess(
@@ -108,7 +114,8 @@ public struct CommandStage: SlotsFromParams {
   /// Reads a declared output from where the program wrote it and writes it to the store.
   static func commit(_ name: String, _ kind: OutputKind, from path: String, _ context: StageContext) throws {
     guard FileSystem.exists(path) else {
-      throw CommandOutputError(stage: context.stage, output: name, problem: "the program exited 0 but did not write it (expected at ${outputs.\(name)})")
+      throw CommandOutputError(
+        stage: context.stage, output: name, problem: "the program exited 0 but did not write it (expected at ${outputs.\(name)})")
     }
     switch kind {
     case .file:
@@ -150,7 +157,8 @@ enum CommandLineTemplate {
       guard let path = paths[name] else {
         throw CommandOutputError(
           stage: stage, output: name,
-          problem: "is named in run but is not an input, output or dep of the stage (it has: \(paths.keys.sorted().joined(separator: ", ")))")
+          problem:
+            "is named in run but is not an input, output or dep of the stage (it has: \(paths.keys.sorted().joined(separator: ", ")))")
       }
       out += rest[..<open.lowerBound] + path
       rest = rest[rest.index(after: close)...]
