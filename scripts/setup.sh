@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hmpipe needs on a fresh Debian machine: the C libraries it links (zstd, OpenBLAS, XGBoost),
 # pkg-config to find them, and the Python modules one test uses to read artifacts as the docs show.
-# With --tests, also what the tests use: chromium, the headless browser that renders `hmpipe report`.
+# With --tests, also what the tests use: chromium, the headless browser that renders `hmpipe report`,
+# and the repository's Python package installed with pip (as its docs say).
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 
@@ -17,6 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import hmpipe" >/dev/null 2>&1; then
+  echo "setup: installing the repository's Python package (pip install ./python), which the tests use" >&2
+  python3 -m pip install -q "$(dirname "$0")/../python" 2>&1 | grep -v -i "warning: running pip as" || true
 fi
 
 if ! python3 -c "import numpy, zstandard" >/dev/null 2>&1; then
