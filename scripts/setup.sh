@@ -20,9 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ "${1:-}" = "--tests" ] && ! python3 -c "import hmpipe" >/dev/null 2>&1; then
-  echo "setup: installing the repository's Python package (pip install ./python), which the tests use" >&2
-  python3 -m pip install -q "$(dirname "$0")/../python" 2>&1 | grep -v -i "warning: running pip as" || true
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import hmpipe, pandas, polars" >/dev/null 2>&1; then
+  echo "setup: installing the repository's Python package with its optional pandas and polars (pip install './python[pandas,polars]'), which the tests use" >&2
+  python3 -m pip install -q "$(dirname "$0")/../python[pandas,polars]" 2>&1 | grep -v -i "warning: running pip as" || true
 fi
 
 if ! python3 -c "import numpy, zstandard" >/dev/null 2>&1; then

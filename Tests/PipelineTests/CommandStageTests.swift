@@ -49,6 +49,7 @@ import Testing
       let record = try await runToy(path)
       #expect(statuses(record) == ["make": .failed, "copy": .skipped])
       #expect(record.stages[0].error?.contains(message) == true, "\(record.stages[0].error ?? "")")
+      #expect(record.stages[0].log?.contains(script.hasPrefix("echo bad") ? "stderr: bad input" : "fine") == true, "kept in the run record")
       #expect(Self.objects(dir).isEmpty, "no object")
       #expect(try Store(root: dir.path + "/store").allCacheKeys().isEmpty, "no cache entry")
       #expect((try FileSystem.list(dir.path + "/store/tmp")).isEmpty, "the working folder is gone")
@@ -64,6 +65,23 @@ import Testing
     #expect(record.stages[0].error?.contains("was stopped after its timeout of 1.00s") == true, "\(record.stages[0].error ?? "")")
     let sleeper = try #require(Int32(contents(dir.path + "/sleeper.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
     #expect(waitUntil(seconds: 5) { kill(sleeper, 0) != 0 }, "the background process is killed with its group")
+    #expect(Self.objects(dir).isEmpty)
+  }
+
+  @Test func interruptionStopsTheCommandAndKeepsNothing() async throws {
+    let dir = TemporaryDirectory()
+    dir.write("make.sh", "sleep 60 & echo $! > \(dir.path)/sleeper.pid; wait\n")
+    let path = dir.write("p.json", Self.pipeline(""))
+    let spec = try PipelineLoader(registry: ToyStages.registry).load(path)
+    let cancellation = CancellationFlag()
+    let runner = Runner(spec: spec, store: try Store(root: spec.storePath), options: RunOptions(jobs: 2), cancellation: cancellation)
+    async let finished = runner.run()
+    #expect(waitUntil(seconds: 20) { !contents(dir.path + "/sleeper.pid").isEmpty })
+    cancellation.cancel()
+    let record = try await finished
+    #expect(record.stages[0].status == .failed && record.stages[0].error == CancelledError().description)
+    let sleeper = try #require(Int32(contents(dir.path + "/sleeper.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
+    #expect(waitUntil(seconds: 5) { kill(sleeper, 0) != 0 }, "Ctrl-C kills the command's group")
     #expect(Self.objects(dir).isEmpty)
   }
 

@@ -126,6 +126,51 @@ import Testing
     #expect(head.contains("customer_id") && !head.contains("id_word0") && customers.contains("ACTIVE"), "\(customers)")
   }
 
+  /// The Python package reads the demo's artifacts into pandas and polars by stage name: nulls
+  /// where the Swift reader counts them, ids, names and dates decoded.
+  @Test func pythonPackageReadsArtifactsIntoPandasAndPolars() throws {
+    let (dir, demo) = try Self.demoRuns.get()
+    let store = try Store(root: dir.path + "/store")
+    let ingest = try #require(store.head(pipeline: Digest.of(demo), stage: "ingest"))
+    let customers = try store.reader(try #require(ingest.outputs["customers"]?.id)).table()
+    let nulls = { (name: String) in ColumnStatistics(try! customers.column(name)).nulls }
+    let script = """
+      import json, sys
+      sys.path.insert(0, sys.argv[1])
+      import hmpipe
+      pipeline, store = sys.argv[2], sys.argv[3]
+      pd = hmpipe.read_pandas(pipeline, "ingest.customers", store=store)
+      pl = hmpipe.read_polars(pipeline, "ingest.customers", store=store)
+      tx = hmpipe.read_pandas(pipeline, "ingest.transactions", store=store)
+      pr = hmpipe.read_polars(pipeline, "fallback.predictions", store=store)
+      print(json.dumps({
+          "pandas_nulls": {c: int(pd[c].isna().sum()) for c in ["age", "FN"]},
+          "polars_nulls": {c: pl[c].null_count() for c in ["age", "FN"]},
+          "columns": list(pd.columns), "status": sorted(set(pl["club_member_status"].drop_nulls().to_list())),
+          "first_date": str(tx["date"].iloc[0].date()), "date_dtype": str(tx["date"].dtype),
+          "prediction_columns": pr.columns, "first_article": pr["articles"][0][0]}))
+      """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script, ExamplePipelineTests.repository + "/python", demo, dir.path + "/store"]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "needs pandas and polars: scripts/setup.sh --tests installs them")
+    let facts = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+    for library in ["pandas_nulls", "polars_nulls"] {
+      #expect(facts[library] as? [String: Int] == ["age": nulls("age"), "FN": nulls("FN")], "\(library)")
+    }
+    #expect((facts["columns"] as? [String])?.first == "customer_id" && nulls("age") > 0)
+    let status = try #require(facts["status"] as? [String])
+    #expect(!status.isEmpty && Set(status).isSubset(of: ["ACTIVE", "LEFT CLUB", "PRE-CREATE"]), "names, not codes: \(status)")
+    #expect(facts["first_date"] as? String == "2018-09-20" && (facts["date_dtype"] as? String)?.hasPrefix("datetime64") == true)
+    #expect(facts["prediction_columns"] as? [String] == ["customer_id", "articles", "sources"])
+    #expect((facts["first_article"] as? String)?.count == 10)
+  }
+
   /// Debian's chromium, headless, prints the DOM after layout; a script appended to a copy of the
   /// page measures each drawing first.
   static func render(_ html: String, width: Int, in dir: TemporaryDirectory) throws -> String {

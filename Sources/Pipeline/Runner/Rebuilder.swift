@@ -107,6 +107,7 @@ struct Rebuilder: Sendable {
     } catch {
       var outcome = failure(stage, reason: reason, error: error, started: started)
       outcome.damagedInputs = context.damagedInputs
+      outcome.record.log = context.logLines.isEmpty ? nil : context.logLines
       return outcome
     }
     let entry = CacheEntry(
@@ -124,9 +125,9 @@ struct Rebuilder: Sendable {
     } catch {
       return failure(stage, reason: reason, error: error, started: started)
     }
-    return StageOutcome(
-      record: record(stage, .ran, reason: reason, entry: entry, seconds: entry.seconds, started: started),
-      outputs: entry.outputs.mapValues(\.id))
+    var ran = record(stage, .ran, reason: reason, entry: entry, seconds: entry.seconds, started: started)
+    ran.log = context.logLines.isEmpty ? nil : context.logLines
+    return StageOutcome(record: ran, outputs: entry.outputs.mapValues(\.id))
   }
 
   private func record(

@@ -31,6 +31,7 @@ public final class StageContext: Sendable {
   private let damaged = Mutex<[ArtifactID]>([])
   private let lastProgress = Mutex<Double>(0)
   private let scratch = Mutex<[String]>([])
+  private let logged = Mutex<[String]>([])
 
   init(
     stage: String, store: Store, inputIDs: [String: ArtifactID], inputFiles: [String: String],
@@ -175,7 +176,19 @@ public final class StageContext: Sendable {
   }
 
   /// A line for the user, shown beside the stage's progress.
-  public func log(_ message: String) { emit(.stageMessage(stage: stage, message: message)) }
+  public func log(_ message: String) {
+    logged.withLock { lines in
+      lines.append(contentsOf: message.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+      if lines.count > Self.keptLogLines { lines.removeFirst(lines.count - Self.keptLogLines) }
+    }
+    emit(.stageMessage(stage: stage, message: message))
+  }
+
+  /// How many of a stage's last log lines its run record keeps.
+  static let keptLogLines = 200
+
+  /// The stage's last log lines (a command's stdout and stderr among them), for its run record.
+  var logLines: [String] { logged.withLock { $0 } }
 
   /// A line for the user about something that went wrong but does not stop the stage.
   public func warn(_ message: String) { log("warning: " + message) }

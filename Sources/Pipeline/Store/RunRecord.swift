@@ -21,6 +21,8 @@ public struct RunRecord: Codable, Sendable {
     public var error: String?
     /// When the stage started (or was found cached), for the report's timeline.
     public var startedAt: Date? = nil
+    /// The last lines the stage logged when it ran (a command stage's stdout and stderr among them).
+    public var log: [String]? = nil
 
     public init(
       name: String, status: Status, reason: String, seconds: Double, rows: Int = 0, rawBytes: Int = 0, storedBytes: Int = 0,
