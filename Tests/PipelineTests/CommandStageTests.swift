@@ -111,14 +111,52 @@ import Testing
     #expect(Self.objects(dir).count == 2, "make's and copy's outputs; the stray files are not kept")
     #expect((try FileSystem.list(dir.path + "/store/tmp")).isEmpty)
 
-    // A command that writes into its input fails, and the damaged object leaves the store.
+    // A downstream command gets a file artifact as its bytes under its name, not the object.
+    #expect(
+      String(
+        decoding: try Store(root: dir.path + "/store").reader(try #require(record.stages[1].outputs["copy"])).table()
+          .column("bytes").values(UInt8.self), as: UTF8.self) == "kept\n")
+
+    // A command that writes into a table input (the store's object) fails, and the damaged object
+    // leaves the store.
     let vandal = dir.write(
       "vandal.json",
-      Self.pipeline("").replacingOccurrences(of: "cp \\\"$0\\\" \\\"$1\\\"", with: "echo more >> \\\"$0\\\"; cp \\\"$0\\\" \\\"$1\\\""))
+      """
+      {"name": "vandal", "store": "store", "stages": [
+        {"name": "source", "kind": "toy-source", "params": {"count": 10}},
+        {"name": "scribble", "kind": "command", "inputs": {"numbers": "source.numbers"},
+         "params": {"run": ["sh", "-c", "echo more >> \\"$0\\"; : > \\"$1\\"", "${inputs.numbers}", "${outputs.o}"], "outputs": {"o": "file"}}}]}
+      """)
     let damaged = try await runToy(vandal)
-    #expect(statuses(damaged)["copy"] == .failed)
+    #expect(statuses(damaged)["scribble"] == .failed)
     #expect(damaged.stages[1].error?.contains("changed this input in place") == true, "\(damaged.stages[1].error ?? "")")
-    #expect(!Self.objects(dir).contains(made), "the changed object was quarantined")
+    let source = try #require(damaged.stages[0].outputs["numbers"])
+    #expect(!Self.objects(dir).contains(source), "the changed object was quarantined")
+    #expect(statuses(try await runToy(vandal))["source"] == .ran, "and its producer runs again")
+    _ = made
+  }
+
+  /// A folder output is a tar archive of exactly its files, the same bytes whenever the files are
+  /// the same, handed to a downstream command as a `.tar` that `tar` unpacks.
+  @Test func aFolderOutputIsADeterministicTarArchive() async throws {
+    let dir = TemporaryDirectory()
+    let pipeline = #"""
+      {"name": "folder", "store": "store", "stages": [
+        {"name": "make", "kind": "command",
+         "params": {"run": ["sh", "-c", "mkdir -p \"$0/b\" && echo one > \"$0/b/c.txt\" && printf two > \"$0/a.txt\" && sleep $1", "${outputs.dir}", "SLEEP"],
+                    "outputs": {"dir": "folder"}}},
+        {"name": "unpack", "kind": "command", "inputs": {"dir": "make.dir"},
+         "params": {"run": ["sh", "-c", "tar -xf \"$0\" && cat a.txt b/c.txt > \"$1\" && tar -tf \"$0\" >> \"$1\"", "${inputs.dir}", "${outputs.listing}"],
+                    "outputs": {"listing": "file"}}}]}
+      """#
+    let first = try await runToy(dir.write("p.json", pipeline.replacingOccurrences(of: "SLEEP", with: "0")))
+    #expect(statuses(first) == ["make": .ran, "unpack": .ran], "\(first.stages.map { $0.error ?? "" })")
+    let listing = try Store(root: dir.path + "/store").reader(try #require(first.stages[1].outputs["listing"])).table()
+    #expect(String(decoding: try listing.column("bytes").values(UInt8.self), as: UTF8.self) == "twoone\na.txt\nb/\nb/c.txt\n")
+    // Written again a second later (other file times): the same archive, so unpack is cut off.
+    let second = try await runToy(dir.write("p.json", pipeline.replacingOccurrences(of: "SLEEP", with: "1")))
+    #expect(statuses(second) == ["make": .ran, "unpack": .cached])
+    #expect(second.stages[0].outputs == first.stages[0].outputs)
   }
 
   @Test func badDeclarationsAreOneSentenceNamingTheParam() throws {
@@ -126,7 +164,7 @@ import Testing
     for (params, message) in [
       (#"{"outputs": {"o": "file"}}"#, "params.run: must name the program"),
       (#"{"run": ["true"]}"#, "params.outputs: must declare at least one output"),
-      (#"{"run": ["true"], "outputs": {"o": "parquet"}}"#, #"must be "table" or "file", not "parquet""#),
+      (#"{"run": ["true"], "outputs": {"o": "parquet"}}"#, #"must be "table", "file" or "folder", not "parquet""#),
       (
         #"{"run": ["x ${inputs.nope}"], "outputs": {"o": "file"}, "timeout": -1}"#,
         "params.timeout: must be 0 (none) or a number of seconds"

@@ -3,11 +3,12 @@ import Foundation
 /// command: any program as a cached stage (DVC's `cmd`, Snakemake's `shell:`). The pipeline file
 /// gives its argv in `run` (a shell only with `"shell": true`), its `outputs` (`"table"`: an
 /// hmpipe artifact the program writes, with the Python package's `hmpipe.write_table`; `"file"`:
-/// any bytes), `deps` (scripts and other files whose content enters the key, without being
+/// any bytes; `"folder"`: a folder, stored as a tar archive), `deps` (scripts and other files whose content enters the key, without being
 /// inputs), `env` (variables passed through; their values enter the key) and `timeout` (whole seconds,
 /// 0: none); its inputs are named freely. In `run`, `${inputs.NAME}`, `${outputs.NAME}` and
-/// `${deps.NAME}` become paths: an artifact input is the store's object itself (the Python package
-/// reads it), a file input the file.
+/// `${deps.NAME}` become paths: a table input is the store's object itself (the Python package
+/// reads it), a file artifact a copy of its bytes under its file name (a folder output's `.tar`),
+/// a `file:` input the file.
 ///
 /// The program runs in a fresh temporary folder (its working directory) with only `PATH`, `HOME`,
 /// `LANG`, `TMPDIR` (the folder) and the `env` names set, in a process group of its own under a
@@ -28,6 +29,8 @@ public struct CommandStage: SlotsFromParams {
   public enum OutputKind: String, ParamChoice {
     case table
     case file
+    /// A folder, stored as a tar archive of its files (sorted, without times or owners).
+    case folder
   }
 
   public struct Params: StageParams {
@@ -83,23 +86,22 @@ public struct CommandStage: SlotsFromParams {
     let outputFolder = work + "/outputs", home = work + "/home"
     try FileSystem.makeDirectories(outputFolder)
     try FileSystem.makeDirectories(home)
+    let inputs = try programInputs(context, folder: work + "/inputs")
     var paths: [String: String] = [:]
-    for (slot, path) in context.inputPaths() {
-      paths[slot.hasPrefix("deps.") ? slot : "inputs.\(slot)"] = path
-    }
+    for (slot, path) in inputs { paths[slot.hasPrefix("deps.") ? slot : "inputs.\(slot)"] = path }
     for name in p.outputs.keys { paths["outputs.\(name)"] = outputFolder + "/" + name }
     let argv = try p.run.map { try CommandLineTemplate.expand($0, paths: paths, stage: context.stage) }
     var environment = [
       "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "TMPDIR": work,
     ]
     environment.merge(p.env_values) { _, mine in mine }
-    let inputStamps = try context.inputPaths().mapValues { try FileSystem.stamp($0) }
+    let inputStamps = try inputs.mapValues { try FileSystem.stamp($0) }
     let process = ChildProcess(
       arguments: p.shell ? ["/bin/sh", "-c", argv[0]] : argv, environment: environment, directory: work, timeout: Double(p.timeout))
     let outcome = try process.run(cancellation: context.cancellation) { stream, line in
       context.log(stream == .stderr ? "stderr: " + line : line)
     }
-    try checkInputsUnchanged(inputStamps, context)
+    try checkInputsUnchanged(inputs, inputStamps, context)
     if outcome.cancelled { throw CancelledError() }
     guard !outcome.timedOut, outcome.status == 0 else {
       throw CommandFailure(
@@ -111,6 +113,23 @@ public struct CommandStage: SlotsFromParams {
     }
   }
 
+  /// What the program gets for each input: a table artifact is the store's object (the Python
+  /// package reads it), a file artifact its bytes as a file of its own name (a folder output: its
+  /// `.tar`), a file input the file itself.
+  static func programInputs(_ context: StageContext, folder: String) throws -> [String: String] {
+    var paths = context.inputPaths()
+    for slot in paths.keys.sorted() where context.hasArtifactInput(slot) {
+      let manifest = try context.manifest(slot)
+      guard manifest.kind == .file else { continue }
+      let name = manifest.metadata["filename"].map { FileSystem.basename(of: $0) } ?? slot
+      try FileSystem.makeDirectories(folder + "/" + slot)
+      let copy = folder + "/" + slot + "/" + name
+      try FileSystem.writeAtomically(Array(try context.table(slot).column("bytes").values(UInt8.self)), to: copy)
+      paths[slot] = copy
+    }
+    return paths
+  }
+
   /// Reads a declared output from where the program wrote it and writes it to the store.
   static func commit(_ name: String, _ kind: OutputKind, from path: String, _ context: StageContext) throws {
     guard FileSystem.exists(path) else {
@@ -120,6 +139,15 @@ public struct CommandStage: SlotsFromParams {
     switch kind {
     case .file:
       try context.write(name, try Table.file(named: name, contentsOfFile: path))
+    case .folder:
+      guard FileSystem.isDirectory(path) else {
+        throw CommandOutputError(stage: context.stage, output: name, problem: "is declared a folder, but the program wrote a file there")
+      }
+      let archive: [UInt8]
+      do { archive = try TarArchive.archive(folder: path) } catch {
+        throw CommandOutputError(stage: context.stage, output: name, problem: "cannot be archived: \(error)")
+      }
+      try context.write(name, Table.file(named: name + ".tar", bytes: archive))
     case .table:
       let table: Table
       do { table = try ArtifactReader(path: path).table(verifyHashes: true) } catch {
@@ -136,11 +164,11 @@ public struct CommandStage: SlotsFromParams {
 
   /// An input whose file changed while the program ran (it wrote to it) fails the stage; a store
   /// object changed so is quarantined, and its producer runs again on the next run.
-  static func checkInputsUnchanged(_ before: [String: FileStamp], _ context: StageContext) throws {
+  static func checkInputsUnchanged(_ paths: [String: String], _ before: [String: FileStamp], _ context: StageContext) throws {
     for (slot, stamp) in before.sorted(by: { $0.key < $1.key }) {
-      let path = context.inputPaths()[slot]!
+      let path = paths[slot]!
       guard (try? FileSystem.stamp(path)) != stamp else { continue }
-      context.quarantineInput(slot)
+      if context.inputPaths()[slot] == path { context.quarantineInput(slot) }
       throw CommandOutputError(
         stage: context.stage, output: slot,
         problem: "the program changed this input in place (\(path)); inputs are read-only: write new outputs instead")

@@ -144,6 +144,9 @@ public final class StageContext: Sendable {
     inputIDs.mapValues { store.objectPath($0) }.merging(inputFiles) { a, _ in a }
   }
 
+  /// Whether `slot` is connected to an artifact (not a file).
+  func hasArtifactInput(_ slot: String) -> Bool { inputIDs[slot] != nil }
+
   /// Moves a damaged artifact input out of the store, so its producer runs again next time.
   func quarantineInput(_ slot: String) {
     if let id = inputIDs[slot] { store.quarantine(id) }
