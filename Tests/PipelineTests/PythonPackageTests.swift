@@ -2,6 +2,8 @@ import Foundation
 import Pipeline
 import Testing
 
+@testable import pipeline_toy
+
 /// The Python package (python/hmpipe) against the Swift reader and writer: it reads every column
 /// type the Swift writer writes, recomputes the content id, writes the same table back, and the
 /// Swift reader reads that file as the same table with the same id.
@@ -74,5 +76,42 @@ import Testing
     let back = try ArtifactReader(path: dir.path + "/python.hma")
     #expect(back.manifest.id == manifest.id)
     ArtifactTests.assertEqual(try back.table(verifyHashes: true), table)
+  }
+}
+
+/// A table a command stage writes with the Python package is checked whole and kept with its id;
+/// a damaged one fails the stage.
+@Suite struct CommandTableOutputTests {
+  static func pipeline(corrupt: Bool) -> String {
+    let script = """
+      import sys; sys.path.insert(0, sys.argv[2])
+      import numpy as np, hmpipe
+      print(hmpipe.write_table(sys.argv[1], {"value": np.arange(1_500_000, dtype=np.int64), "name": ["x%d" % i for i in range(1_500_000)]}))
+      if \(corrupt ? "True" : "False"):
+          with open(sys.argv[1], "r+b") as f:
+              f.seek(5000); b = f.read(1); f.seek(5000); f.write(bytes([b[0] ^ 1]))
+      """
+    return """
+      {"name": "py", "store": "store", "stages": [
+        {"name": "make", "kind": "command",
+         "params": {"run": ["python3", "-c", \(JSONValue.string(script).canonical), "${outputs.table}", "\(PythonPackageTests.packageFolder)"],
+                    "outputs": {"table": "table"}}}]}
+      """
+  }
+
+  @Test(.enabled(if: PythonPackageTests.hasPython, "needs python3 with numpy and zstandard"))
+  func aPythonTableIsKeptWithItsIdAndADamagedOneFails() async throws {
+    let dir = TemporaryDirectory()
+    let record = try await runToy(dir.write("p.json", Self.pipeline(corrupt: false)))
+    #expect(statuses(record) == ["make": .ran], "\(record.stages[0].error ?? "")")
+    let id = try #require(record.stages[0].outputs["table"])
+    #expect(record.stages[0].log?.first == id.description, "the id Python computed is the stored object's")
+    let reader = try Store(root: dir.path + "/store").reader(id)
+    #expect(reader.manifest.provenance?.stage == "make" && reader.manifest.rows == 1_500_000)
+    #expect(try reader.table().column("name").string(at: 1_499_999) == "x1499999")
+
+    let damaged = try await runToy(dir.write("p.json", Self.pipeline(corrupt: true)))
+    #expect(statuses(damaged) == ["make": .failed])
+    #expect(damaged.stages[0].error?.contains("'table' is a damaged hmpipe table") == true, "\(damaged.stages[0].error ?? "")")
   }
 }

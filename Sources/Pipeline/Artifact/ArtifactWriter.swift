@@ -41,6 +41,30 @@ public final class ArtifactWriter {
         name: column.name, type: column.type.description, nullSentinel: column.nullSentinel, buffers: buffers))
   }
 
+  /// Appends every column of a verified artifact written elsewhere (by the Python package, for a
+  /// command stage) with its compressed chunks copied as they are: the content, and so the id, stay
+  /// the same, and nothing is decompressed or compressed again.
+  public func appendCopies(of source: ArtifactReader) throws {
+    let input = try FileDescriptor.open(source.path, .read)
+    defer { input.close() }
+    for column in source.manifest.columns {
+      if let rows, rows != source.manifest.rows {
+        throw ArtifactWriteError.rowCountMismatch(column: column.name, rows: source.manifest.rows, expected: rows)
+      }
+      rows = source.manifest.rows
+      var copied = column
+      for b in copied.buffers.indices {
+        for c in copied.buffers[b].chunks.indices {
+          let chunk = copied.buffers[b].chunks[c]
+          try file.writeAll(try input.read(count: chunk.size, at: chunk.offset))
+          copied.buffers[b].chunks[c].offset = offset
+          offset += chunk.size
+        }
+      }
+      columns.append(copied)
+    }
+  }
+
   /// Writes the manifest and footer, syncs the file, and returns the manifest.
   public func finish(
     kind: Table.Kind = .table, metadata: [String: String] = [:], provenance: Provenance? = nil

@@ -149,16 +149,18 @@ public struct CommandStage: SlotsFromParams {
       }
       try context.write(name, Table.file(named: name + ".tar", bytes: archive))
     case .table:
-      let table: Table
-      do { table = try ArtifactReader(path: path).table(verifyHashes: true) } catch {
+      let kind: Table.Kind
+      do { kind = try ArtifactReader(path: path).manifest.kind } catch {
         throw CommandOutputError(
           stage: context.stage, output: name,
           problem: "is not an hmpipe table (write it with hmpipe.write_table from the Python package): \(error)")
       }
-      guard table.kind == .table else {
+      guard kind == .table else {
         throw CommandOutputError(stage: context.stage, output: name, problem: "is a file artifact; declare the output as \"file\"")
       }
-      try context.write(name, table)
+      do { try context.write(name, verifiedCopyOf: path) } catch {
+        throw CommandOutputError(stage: context.stage, output: name, problem: "is a damaged hmpipe table: \(error)")
+      }
     }
   }
 

@@ -131,6 +131,20 @@ public final class StageContext: Sendable {
     return OutputWriter(name: name, writer: try store.makeWriter(), context: self)
   }
 
+  /// Writes an output from a whole artifact file made outside hmpipe (a command stage's table),
+  /// after checking every chunk's checksum and SHA-256 and its offsets: its chunks are copied as
+  /// they are, with this stage's provenance.
+  func write(_ name: String, verifiedCopyOf path: String) throws {
+    let source = try ArtifactReader(path: path)
+    try source.verify(hashes: true)
+    let writer = try store.makeWriter()
+    do { try writer.appendCopies(of: source) } catch {
+      writer.abandon()
+      throw error
+    }
+    try committed(name, writer, kind: source.manifest.kind, metadata: source.manifest.metadata)
+  }
+
   fileprivate func committed(_ name: String, _ writer: ArtifactWriter, kind: Table.Kind, metadata: [String: String]) throws {
     let manifest = try store.commit(writer, kind: kind, metadata: metadata, provenance: provenance)
     written.withLock { $0[name] = manifest }
