@@ -68,7 +68,7 @@ public struct SubmissionError: Error, Sendable, CustomStringConvertible {
 
 /// The checks a submission passes before it is written: the header; every customer exactly once,
 /// in order; exactly `size` distinct, known, 10-digit article ids per row; nothing else.
-public struct SubmissionCheck {
+public struct SubmissionCheck: Sendable {
   let customers: [[UInt8]]
   let known: IDIndex<UInt64>
   let size: Int
@@ -79,43 +79,71 @@ public struct SubmissionCheck {
     self.size = size
   }
 
+  /// Checks every line, in parallel over runs of lines without allocating per line; the error
+  /// reported is the one of the first bad line.
   public func validate(_ csv: [UInt8]) throws(SubmissionError) {
-    var lines = csv.split(separator: 10, omittingEmptySubsequences: false)
-    guard csv.last == 10 else { throw SubmissionError(line: lines.count, message: "the last line does not end with a newline") }
-    lines.removeLast()
-    guard lines.first.map(Array.init) == Array("customer_id,prediction".utf8) else {
+    let header = Array("customer_id,prediction\n".utf8)
+    guard csv.starts(with: header) else {
+      guard csv.last == 10 else { throw SubmissionError(line: 1, message: "the last line does not end with a newline") }
       throw SubmissionError(line: 1, message: "the header must be customer_id,prediction")
     }
-    guard lines.count - 1 == customers.count else {
-      throw SubmissionError(line: lines.count, message: "\(lines.count - 1) rows for \(customers.count) customers")
+    var ends: [Int] = []
+    ends.reserveCapacity(customers.count + 1)
+    for (i, byte) in csv.enumerated().dropFirst(header.count) where byte == 10 { ends.append(i) }
+    guard csv.last == 10 else { throw SubmissionError(line: ends.count + 2, message: "the last line does not end with a newline") }
+    guard ends.count == customers.count else {
+      throw SubmissionError(line: ends.count + 1, message: "\(ends.count) rows for \(customers.count) customers")
     }
-    var seen: [UInt64] = []
-    for (r, line) in lines.dropFirst().enumerated() {
-      let number = r + 2
-      let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
-      guard fields.count == 2 else { throw SubmissionError(line: number, message: "has \(fields.count) fields, not 2") }
-      guard fields[0].elementsEqual(customers[r]) else {
-        throw SubmissionError(
-          line: number,
-          message:
-            "customer '\(String(decoding: fields[0], as: UTF8.self))' is not the expected '\(String(decoding: customers[r], as: UTF8.self))' (every customer once, in customers.csv order)"
-        )
-      }
-      let ids = fields[1].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-      guard ids.count == size else { throw SubmissionError(line: number, message: "has \(ids.count) predictions, not \(size)") }
-      seen.removeAll(keepingCapacity: true)
-      for id in ids {
-        let text = { String(decoding: id, as: UTF8.self) }
-        guard id.count == 10, id.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-          throw SubmissionError(line: number, message: "'\(text())' is not a 10-digit article id")
+    let chunks = max(1, min(256, ends.count / 8192)), lineEnds = ends
+    let errors = csv.withUnsafeBufferPointer { bytes in
+      let shared = UnsafeTransfer(bytes)
+      return Parallel.map(chunks: chunks) { chunk -> SubmissionError? in
+        var seen: [UInt64] = []
+        for r in Parallel.range(chunk, of: chunks, count: lineEnds.count) {
+          let start = r == 0 ? header.count : lineEnds[r - 1] + 1
+          do throws(SubmissionError) {
+            try check(UnsafeBufferPointer(rebasing: shared.wrapped[start..<lineEnds[r]]), row: r, seen: &seen)
+          } catch {
+            return error
+          }
         }
-        let value = id.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - 48) }
-        guard known.index(of: value) != nil else {
-          throw SubmissionError(line: number, message: "article \(text()) is not in articles.csv")
-        }
-        guard !seen.contains(value) else { throw SubmissionError(line: number, message: "article \(text()) is predicted twice") }
-        seen.append(value)
+        return nil
       }
+    }
+    if let first = errors.compactMap({ $0 }).min(by: { $0.line < $1.line }) { throw first }
+  }
+
+  /// One line: the expected customer, a comma, `size` distinct known 10-digit article ids.
+  private func check(_ line: UnsafeBufferPointer<UInt8>, row r: Int, seen: inout [UInt64]) throws(SubmissionError) {
+    let number = r + 2, comma = UInt8(ascii: ","), space = UInt8(ascii: " ")
+    let commas = line.reduce(0) { $0 + ($1 == comma ? 1 : 0) }
+    guard commas == 1, let split = line.firstIndex(of: comma) else {
+      throw SubmissionError(line: number, message: "has \(commas + 1) fields, not 2")
+    }
+    guard line[..<split].elementsEqual(customers[r]) else {
+      throw SubmissionError(
+        line: number,
+        message:
+          "customer '\(String(decoding: line[..<split], as: UTF8.self))' is not the expected '\(String(decoding: customers[r], as: UTF8.self))' (every customer once, in customers.csv order)"
+      )
+    }
+    let ids = line[(split + 1)...]
+    let count = ids.reduce(1) { $0 + ($1 == space ? 1 : 0) }
+    guard count == size else { throw SubmissionError(line: number, message: "has \(count) predictions, not \(size)") }
+    seen.removeAll(keepingCapacity: true)
+    var start = ids.startIndex
+    while start <= ids.endIndex {
+      let end = ids[start...].firstIndex(of: space) ?? ids.endIndex
+      let id = line[start..<end]
+      let text = { String(decoding: id, as: UTF8.self) }
+      guard id.count == 10, id.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+        throw SubmissionError(line: number, message: "'\(text())' is not a 10-digit article id")
+      }
+      let value = id.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - 48) }
+      guard known.index(of: value) != nil else { throw SubmissionError(line: number, message: "article \(text()) is not in articles.csv") }
+      guard !seen.contains(value) else { throw SubmissionError(line: number, message: "article \(text()) is predicted twice") }
+      seen.append(value)
+      start = end + 1
     }
   }
 }

@@ -52,6 +52,22 @@ import Testing
     #expect(manifest.rows == rows)
   }
 
+  /// Selecting rows (gathered, or a consecutive run copied in one piece) keeps every value of
+  /// every column type, offsets of strings and lists included.
+  @Test func selectedRowsKeepEveryValue() {
+    let table = Self.everyType(rows: 3000, seed: 9)
+    let picked = (0..<3000).filter { $0 % 7 == 3 || $0 > 2990 }
+    for (selected, rows) in [(table.filter { $0 % 7 == 3 || $0 > 2990 }, picked), (table.filter { $0 >= 100 && $0 < 300 }, Array(100..<300))] {
+      #expect(selected.rowCount == rows.count && selected.metadata == table.metadata)
+      for (column, original) in zip(selected.columns, table.columns) {
+        #expect(column.nullSentinel == original.nullSentinel)
+        let same = rows.indices.allSatisfy { CellFormatter.text(column, row: $0) == CellFormatter.text(original, row: rows[$0]) }
+        #expect(same, "\(column.name)")
+      }
+    }
+    #expect(table.rows(0..<0).rowCount == 0 && table.rows(2999..<3000).columns.allSatisfy { $0.rowCount == 1 })
+  }
+
   @Test func emptyTableWithNoColumns() throws {
     let dir = TemporaryDirectory()
     let store = try Store(root: dir.path)

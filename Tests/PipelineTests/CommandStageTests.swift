@@ -20,6 +20,16 @@ import Testing
     """
   }
 
+  /// Whether `condition` comes true within `seconds`, polled without blocking a thread.
+  static func eventually(seconds: Double, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+      if condition() { return true }
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+  }
+
   static func objects(_ dir: TemporaryDirectory) -> [ArtifactID] { (try? Store(root: dir.path + "/store").allObjects()) ?? [] }
 
   @Test func cachedOnTheSecondRunRerunByADepAndCutOffByAnIdenticalOutput() async throws {
@@ -64,7 +74,7 @@ import Testing
     let record = try await runToy(path)
     #expect(record.stages[0].error?.contains("was stopped after its timeout of 1.00s") == true, "\(record.stages[0].error ?? "")")
     let sleeper = try #require(Int32(contents(dir.path + "/sleeper.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
-    #expect(waitUntil(seconds: 5) { kill(sleeper, 0) != 0 }, "the background process is killed with its group")
+    #expect(await Self.eventually(seconds: 5) { kill(sleeper, 0) != 0 }, "the background process is killed with its group")
     #expect(Self.objects(dir).isEmpty)
   }
 
@@ -76,12 +86,13 @@ import Testing
     let cancellation = CancellationFlag()
     let runner = Runner(spec: spec, store: try Store(root: spec.storePath), options: RunOptions(jobs: 2), cancellation: cancellation)
     async let finished = runner.run()
-    #expect(waitUntil(seconds: 20) { !contents(dir.path + "/sleeper.pid").isEmpty })
+    // Polled with Task.sleep, not a blocking wait: the run needs the cooperative threads.
+    #expect(await Self.eventually(seconds: 60) { !contents(dir.path + "/sleeper.pid").isEmpty })
     cancellation.cancel()
     let record = try await finished
     #expect(record.stages[0].status == .failed && record.stages[0].error == CancelledError().description)
     let sleeper = try #require(Int32(contents(dir.path + "/sleeper.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
-    #expect(waitUntil(seconds: 5) { kill(sleeper, 0) != 0 }, "Ctrl-C kills the command's group")
+    #expect(await Self.eventually(seconds: 5) { kill(sleeper, 0) != 0 }, "Ctrl-C kills the command's group")
     #expect(Self.objects(dir).isEmpty)
   }
 

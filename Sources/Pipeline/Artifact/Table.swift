@@ -70,8 +70,18 @@ extension Table {
   /// The rows for which `keep(row)` holds, in order, every column (scalar, string and list) kept.
   /// - Complexity: O(rows + values).
   public func filter(_ keep: (Int) -> Bool) -> Table {
-    let rows = (0..<rowCount).filter(keep)
+    var rows: [Int] = []
+    rows.reserveCapacity(rowCount)
+    for row in 0..<rowCount where keep(row) { rows.append(row) }
+    if let first = rows.first, rows.last! - first + 1 == rows.count { return self.rows(first..<(first + rows.count)) }
     var out = Table(columns.map { $0.selecting(rows) }, metadata: metadata)
+    out.kind = kind
+    return out
+  }
+
+  /// A run of consecutive rows: each buffer copied in one piece.
+  public func rows(_ range: Range<Int>) -> Table {
+    var out = Table(columns.map { $0.rows(range) }, metadata: metadata)
     out.kind = kind
     return out
   }
@@ -83,8 +93,11 @@ extension Column {
     let width = type.valueType.byteWidth
     guard type.isRagged else {
       let storage = ByteStorage(count: rows.count * width) { out in
-        for (n, r) in rows.enumerated() {
-          out.baseAddress!.advanced(by: n * width).copyMemory(from: values.base.advanced(by: r * width), byteCount: width)
+        switch width {
+        case 1: Self.gather(UInt8.self, from: values.base, rows, into: out)
+        case 2: Self.gather(UInt16.self, from: values.base, rows, into: out)
+        case 4: Self.gather(UInt32.self, from: values.base, rows, into: out)
+        default: Self.gather(UInt64.self, from: values.base, rows, into: out)
         }
       }
       return Column(name: name, type: type, rowCount: rows.count, values: storage, offsets: nil, nullSentinel: nullSentinel)
@@ -103,5 +116,42 @@ extension Column {
     return Column(
       name: name, type: type, rowCount: rows.count, values: storage, offsets: ByteStorage(copying: newOffsets),
       nullSentinel: nullSentinel)
+  }
+
+  /// Copies the values of `rows` as `T` (a fixed width), in parallel over chunks of rows.
+  private static func gather<T: BitwiseCopyable>(
+    _: T.Type, from base: UnsafeMutableRawPointer, _ rows: [Int], into out: UnsafeMutableRawBufferPointer
+  ) {
+    let source = UnsafeTransfer(UnsafePointer(base.assumingMemoryBound(to: T.self)))
+    let target = UnsafeTransfer(out.baseAddress!.assumingMemoryBound(to: T.self))
+    let chunks = max(1, min(64, rows.count / 1_000_000))
+    rows.withUnsafeBufferPointer { rows in
+      let rows = UnsafeTransfer(rows)
+      Parallel.forEach(chunks: chunks) { chunk in
+        for n in Parallel.range(chunk, of: chunks, count: rows.wrapped.count) { target.wrapped[n] = source.wrapped[rows.wrapped[n]] }
+      }
+    }
+  }
+
+  /// A run of consecutive rows, each buffer copied in one piece.
+  public func rows(_ range: Range<Int>) -> Column {
+    let width = type.valueType.byteWidth
+    guard type.isRagged else {
+      let storage = ByteStorage(count: range.count * width) { out in
+        out.baseAddress!.copyMemory(from: values.base.advanced(by: range.lowerBound * width), byteCount: range.count * width)
+      }
+      return Column(name: name, type: type, rowCount: range.count, values: storage, offsets: nil, nullSentinel: nullSentinel)
+    }
+    let o = offsetBuffer
+    let first = range.isEmpty ? 0 : o[range.lowerBound], last = range.isEmpty ? 0 : o[range.upperBound]
+    let storage = ByteStorage(count: Int(last - first) * width) { out in
+      if last > first { out.baseAddress!.copyMemory(from: values.base.advanced(by: Int(first) * width), byteCount: Int(last - first) * width) }
+    }
+    let offsets = ByteStorage(count: (range.count + 1) * 8) { out in
+      let typed = out.bindMemory(to: UInt64.self)
+      typed[0] = 0
+      for (n, r) in range.enumerated() { typed[n + 1] = o[r + 1] - first }
+    }
+    return Column(name: name, type: type, rowCount: range.count, values: storage, offsets: offsets, nullSentinel: nullSentinel)
   }
 }
