@@ -29,14 +29,16 @@ public struct SubmitStage: Stage {
     let words = try (0..<4).map { try customers.column("id_word\($0)").values(UInt64.self) }
     let inFile = try customers.column("in_customers_file").values(UInt8.self)
     let rows = (0..<customers.rowCount).filter { inFile[$0] == 1 }
-    let digits = articleIDs.map { Array(ArticleNumber.text($0).utf8) }
+    // Each article's 10 digits, side by side in one buffer.
+    let digits = articleIDs.flatMap { Array(ArticleNumber.text($0).utf8) }
     let body = ListBuilder.build(rows: rows.count) { r, chunk in
       let c = rows[r]
       SubmissionText.appendHex((words[0][c], words[1][c], words[2][c], words[3][c]), to: &chunk.items)
       chunk.items.append(UInt8(ascii: ","))
       for i in Int(predictions.offsets[c])..<Int(predictions.offsets[c + 1]) {
         if i > Int(predictions.offsets[c]) { chunk.items.append(UInt8(ascii: " ")) }
-        chunk.items += digits[Int(predictions.articles[i])]
+        let at = Int(predictions.articles[i]) * 10
+        chunk.items.append(contentsOf: digits[at..<(at + 10)])
       }
       chunk.items.append(10)
     }
@@ -135,13 +137,16 @@ public struct SubmissionCheck: Sendable {
     while start <= ids.endIndex {
       let end = ids[start...].firstIndex(of: space) ?? ids.endIndex
       let id = line[start..<end]
-      let text = { String(decoding: id, as: UTF8.self) }
       guard id.count == 10, id.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-        throw SubmissionError(line: number, message: "'\(text())' is not a 10-digit article id")
+        throw SubmissionError(line: number, message: "'\(String(decoding: id, as: UTF8.self))' is not a 10-digit article id")
       }
       let value = id.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - 48) }
-      guard known.index(of: value) != nil else { throw SubmissionError(line: number, message: "article \(text()) is not in articles.csv") }
-      guard !seen.contains(value) else { throw SubmissionError(line: number, message: "article \(text()) is predicted twice") }
+      guard known.index(of: value) != nil else {
+        throw SubmissionError(line: number, message: "article \(String(decoding: id, as: UTF8.self)) is not in articles.csv")
+      }
+      guard !seen.contains(value) else {
+        throw SubmissionError(line: number, message: "article \(String(decoding: id, as: UTF8.self)) is predicted twice")
+      }
       seen.append(value)
       start = end + 1
     }

@@ -57,7 +57,9 @@ import Testing
   @Test func selectedRowsKeepEveryValue() {
     let table = Self.everyType(rows: 3000, seed: 9)
     let picked = (0..<3000).filter { $0 % 7 == 3 || $0 > 2990 }
-    for (selected, rows) in [(table.filter { $0 % 7 == 3 || $0 > 2990 }, picked), (table.filter { $0 >= 100 && $0 < 300 }, Array(100..<300))] {
+    for (selected, rows) in [
+      (table.filter { $0 % 7 == 3 || $0 > 2990 }, picked), (table.filter { $0 >= 100 && $0 < 300 }, Array(100..<300)),
+    ] {
       #expect(selected.rowCount == rows.count && selected.metadata == table.metadata)
       for (column, original) in zip(selected.columns, table.columns) {
         #expect(column.nullSentinel == original.nullSentinel)

@@ -145,7 +145,9 @@ extension Column {
     let o = offsetBuffer
     let first = range.isEmpty ? 0 : o[range.lowerBound], last = range.isEmpty ? 0 : o[range.upperBound]
     let storage = ByteStorage(count: Int(last - first) * width) { out in
-      if last > first { out.baseAddress!.copyMemory(from: values.base.advanced(by: Int(first) * width), byteCount: Int(last - first) * width) }
+      if last > first {
+        out.baseAddress!.copyMemory(from: values.base.advanced(by: Int(first) * width), byteCount: Int(last - first) * width)
+      }
     }
     let offsets = ByteStorage(count: (range.count + 1) * 8) { out in
       let typed = out.bindMemory(to: UInt64.self)
