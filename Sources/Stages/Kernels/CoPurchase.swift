@@ -13,17 +13,25 @@ enum CoPurchase {
   struct Scratch {
     var counter: SparseCounter
     var best: [Entry] = []
-    var order: [(day: Int32, key: UInt32)] = []
+    var order: [UInt64] = []
     init(articles: Int) { counter = SparseCounter(keys: articles) }
   }
 
+  /// One 64-bit key that sorts ascending as (day descending, key ascending): plain integer sorts
+  /// instead of tuple comparisons. Keys are distinct within a list, so the order is total.
+  @inline(__always) static func latestFirst(day: Int32, key: UInt32) -> UInt64 {
+    UInt64(UInt32(bitPattern: Int32.max &- day)) << 32 | UInt64(key)
+  }
+
+  @inline(__always) static func key(_ packed: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: packed) }
+
   /// Each customer's `limit` most recently bought distinct articles (latest first; ties: lower index).
   static func recentArticles(_ history: PurchaseHistory, limit: Int) -> Lists<UInt32> {
-    let (offsets, items) = ListBuilder.build(rows: history.customerCount, scratch: { [(day: Int32, key: UInt32)]() }) { c, order, chunk in
+    let (offsets, items) = ListBuilder.build(rows: history.customerCount, scratch: { [UInt64]() }) { c, order, chunk in
       order.removeAll(keepingCapacity: true)
-      for cell in history.cells[history.range(of: c)] { order.append((cell.lastDay, cell.article)) }
-      order.sort { $0.day > $1.day || ($0.day == $1.day && $0.key < $1.key) }
-      for (_, a) in order.prefix(limit) { chunk.items.append(a) }
+      for cell in history.cells[history.range(of: c)] { order.append(latestFirst(day: cell.lastDay, key: cell.article)) }
+      order.sort()
+      for packed in order.prefix(limit) { chunk.items.append(key(packed)) }
     }
     return Lists(offsets: offsets, items: items)
   }
@@ -35,11 +43,11 @@ enum CoPurchase {
     let (offsets, items) = ListBuilder.build(rows: articles, rowsPerChunk: 256, scratch: { Scratch(articles: articles) }) { a, s, chunk in
       s.order.removeAll(keepingCapacity: true)
       for i in byArticle.offsets[a]..<byArticle.offsets[a + 1] {
-        s.order.append((history.cells[Int(byArticle.cells[i])].lastDay, byArticle.customers[i]))
+        s.order.append(latestFirst(day: byArticle.days[i], key: byArticle.customers[i]))
       }
-      s.order.sort { $0.day > $1.day || ($0.day == $1.day && $0.key < $1.key) }
-      for (_, buyer) in s.order.prefix(buyers) {
-        for other in recent.row(Int(buyer)) where other != UInt32(a) { s.counter.add(other) }
+      s.order.sort()
+      for packed in s.order.prefix(buyers) {
+        for other in recent.row(Int(key(packed))) where other != UInt32(a) { s.counter.add(other) }
       }
       s.counter.top(perArticle, into: &s.best)
       chunk.items += s.best

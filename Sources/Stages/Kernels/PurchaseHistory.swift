@@ -81,23 +81,23 @@ public struct PurchaseHistory: Sendable {
     return (keys, offsets)
   }
 
-  /// The transpose: for each article, the customers who bought it (ascending) and the index of
-  /// their cell.
-  public func byArticle(articles articleCount: Int) -> (offsets: [Int], customers: [UInt32], cells: [UInt32]) {
+  /// The transpose: for each article, the customers who bought it (ascending) and the last day
+  /// each bought it.
+  public func byArticle(articles articleCount: Int) -> (offsets: [Int], customers: [UInt32], days: [Int32]) {
     var offsets = [Int](repeating: 0, count: articleCount + 1)
     for cell in cells { offsets[Int(cell.article) + 1] += 1 }
     for a in 0..<articleCount { offsets[a + 1] += offsets[a] }
     var next = offsets
-    var customers = [UInt32](repeating: 0, count: cells.count), cellIndex = [UInt32](repeating: 0, count: cells.count)
+    var customers = [UInt32](repeating: 0, count: cells.count), days = [Int32](repeating: 0, count: cells.count)
     for c in 0..<customerCount {
       for i in range(of: c) {
         let a = Int(cells[i].article)
         customers[next[a]] = UInt32(c)
-        cellIndex[next[a]] = UInt32(i)
+        days[next[a]] = cells[i].lastDay
         next[a] += 1
       }
     }
-    return (offsets, customers, cellIndex)
+    return (offsets, customers, days)
   }
 }
 
