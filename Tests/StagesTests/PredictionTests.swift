@@ -204,6 +204,22 @@ import Testing
   }
 }
 
+/// The selection co-purchase uses for an article's most recent buyers: the k smallest, sorted,
+/// exactly as a full sort's first k, repeated values and all.
+@Suite struct SmallestFirstTests {
+  @Test func matchesAFullSortsPrefix() {
+    var rng = CounterRandom(seed: 4, stream: 0, index: 0)
+    for _ in 0..<500 {
+      let n = rng.below(300), k = rng.below(n + 2), spread = 1 + rng.below(50)
+      var values = (0..<n).map { _ in UInt64(rng.below(spread)) }
+      let sorted = values.sorted()
+      values.smallestFirst(k)
+      #expect(Array(values.prefix(k)) == Array(sorted.prefix(k)), "n \(n) k \(k)")
+      #expect(values.sorted() == sorted, "a permutation")
+    }
+  }
+}
+
 @Suite struct CoPurchaseTests {
   @Test func boughtWhatYouBoughtRanksByCount() {
     // Customers: 0 {1, 2}, 1 {1, 3}, 2 {1, 3}, 3 {2}, 4 nothing.

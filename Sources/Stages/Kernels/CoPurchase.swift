@@ -45,7 +45,7 @@ enum CoPurchase {
       for i in byArticle.offsets[a]..<byArticle.offsets[a + 1] {
         s.order.append(latestFirst(day: byArticle.days[i], key: byArticle.customers[i]))
       }
-      s.order.sort()
+      s.order.smallestFirst(buyers)
       for packed in s.order.prefix(buyers) {
         for other in recent.row(Int(key(packed))) where other != UInt32(a) { s.counter.add(other) }
       }
@@ -66,5 +66,36 @@ enum CoPurchase {
     }
     s.counter.top(limit, into: &s.best, where: keep)
     s.counter.reset()
+  }
+}
+
+extension [UInt64] {
+  /// Puts the `k` smallest values first, in ascending order (the rest after, in no order):
+  /// quickselect, then a sort of those `k`. Linear on average where a full sort of a popular
+  /// article's thousands of buyers is not.
+  mutating func smallestFirst(_ k: Int) {
+    guard k < count else { return sort() }
+    guard k > 0 else { return }
+    withUnsafeMutableBufferPointer { values in
+      var low = 0, high = values.count - 1
+      while low < high {
+        // Median of three as the pivot; Hoare partition.
+        let middle = low + (high - low) / 2
+        let pivot = Swift.max(Swift.min(values[low], values[middle]), Swift.min(Swift.max(values[low], values[middle]), values[high]))
+        var i = low, j = high
+        while i <= j {
+          while values[i] < pivot { i += 1 }
+          while values[j] > pivot { j -= 1 }
+          if i <= j {
+            values.swapAt(i, j)
+            i += 1
+            j -= 1
+          }
+        }
+        if k - 1 <= j { high = j } else if k - 1 >= i { low = i } else { break }
+      }
+      var smallest = UnsafeMutableBufferPointer(rebasing: values[0..<k])
+      smallest.sort()
+    }
   }
 }
