@@ -216,6 +216,10 @@ import Testing
       values.smallestFirst(k)
       #expect(Array(values.prefix(k)) == Array(sorted.prefix(k)), "n \(n) k \(k)")
       #expect(values.sorted() == sorted, "a permutation")
+      var short = (0..<rng.below(40)).map { _ in UInt64(rng.below(spread)) }
+      let expected = short.sorted()
+      short.sortShortRuns()
+      #expect(short == expected)
     }
   }
 }

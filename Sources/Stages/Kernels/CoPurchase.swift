@@ -30,7 +30,7 @@ enum CoPurchase {
     let (offsets, items) = ListBuilder.build(rows: history.customerCount, scratch: { [UInt64]() }) { c, order, chunk in
       order.removeAll(keepingCapacity: true)
       for cell in history.cells[history.range(of: c)] { order.append(latestFirst(day: cell.lastDay, key: cell.article)) }
-      order.sort()
+      order.sortShortRuns()
       for packed in order.prefix(limit) { chunk.items.append(key(packed)) }
     }
     return Lists(offsets: offsets, items: items)
@@ -74,7 +74,7 @@ extension [UInt64] {
   /// quickselect, then a sort of those `k`. Linear on average where a full sort of a popular
   /// article's thousands of buyers is not.
   mutating func smallestFirst(_ k: Int) {
-    guard k < count else { return sort() }
+    guard k < count else { return sortShortRuns() }
     guard k > 0 else { return }
     withUnsafeMutableBufferPointer { values in
       var low = 0, high = values.count - 1
@@ -95,7 +95,7 @@ extension [UInt64] {
         if k - 1 <= j { high = j } else if k - 1 >= i { low = i } else { break }
       }
       var smallest = UnsafeMutableBufferPointer(rebasing: values[0..<k])
-      smallest.sort()
+      smallest.sortShortRuns()
     }
   }
 }

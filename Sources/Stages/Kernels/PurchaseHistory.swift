@@ -33,7 +33,7 @@ public struct PurchaseHistory: Sendable {
       var cells: [Cell] = [], counts: [Int] = []
       for c in Parallel.range(chunk, of: chunks, count: customers) {
         var slice = UnsafeMutableBufferPointer(rebasing: shared.wrapped[rowOffsets[c]..<rowOffsets[c + 1]])
-        slice.sort()
+        slice.sortShortRuns()
         let before = cells.count
         for key in slice {
           let article = UInt32(truncatingIfNeeded: key >> 32)
