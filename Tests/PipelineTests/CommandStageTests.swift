@@ -85,11 +85,13 @@ import Testing
     let spec = try PipelineLoader(registry: ToyStages.registry).load(path)
     let cancellation = CancellationFlag()
     let runner = Runner(spec: spec, store: try Store(root: spec.storePath), options: RunOptions(jobs: 2), cancellation: cancellation)
-    async let finished = runner.run()
-    // Polled with Task.sleep, not a blocking wait: the run needs the cooperative threads.
-    #expect(await Self.eventually(seconds: 60) { !contents(dir.path + "/sleeper.pid").isEmpty })
-    cancellation.cancel()
-    let record = try await finished
+    // A thread of its own presses Ctrl-C once the command runs: the run itself needs the
+    // cooperative threads, which other tests may hold for a while.
+    let pidFile = dir.path + "/sleeper.pid"
+    Thread {
+      if waitUntil(seconds: 600, { !contents(pidFile).isEmpty }) { cancellation.cancel() }
+    }.start()
+    let record = try await runner.run()
     #expect(record.stages[0].status == .failed && record.stages[0].error == CancelledError().description)
     let sleeper = try #require(Int32(contents(dir.path + "/sleeper.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
     #expect(await Self.eventually(seconds: 5) { kill(sleeper, 0) != 0 }, "Ctrl-C kills the command's group")

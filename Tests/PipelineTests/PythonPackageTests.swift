@@ -8,33 +8,14 @@ import Testing
 /// type the Swift writer writes, recomputes the content id, writes the same table back, and the
 /// Swift reader reads that file as the same table with the same id.
 @Suite struct PythonPackageTests {
-  static let hasPython: Bool = {
-    let probe = Process()
-    probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    probe.arguments = ["python3", "-c", "import numpy, zstandard"]
-    probe.standardError = FileHandle.nullDevice
-    guard (try? probe.run()) != nil else { return false }
-    probe.waitUntilExit()
-    return probe.terminationStatus == 0
-  }()
-
-  /// The repository's python/ folder (what `pip install ./python` installs).
-  static var packageFolder: String {
-    var dir = FileSystem.dirname(of: #filePath)
-    while !FileSystem.exists(dir + "/python/hmpipe/__init__.py") { dir = FileSystem.dirname(of: dir) }
-    return dir + "/python"
-  }
-
-  @Test(.enabled(if: hasPython, "needs python3 with numpy and zstandard (scripts/setup.sh installs them)"))
+  @Test(.enabled(if: Python.isAvailable, "needs python3 with numpy and zstandard (scripts/setup.sh installs them)"))
   func roundTripsEveryColumnTypeWithTheSameID() throws {
     let dir = TemporaryDirectory()
     let store = try Store(root: dir.path + "/store")
     // 600,000 rows: the 8-byte columns span two chunks.
     let table = ArtifactTests.everyType(rows: 600_000, seed: 5)
     let manifest = try store.write(table)
-    dir.write(
-      "roundtrip.py",
-      """
+    let script = """
       import json, sys
       sys.path.insert(0, sys.argv[3])
       import hmpipe
@@ -55,19 +36,10 @@ import Testing
       written = hmpipe.write_table(target, columns, metadata=a.metadata, null_sentinels=sentinels)
       print(json.dumps({"read": a.id, "verified": verified, "written": written, "rows": a.rows,
                         "masked": int(a.column("i32").mask.sum())}))
-      """)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [
-      "python3", dir.path + "/roundtrip.py", store.objectPath(manifest.id), dir.path + "/python.hma", Self.packageFolder,
-    ]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    let facts = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+      """
+    let result = try Python.run(script, [store.objectPath(manifest.id), dir.path + "/python.hma", Python.packageFolder])
+    #expect(result.status == 0)
+    let facts = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
     let id = manifest.id.description
     #expect(facts["read"] as? String == id && facts["verified"] as? String == id, "Python recomputes the id")
     #expect(facts["written"] as? String == id, "the same content written from Python has the same id")
@@ -94,12 +66,12 @@ import Testing
     return """
       {"name": "py", "store": "store", "stages": [
         {"name": "make", "kind": "command",
-         "params": {"run": ["python3", "-c", \(JSONValue.string(script).canonical), "${outputs.table}", "\(PythonPackageTests.packageFolder)"],
+         "params": {"run": ["python3", "-c", \(JSONValue.string(script).canonical), "${outputs.table}", "\(Python.packageFolder)"],
                     "outputs": {"table": "table"}}}]}
       """
   }
 
-  @Test(.enabled(if: PythonPackageTests.hasPython, "needs python3 with numpy and zstandard"))
+  @Test(.enabled(if: Python.isAvailable, "needs python3 with numpy and zstandard"))
   func aPythonTableIsKeptWithItsIdAndADamagedOneFails() async throws {
     let dir = TemporaryDirectory()
     let record = try await runToy(dir.write("p.json", Self.pipeline(corrupt: false)))

@@ -150,16 +150,9 @@ import Testing
           "first_date": str(tx["date"].iloc[0].date()), "date_dtype": str(tx["date"].dtype),
           "prediction_columns": pr.columns, "first_article": pr["articles"][0][0]}))
       """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script, ExamplePipelineTests.repository + "/python", demo, dir.path + "/store"]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "needs pandas and polars: scripts/setup.sh --tests installs them")
-    let facts = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+    let result = try Python.run(script, [Python.packageFolder, demo, dir.path + "/store"])
+    #expect(result.status == 0, "needs pandas and polars: scripts/setup.sh --tests installs them")
+    let facts = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
     for library in ["pandas_nulls", "polars_nulls"] {
       #expect(facts[library] as? [String: Int] == ["age": nulls("age"), "FN": nulls("FN")], "\(library)")
     }

@@ -32,14 +32,7 @@ import Testing
       p = hmpipe.read(sys.argv[2], "fallback.predictions", store=sys.argv[3])
       print(p["customer_id"][0] + "," + " ".join(p["articles"][0]))
       """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script, Self.repository + "/python", pipeline, dir.path + "/store"]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let line = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
+    let line = try Python.run(script, [Python.packageFolder, pipeline, dir.path + "/store"]).stdout
     let submission = String(decoding: try FileSystem.readAll(dir.path + "/out/submission-python-rank-holdout7.csv"), as: UTF8.self)
     #expect(submission.split(separator: "\n")[1] + "\n" == line, "\(line)")
   }
