@@ -183,20 +183,14 @@ import Testing
       Issue.record("the report test needs Debian's chromium: apt-get install chromium (.ci/run installs it)")
       return ""
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: browser)
-    process.arguments = [
-      "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(dir.path)/chromium-\(width)",
-      "--window-size=\(width),900", "--dump-dom", "file://\(page)",
-    ]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let dom = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "chromium exited with \(process.terminationStatus)")
-    return String(decoding: dom, as: UTF8.self)
+    let result = try Program.run(
+      browser,
+      [
+        "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(dir.path)/chromium-\(width)",
+        "--window-size=\(width),900", "--dump-dom", "file://\(page)",
+      ])
+    #expect(result.status == 0, "chromium exited with \(result.status)")
+    return result.stdout
   }
 
   static func between(_ text: String, _ start: String, _ end: String) -> String? {

@@ -16,9 +16,17 @@ public enum Python {
 
   /// Runs `python3 -c script arguments…`; its exit status and stdout (stderr is discarded).
   public static func run(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, stdout: String) {
+    try Program.run("/usr/bin/env", ["python3", "-c", script] + arguments)
+  }
+}
+
+/// Another program the tests check against (Python, a headless browser).
+public enum Program {
+  /// Runs `executable` with `arguments` to its end; its exit status and stdout (stderr is discarded).
+  public static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice
