@@ -29,20 +29,7 @@ public struct SubmitStage: Stage {
     let words = try (0..<4).map { try customers.column("id_word\($0)").values(UInt64.self) }
     let inFile = try customers.column("in_customers_file").values(UInt8.self)
     let rows = (0..<customers.rowCount).filter { inFile[$0] == 1 }
-    // Each article's 10 digits, side by side in one buffer.
-    let digits = articleIDs.flatMap { Array(ArticleNumber.text($0).utf8) }
-    let body = ListBuilder.build(rows: rows.count) { r, chunk in
-      let c = rows[r]
-      SubmissionText.appendHex((words[0][c], words[1][c], words[2][c], words[3][c]), to: &chunk.items)
-      chunk.items.append(UInt8(ascii: ","))
-      for i in Int(predictions.offsets[c])..<Int(predictions.offsets[c + 1]) {
-        if i > Int(predictions.offsets[c]) { chunk.items.append(UInt8(ascii: " ")) }
-        let at = Int(predictions.articles[i]) * 10
-        chunk.items.append(contentsOf: digits[at..<(at + 10)])
-      }
-      chunk.items.append(10)
-    }
-    let csv = Array("customer_id,prediction\n".utf8) + body.items
+    let csv = SubmissionText.csv(rows: rows, words: words, predictions: predictions, articleIDs: articleIDs)
     let expected = rows.map { c in
       var hex: [UInt8] = []
       SubmissionText.appendHex((words[0][c], words[1][c], words[2][c], words[3][c]), to: &hex)
@@ -58,6 +45,63 @@ enum SubmissionText {
   /// The 64-hex customer id of its four big-endian words.
   static func appendHex(_ words: (UInt64, UInt64, UInt64, UInt64), to bytes: inout [UInt8]) {
     for word in [words.0, words.1, words.2, words.3] { HexText.append(word, to: &bytes) }
+  }
+
+  static let header = Array("customer_id,prediction\n".utf8)
+
+  /// The whole file, written in place: each line's length is known from its prediction count
+  /// (64 + 1 + 11·n − 1 + 1 bytes), so lines are laid out first and then filled in parallel, with
+  /// no buffer per line or per chunk.
+  static func csv(
+    rows: [Int], words: [TypedValues<UInt64>],
+    predictions: (offsets: TypedValues<UInt64>, articles: TypedValues<UInt32>, sources: TypedValues<UInt8>),
+    articleIDs: [UInt64]
+  ) -> [UInt8] {
+    let digits = articleIDs.flatMap { Array(ArticleNumber.text($0).utf8) }
+    var starts = [Int](repeating: 0, count: rows.count + 1)
+    starts[0] = header.count
+    for (r, c) in rows.enumerated() {
+      let n = Int(predictions.offsets[c + 1] - predictions.offsets[c])
+      starts[r + 1] = starts[r] + 64 + 1 + (n == 0 ? 0 : 11 * n - 1) + 1
+    }
+    let total = starts[rows.count], lineStarts = starts
+    return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+      buffer.baseAddress!.initialize(from: header, count: header.count)
+      let out = UnsafeTransfer(buffer.baseAddress!)
+      let (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+      digits.withUnsafeBufferPointer { digits in
+        let digits = UnsafeTransfer(digits.baseAddress!)
+        let chunks = max(1, min(256, rows.count / 4096))
+        Parallel.forEach(chunks: chunks) { chunk in
+          for r in Parallel.range(chunk, of: chunks, count: rows.count) {
+            let c = rows[r]
+            var at = out.wrapped + lineStarts[r]
+            func hex(_ word: UInt64) {
+              for shift in stride(from: 60, through: 0, by: -4) {
+                at.pointee = HexText.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0xF)
+                at += 1
+              }
+            }
+            hex(w0[c])
+            hex(w1[c])
+            hex(w2[c])
+            hex(w3[c])
+            at.pointee = UInt8(ascii: ",")
+            at += 1
+            for i in Int(predictions.offsets[c])..<Int(predictions.offsets[c + 1]) {
+              if i > Int(predictions.offsets[c]) {
+                at.pointee = UInt8(ascii: " ")
+                at += 1
+              }
+              at.update(from: digits.wrapped + Int(predictions.articles[i]) * 10, count: 10)
+              at += 10
+            }
+            at.pointee = 10
+          }
+        }
+      }
+      count = total
+    }
   }
 }
 

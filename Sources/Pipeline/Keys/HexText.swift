@@ -4,7 +4,7 @@ public enum HexText {
   /// The digit of a nibble, computed: a table would be a global, checked for initialisation on
   /// every use in the hot loops that write ids.
   @inlinable @inline(__always)
-  static func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 48 &+ nibble : 87 &+ nibble }
+  public static func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 48 &+ nibble : 87 &+ nibble }
 
   /// Appends the 16 digits of `word`, most significant first.
   @inlinable
