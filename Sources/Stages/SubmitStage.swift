@@ -71,33 +71,30 @@ enum SubmissionText {
       let (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
       digits.withUnsafeBufferPointer { digits in
         let digits = UnsafeTransfer(digits.baseAddress!)
-        let chunks = max(1, min(256, rows.count / 4096))
-        Parallel.forEach(chunks: chunks) { chunk in
-          for r in Parallel.range(chunk, of: chunks, count: rows.count) {
-            let c = rows[r]
-            var at = out.wrapped + lineStarts[r]
-            func hex(_ word: UInt64) {
-              for shift in stride(from: 60, through: 0, by: -4) {
-                at.pointee = HexText.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0xF)
-                at += 1
-              }
+        Parallel.forEachRow(rows.count, rowsPerChunk: 4096) { r in
+          let c = rows[r]
+          var at = out.wrapped + lineStarts[r]
+          func hex(_ word: UInt64) {
+            for shift in stride(from: 60, through: 0, by: -4) {
+              at.pointee = HexText.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0xF)
+              at += 1
             }
-            hex(w0[c])
-            hex(w1[c])
-            hex(w2[c])
-            hex(w3[c])
-            at.pointee = UInt8(ascii: ",")
-            at += 1
-            for i in Int(predictions.offsets[c])..<Int(predictions.offsets[c + 1]) {
-              if i > Int(predictions.offsets[c]) {
-                at.pointee = UInt8(ascii: " ")
-                at += 1
-              }
-              at.update(from: digits.wrapped + Int(predictions.articles[i]) * 10, count: 10)
-              at += 10
-            }
-            at.pointee = 10
           }
+          hex(w0[c])
+          hex(w1[c])
+          hex(w2[c])
+          hex(w3[c])
+          at.pointee = UInt8(ascii: ",")
+          at += 1
+          for i in Int(predictions.offsets[c])..<Int(predictions.offsets[c + 1]) {
+            if i > Int(predictions.offsets[c]) {
+              at.pointee = UInt8(ascii: " ")
+              at += 1
+            }
+            at.update(from: digits.wrapped + Int(predictions.articles[i]) * 10, count: 10)
+            at += 10
+          }
+          at.pointee = 10
         }
       }
       count = total

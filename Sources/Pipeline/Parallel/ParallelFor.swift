@@ -63,6 +63,15 @@ public enum Parallel {
     return results.map { $0! }
   }
 
+  /// Calls `body` for every row of `0..<count`, in parallel over runs of about `rowsPerChunk` rows
+  /// (at most 256 runs): for rows that each write their own, precomputed place in an output.
+  public static func forEachRow(_ count: Int, rowsPerChunk: Int, _ body: @Sendable (Int) -> Void) {
+    let chunks = max(1, min(256, count / rowsPerChunk))
+    forEach(chunks: chunks) { chunk in
+      for row in range(chunk, of: chunks, count: count) { body(row) }
+    }
+  }
+
   /// Splits `0..<count` into `chunks` contiguous ranges of near-equal size.
   public static func range(_ chunk: Int, of chunks: Int, count: Int) -> Range<Int> {
     let lower = count * chunk / chunks

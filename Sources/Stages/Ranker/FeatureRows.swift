@@ -88,12 +88,9 @@ struct FeatureRows: Sendable {
     var out = [Float](repeating: .nan, count: rows * width)
     out.withUnsafeMutableBufferPointer { buffer in
       let shared = UnsafeTransfer(buffer.baseAddress!)
-      let chunks = max(1, min(256, customers.count / 1024))
-      Parallel.forEach(chunks: chunks) { chunk in
-        for k in Parallel.range(chunk, of: chunks, count: customers.count) {
-          let c = customers[k]
-          for (j, i) in candidates(of: c).enumerated() { fill(customer: c, candidate: i, into: shared.wrapped + (start[k] + j) * width) }
-        }
+      Parallel.forEachRow(customers.count, rowsPerChunk: 1024) { k in
+        let c = customers[k]
+        for (j, i) in candidates(of: c).enumerated() { fill(customer: c, candidate: i, into: shared.wrapped + (start[k] + j) * width) }
       }
     }
     return out
