@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hmpipe needs on a fresh Debian machine: the C libraries it links (zstd, OpenBLAS, XGBoost),
-# pkg-config to find them, and the Python modules one test uses to read artifacts as the docs show.
-# With --tests, also what the tests use: chromium, the headless browser that renders `hmpipe report`,
-# and the repository's Python package installed with pip (as its docs say).
+# pkg-config to find them, and Python's numpy and zstandard (the example command stage reads
+# artifacts with them). With --tests, also what the tests use: chromium, the headless browser that
+# renders `hmpipe report`, and the repository's Python package with pandas and polars (pip).
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 
@@ -26,6 +26,6 @@ if [ "${1:-}" = "--tests" ] && ! python3 -c "import hmpipe, pandas, polars" >/de
 fi
 
 if ! python3 -c "import numpy, zstandard" >/dev/null 2>&1; then
-  echo "setup: installing the Python modules numpy and zstandard (for the artifact-reader test)" >&2
+  echo "setup: installing the Python modules numpy and zstandard (the Python package and its example need them)" >&2
   python3 -m pip install -q numpy zstandard 2>&1 | grep -v -i "warning: running pip as" || true
 fi

@@ -4,21 +4,21 @@ import Foundation
 /// fetched): the result and its verdict, the stages' charts, the DAG, the timeline, memory and
 /// sizes, every stage's record, the trend of key figures over recent runs, and the run's facts.
 public struct RunReport {
-  public var spec: PipelineSpec
+  public let spec: PipelineSpec
   public var record: RunRecord
   /// Runs of the pipeline, newest first (the reported one among them), for the trend.
   public var history: [RunRecord]
   /// How many runs the trend shows at most.
   public var trendRuns = 30
 
+  /// The pipeline's stage kinds by stage name (for their headlines, charts and key figures).
+  private let definitions: [String: StageDefinition]
+
   public init(spec: PipelineSpec, record: RunRecord, history: [RunRecord]) {
     self.spec = spec
     self.record = record
     self.history = history
-  }
-
-  private var definitions: [String: StageDefinition] {
-    Dictionary(spec.stages.map { ($0.name, $0.definition) }) { a, _ in a }
+    definitions = Dictionary(spec.stages.map { ($0.name, $0.definition) }) { a, _ in a }
   }
 
   public var html: String {

@@ -23,14 +23,11 @@ struct Diff: AsyncParsableCommand {
   func run() async throws {
     let (spec, store) = try options.load()
     let records = store.runRecords(ofPipeline: spec.path)
-    for (flag, n) in [("--a", a), ("--b", b)] where n < 1 || n > records.count {
-      throw ValidationError(
-        "\(flag) \(n): \(options.pipeline) has \(records.count) recorded run\(records.count == 1 ? "" : "s") (1 = newest)")
-    }
-    var comparison = RunComparison(records[a - 1], records[b - 1])
+    let older = try options.run(a, flag: "--a", of: records, store: spec.storePath)
+    let newer = try options.run(b, flag: "--b", of: records, store: spec.storePath)
+    var comparison = RunComparison(older, newer)
     let outputs = { (r: RunRecord) in Dictionary(r.stages.map { ($0.name, $0.outputs) }) { x, _ in x } }
-    comparison.predictions = try PredictionOverlap.ofSubmissions(
-      spec, store: store, a: outputs(records[a - 1]), b: outputs(records[b - 1]))
+    comparison.predictions = try PredictionOverlap.ofSubmissions(spec, store: store, a: outputs(older), b: outputs(newer))
     print(json ? comparison.json.canonical : comparison.text)
   }
 }

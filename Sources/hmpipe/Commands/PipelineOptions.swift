@@ -25,6 +25,18 @@ struct PipelineOptions: ParsableArguments {
 
   func overrides() throws -> [String: JSONValue] { try Self.overrides(variables) }
 
+  /// Run `number` of this pipeline as `hmpipe runs` numbers them (1 = newest) among `records`; a
+  /// number outside them is a usage error naming `flag`.
+  func run(_ number: Int, flag: String, of records: [RunRecord], store: String) throws -> RunRecord {
+    guard !records.isEmpty else {
+      throw ValidationError("no runs of \(pipeline) recorded in \(store): run it first (hmpipe run \(pipeline))")
+    }
+    guard (1...records.count).contains(number) else {
+      throw ValidationError("\(flag) \(number): \(pipeline) has \(records.count) recorded run\(records.count == 1 ? "" : "s") (1 = newest)")
+    }
+    return records[number - 1]
+  }
+
   /// Loads a pipeline file with `--set` values; an undeclared variable is a usage error (exit 64).
   static func spec(_ path: String, overrides: [String: JSONValue]) throws -> PipelineSpec {
     do { return try PipelineLoader(registry: HMStages.registry, overrides: overrides).load(path) } catch  where error.isUsageError {

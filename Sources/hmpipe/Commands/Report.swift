@@ -19,14 +19,8 @@ struct Report: AsyncParsableCommand {
   func run() async throws {
     let (spec, store) = try options.load()
     let records = store.runRecords(ofPipeline: spec.path)
-    guard !records.isEmpty else {
-      throw ValidationError("no runs of \(options.pipeline) recorded in \(spec.storePath): run it first (hmpipe run \(options.pipeline))")
-    }
-    guard (1...records.count).contains(number) else {
-      throw ValidationError(
-        "--run \(number): \(options.pipeline) has \(records.count) recorded run\(records.count == 1 ? "" : "s") (1 = newest)")
-    }
-    let html = RunReport(spec: spec, record: records[number - 1], history: Array(records[(number - 1)...])).html
+    let record = try options.run(number, flag: "--run", of: records, store: spec.storePath)
+    let html = RunReport(spec: spec, record: record, history: Array(records[(number - 1)...])).html
     let path = out ?? "\(spec.name)-report.html"
     try FileSystem.writeAtomically(Array(html.utf8), to: path)
     print("wrote \(path)")
