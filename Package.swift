@@ -3,7 +3,7 @@ import PackageDescription
 
 /// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
 /// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
-/// hmpipe → Stages → Pipeline → CZstd, CSpawn (a command stage's process supervisor); Stages → COpenBLAS, CXGBoost (gradient-boosted ranking),
+/// hmpipe → Stages, S3Remote → Pipeline → CZstd, CSpawn (a command stage's process supervisor); Stages → COpenBLAS, CXGBoost (gradient-boosted ranking),
 /// CPrefetch (a header: the prefetch instruction Swift lacks). Linux only: the system layer calls Glibc.
 let package = Package(
   name: "hmpipe",
@@ -14,6 +14,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
   ],
   targets: [
     .systemLibrary(
@@ -33,12 +35,20 @@ let package = Package(
       name: "Pipeline",
       dependencies: ["CZstd", "CSpawn", .product(name: "Crypto", package: "swift-crypto")]
     ),
+    // The team cache on any S3-compatible service: the S3 API, SigV4 signing, transfers.
+    .target(
+      name: "S3Remote",
+      dependencies: [
+        "Pipeline", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]
+    ),
     .systemLibrary(name: "CPrefetch"),
     .systemLibrary(name: "CXGBoost", providers: [.apt(["libxgboost-dev"])]),
     .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS", "CPrefetch", "CXGBoost"]),
     .executableTarget(
       name: "hmpipe",
-      dependencies: ["Stages", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["Stages", "Pipeline", "S3Remote", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     // A tiny driver with toy stages: proves Pipeline knows nothing about H&M, and gives the
     // crash, lock and concurrency tests a process they can kill.

@@ -14,6 +14,7 @@ struct HMPipe: AsyncParsableCommand {
     version: "0.1.0",
     subcommands: [
       Run.self, Status.self, Runs.self, Diff.self, Report.self, Inspect.self, Dag.self, GC.self, Verify.self, Export.self, Synth.self,
+      Push.self, Pull.self,
     ])
 
   static func main() async {

@@ -58,6 +58,7 @@ struct PipelineToy {
     case .stageMessage(let s, let m): "\(s): \(m)"
     case .stageFinished(let r): "\(r.name): \(r.status.rawValue) \(r.error ?? "")"
     case .recovered(let s, let m): "\(s): \(m)"
+    case .remote(let m): "remote: \(m)"
     }
   }
 

@@ -2,17 +2,12 @@ import Foundation
 import Pipeline
 
 /// The artifact reader under fuzzing: any bytes as an object file are opened, verified (deep) and
-/// read as a table; every outcome but an error thrown is a defect (a crash, a hang, an allocation
-/// beyond the claim). Built by `bench/fuzz.sh` with libFuzzer (`-sanitize=fuzzer -DFUZZING`); a
+/// read as a table, from memory as the reader's byte source; every outcome but an error thrown is a
+/// defect (a crash, a hang, an allocation beyond the claim). Built by `bench/fuzz.sh` with libFuzzer (`-sanitize=fuzzer -DFUZZING`); a
 /// plain build replays the files named on the command line (a corpus, or a crash to reproduce).
 enum ArtifactFuzz {
-  static let path = "/dev/shm/hmpipe-fuzz-\(getpid()).bin"
-
   static func check(_ bytes: UnsafeRawBufferPointer) {
-    guard let file = try? FileDescriptor.open(path, .createOrTruncate) else { return }
-    try? file.writeAll(bytes)
-    file.close()
-    guard let reader = try? ArtifactReader(path: path) else { return }
+    guard let reader = try? ArtifactReader(source: MemoryBytes(Array(bytes), name: "fuzz input")) else { return }
     // What a reader may claim to unpack is bounded by the file (`verify` streams it); a table read
     // allocates the claim, so only modest ones are read whole.
     try? reader.verify(hashes: true, workers: 1)

@@ -5,17 +5,24 @@ import Synchronization
 /// decompressed in parallel. Every chunk's zstd checksum is verified as it is read; `verifyHashes`
 /// also recomputes each chunk's SHA-256 against the manifest (what `verify --deep` does).
 public struct ArtifactReader: Sendable {
-  public let path: String
+  public let source: any ByteSource
   public let manifest: Manifest
+  /// What messages name: the object's path or URL.
+  public var path: String { source.name }
 
-  /// Opens the object at `path` and reads its manifest.
+  /// Opens the object file at `path` and reads its manifest.
   /// - Throws: `CorruptObjectError` when the file is not a whole artifact; `SystemError` when it
   ///   cannot be read.
   public init(path: String) throws {
-    self.path = path
-    let file = try FileDescriptor.open(path, .read)
-    defer { file.close() }
-    let size = try file.size()
+    try self.init(source: try FileBytes(path: path))
+  }
+
+  /// Reads the manifest of the object whose bytes `source` gives.
+  public init(source: any ByteSource) throws {
+    self.source = source
+    let file = source
+    let path = source.name
+    let size = source.size
     guard size >= Footer.magic.count + Footer.size,
       try file.read(count: Footer.magic.count, at: 0) == Footer.magic
     else { throw CorruptObjectError(path: path, detail: "not an hmpipe artifact, or truncated (\(size) bytes)") }
@@ -47,8 +54,7 @@ public struct ArtifactReader: Sendable {
       }
       return c
     }
-    let file = try FileDescriptor.open(path, .read)
-    defer { file.close() }
+    let file = source
     var table = Table(
       try wanted.map { try readColumn($0, file: file, verifyHashes: verifyHashes, workers: workers) },
       metadata: manifest.metadata)
@@ -70,11 +76,7 @@ public struct ArtifactReader: Sendable {
     guard manifest.id == other.manifest.id, mine.count == theirs.count,
       zip(mine, theirs).allSatisfy({ $0.size == $1.size && $0.sha256 == $1.sha256 })
     else { return false }
-    let a = try FileDescriptor.open(path, .read), b = try FileDescriptor.open(other.path, .read)
-    defer {
-      a.close()
-      b.close()
-    }
+    let a = source, b = other.source
     let piece = 1 << 20
     var left = [UInt8](repeating: 0, count: piece), right = [UInt8](repeating: 0, count: piece)
     for (x, y) in zip(mine, theirs) {
@@ -94,7 +96,7 @@ public struct ArtifactReader: Sendable {
     return true
   }
 
-  private func readColumn(_ entry: ColumnManifest, file: FileDescriptor, verifyHashes: Bool, workers: Int) throws -> Column {
+  private func readColumn(_ entry: ColumnManifest, file: any ByteSource, verifyHashes: Bool, workers: Int) throws -> Column {
     guard let type = entry.columnType else {
       throw CorruptObjectError(path: path, detail: "column '\(entry.name)' has unknown type '\(entry.type)'")
     }
@@ -120,7 +122,7 @@ public struct ArtifactReader: Sendable {
       nullSentinel: entry.nullSentinel)
   }
 
-  private func readBuffer(_ buffer: BufferManifest, file: FileDescriptor, verifyHashes: Bool, workers: Int) throws -> ByteStorage {
+  private func readBuffer(_ buffer: BufferManifest, file: any ByteSource, verifyHashes: Bool, workers: Int) throws -> ByteStorage {
     let starts = buffer.chunks.indices.map { $0 * manifest.chunkBytes }
     return try ByteStorage(count: buffer.count * buffer.element.byteWidth) { destination in
       let out = UnsafeTransfer(destination)
@@ -142,8 +144,7 @@ public struct ArtifactReader: Sendable {
   /// and list column's offsets rise from 0 to its value count, one chunk at a time per worker: the
   /// memory used is a few chunks, whatever size the object claims to unpack to.
   public func verify(hashes: Bool, workers: Int = Parallel.coreCount) throws {
-    let file = try FileDescriptor.open(path, .read)
-    defer { file.close() }
+    let file = source
     let path = self.path
     for column in manifest.columns {
       for buffer in column.buffers {
@@ -200,7 +201,7 @@ final class ChunkDecoder {
   /// Reads, decompresses (and un-shuffles) `chunk` into `target` (its raw size), checking the zstd
   /// checksum, and with `verifyHash` its SHA-256.
   func decode(
-    _ chunk: ChunkManifest, of buffer: BufferManifest, file: FileDescriptor, path: String,
+    _ chunk: ChunkManifest, of buffer: BufferManifest, file: any ByteSource, path: String,
     into target: UnsafeMutableRawBufferPointer, verifyHash: Bool
   ) throws {
     if frame.count < chunk.size { frame = [UInt8](repeating: 0, count: chunk.size) }

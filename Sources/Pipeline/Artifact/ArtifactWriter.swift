@@ -45,8 +45,7 @@ public final class ArtifactWriter {
   /// command stage) with its compressed chunks copied as they are: the content, and so the id, stay
   /// the same, and nothing is decompressed or compressed again.
   public func appendCopies(of source: ArtifactReader) throws {
-    let input = try FileDescriptor.open(source.path, .read)
-    defer { input.close() }
+    let input = source.source
     for column in source.manifest.columns {
       if let rows, rows != source.manifest.rows {
         throw ArtifactWriteError.rowCountMismatch(column: column.name, rows: source.manifest.rows, expected: rows)

@@ -117,7 +117,7 @@ public struct CommandStage: SlotsFromParams {
   /// package reads it), a file artifact its bytes as a file of its own name (a folder output: its
   /// `.tar`), a file input the file itself.
   static func programInputs(_ context: StageContext, folder: String) throws -> [String: String] {
-    var paths = context.inputPaths()
+    var paths = try context.inputPaths()
     for slot in paths.keys.sorted() where context.hasArtifactInput(slot) {
       let manifest = try context.manifest(slot)
       guard manifest.kind == .file else { continue }
@@ -170,7 +170,7 @@ public struct CommandStage: SlotsFromParams {
     for (slot, stamp) in before.sorted(by: { $0.key < $1.key }) {
       let path = paths[slot]!
       guard (try? FileSystem.stamp(path)) != stamp else { continue }
-      if context.inputPaths()[slot] == path { context.quarantineInput(slot) }
+      if (try? context.inputPaths())?[slot] == path { context.quarantineInput(slot) }
       throw CommandOutputError(
         stage: context.stage, output: slot,
         problem: "the program changed this input in place (\(path)); inputs are read-only: write new outputs instead")

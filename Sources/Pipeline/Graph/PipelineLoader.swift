@@ -63,6 +63,7 @@ public struct PipelineLoader {
       path: absolute, name: document.name ?? FileSystem.basename(of: path), storePath: storePath,
       variables: variables, stages: ordered, inputsHelp: document.inputsHelp)
     spec.projectRoot = projectRoot
+    if let remote = document.remote, case .string(let r) = try substitution.apply(.string(remote), at: "remote") { spec.remote = r }
     spec.publishOutsideProject = document.publishOutsideProject
     spec.overrides = overrides
     return spec

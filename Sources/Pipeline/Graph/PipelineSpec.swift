@@ -39,6 +39,8 @@ public struct PipelineSpec: Sendable {
   public var name: String
   /// The store's absolute path.
   public var storePath: String
+  /// The team cache (`s3://BUCKET/PREFIX`) the file names, if any.
+  public var remote: String?
   public var variables: [String: JSONValue]
   public var stages: [StageSpec]
   /// Said when an input file is missing: where the files go and how to get them.

@@ -13,6 +13,7 @@ struct RawPipeline {
 
   var name: String?
   var store: String?
+  var remote: String?
   var inputsHelp: String?
   var publishOutsideProject = false
   var vars: [String: JSONValue]
@@ -20,7 +21,7 @@ struct RawPipeline {
 
   static let largestFile = 16 << 20
   static let topLevelKeys: Set = [
-    "name", "description", "extends", "store", "vars", "stages", "inputs_help", "publish_outside_project",
+    "name", "description", "extends", "store", "remote", "vars", "stages", "inputs_help", "publish_outside_project",
   ]
   static let stageKeys: Set = ["name", "kind", "params", "inputs", "publish", "description"]
 
@@ -59,7 +60,7 @@ struct RawPipeline {
       throw PipelineFileError(
         file: file, path: key, message: "unknown field; a pipeline file has: \(topLevelKeys.sorted().joined(separator: ", "))")
     }
-    var base = RawPipeline(name: nil, store: nil, inputsHelp: nil, vars: [:], stages: [])
+    var base = RawPipeline(name: nil, store: nil, remote: nil, inputsHelp: nil, vars: [:], stages: [])
     if let extends = top["extends"] {
       guard case .string(let relative) = extends else {
         throw PipelineFileError(file: file, path: "extends", message: "must be a path (a string)")
@@ -73,6 +74,7 @@ struct RawPipeline {
     }
     let name = try string(top["name"], file: file, at: "name")
     let store = try string(top["store"], file: file, at: "store")
+    let remote = try string(top["remote"], file: file, at: "remote")
     let inputsHelp = try string(top["inputs_help"], file: file, at: "inputs_help")
     var publishOutsideProject = base.publishOutsideProject
     if let flag = top["publish_outside_project"] {
@@ -102,7 +104,7 @@ struct RawPipeline {
       }
     }
     return RawPipeline(
-      name: name ?? base.name, store: store ?? base.store, inputsHelp: inputsHelp ?? base.inputsHelp,
+      name: name ?? base.name, store: store ?? base.store, remote: remote ?? base.remote, inputsHelp: inputsHelp ?? base.inputsHelp,
       publishOutsideProject: publishOutsideProject, vars: vars, stages: stages)
   }
 

@@ -16,7 +16,7 @@ public enum Maintenance {
     store: Store, pipelines: [PipelineSpec], recentRuns: Int = 5, dryRun: Bool,
     waiting: (StoreLock.Holder?) -> Void = { _ in }
   ) throws -> CollectionReport {
-    let lock = try StoreLock(path: store.lockPath, command: "gc", waiting: waiting)
+    let lock = try store.lock(command: "gc", waiting: waiting)
     defer { lock.release() }
     var keep: Set<ArtifactID> = []
     for spec in pipelines {
@@ -58,10 +58,7 @@ public enum Maintenance {
     for (n, id) in ids.enumerated() {
       progress(n, ids.count)
       do {
-        let reader = try ArtifactReader(path: store.objectPath(id))
-        guard reader.manifest.id == id else {
-          throw CorruptObjectError(path: reader.path, detail: "its manifest names id \(reader.manifest.id.short)")
-        }
+        let reader = try store.reader(id)
         try reader.verify(hashes: deep)
         if deep, reader.manifest.contentID() != id {
           throw CorruptObjectError(path: reader.path, detail: "content id recomputes to \(reader.manifest.contentID().short)")

@@ -33,14 +33,14 @@ extension Rebuilder {
             detail: "it is outside the project (\(spec.projectRoot)); a pipeline file that means to write there says "
               + "\"publish_outside_project\": true (or run with --publish-outside-project)")
         }
-        let recordPath = store.root + "/published/" + Digest.of(path).hex + ".json"
-        if let last = RecordFile.read(PublishRecord.self, at: recordPath), last.path == path, last.id == id,
+        let last = store.publishRecord(for: path)
+        if let last, last.path == path, last.id == id,
           let stamp = try? FileSystem.stamp(path), stamp == last.stamp
         {
           continue
         }
         let variant = stage.publishVariant[output] ?? ""
-        if let last = RecordFile.read(PublishRecord.self, at: recordPath), last.path == path, last.id != id,
+        if let last, last.path == path, last.id != id,
           (last.variant ?? "") != variant, !spec.overwritePublished, let stamp = try? FileSystem.stamp(path), stamp == last.stamp
         {
           let theirs = (last.variant ?? "").isEmpty ? "the pipeline file's own values" : last.variant!
@@ -56,7 +56,7 @@ extension Rebuilder {
         }
         try FileSystem.makeDirectories(FileSystem.dirname(of: path))
         try FileSystem.writeAtomically(Array(table.columns[0].values.bytes), to: path)
-        try RecordFile.write(PublishRecord(path: path, id: id, stamp: try FileSystem.stamp(path), variant: variant), to: recordPath)
+        try store.putPublishRecord(PublishRecord(path: path, id: id, stamp: try FileSystem.stamp(path), variant: variant))
         emit(.stageMessage(stage: stage.name, message: "published \(output) to \(path)"))
       } catch let error as PublishError {
         outcome.record.status = .failed

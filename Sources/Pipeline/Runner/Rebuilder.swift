@@ -58,11 +58,19 @@ struct Rebuilder: Sendable {
     return ResolvedInputs(components: components, artifacts: artifacts, files: files, sources: sources)
   }
 
-  /// The cache entry for `key` when every output object it names is present and whole-sized.
-  func cachedEntry(_ key: Digest) -> CacheEntry? {
-    guard let entry = store.cacheEntry(key) else { return nil }
-    for output in entry.outputs.values where store.storedSize(output.id) != output.storedBytes { return nil }
-    return entry
+  /// Where a cached result was found.
+  enum CacheSource: Sendable { case local, remote }
+
+  /// The cache entry for `key`: the local one when every output object it names is present and
+  /// whole-sized, else the remote cache's (its objects are fetched when something reads them; the
+  /// entry is recorded locally, so `status` and `diff` know its outputs).
+  func cachedEntry(_ key: Digest) throws -> (entry: CacheEntry, source: CacheSource)? {
+    if let entry = store.cacheEntry(key), entry.outputs.values.allSatisfy({ store.storedSize($0.id) == $0.storedBytes }) {
+      return (entry, .local)
+    }
+    guard let remote = store.remote, let entry = try remote.entry(key) else { return nil }
+    try? store.putCacheEntry(entry)
+    return (entry, .remote)
   }
 
   /// Why `stage` must run, in words, when its key has no usable cache entry.
@@ -84,11 +92,18 @@ struct Rebuilder: Sendable {
       return failure(stage, reason: "inputs unavailable", error: error, started: started)
     }
     let key = inputs.components.key
-    if forced == nil, let entry = cachedEntry(key) {
-      if store.head(pipeline: spec.identity, stage: stage.name)?.key != key { try? store.putHead(entry, pipeline: spec.identity) }
-      return StageOutcome(
-        record: record(stage, .cached, reason: "up to date", entry: entry, seconds: 0, started: started),
-        outputs: entry.outputs.mapValues(\.id))
+    if forced == nil {
+      let cached: (entry: CacheEntry, source: CacheSource)?
+      do { cached = try cachedEntry(key) } catch {
+        return failure(stage, reason: "remote cache unavailable", error: error, started: started)
+      }
+      if let (entry, source) = cached {
+        if store.head(pipeline: spec.identity, stage: stage.name)?.key != key { try? store.putHead(entry, pipeline: spec.identity) }
+        var cachedRecord = record(
+          stage, .cached, reason: source == .remote ? "cached remotely" : "up to date", entry: entry, seconds: 0, started: started)
+        if source == .remote { cachedRecord.from = "remote" }
+        return StageOutcome(record: cachedRecord, outputs: entry.outputs.mapValues(\.id))
+      }
     }
     let reason = forced ?? staleReason(stage, inputs.components)
     emit(.stageStarted(stage: stage.name, reason: reason))
@@ -125,6 +140,7 @@ struct Rebuilder: Sendable {
     } catch {
       return failure(stage, reason: reason, error: error, started: started)
     }
+    store.remote?.upload(entry, from: store)
     var ran = record(stage, .ran, reason: reason, entry: entry, seconds: entry.seconds, started: started)
     ran.log = context.logLines.isEmpty ? nil : context.logLines
     return StageOutcome(record: ran, outputs: entry.outputs.mapValues(\.id))

@@ -56,12 +56,12 @@ public struct Runner: Sendable {
     let targets = try targetStages()
     let started = Date()
     let emit = self.emit
-    let lock = try StoreLock(
-      path: store.lockPath, command: options.command,
-      waiting: { emit(.waitingForLock(holder: $0)) }, clearedStale: { emit(.clearedStaleLock(holder: $0)) })
+    let lock = try store.lock(
+      command: options.command, waiting: { emit(.waitingForLock(holder: $0)) }, clearedStale: { emit(.clearedStaleLock(holder: $0)) })
     defer { lock.release() }
     let removed = store.removeTemporaryFiles()
     if removed > 0 { emit(.removedTemporaryFiles(count: removed)) }
+    if let remote = store.remote { try await offloaded { try remote.check() } }
 
     var outcomes: [String: StageOutcome] = [:]
     // A damaged input found mid-run is quarantined and the run planned again, so its producer is
@@ -79,6 +79,7 @@ public struct Runner: Sendable {
         emit(.recovered(stage: producer, message: "artifact \(id.short) was damaged or missing; moved aside, recomputing \(producer)"))
       }
     }
+    await offloaded { reportUploads() }
     var record = RunRecord(
       pipeline: spec.path, startedAt: started, seconds: Date().timeIntervalSince(started), command: options.command,
       environment: options.environment.merging(Machine.facts.merging(["jobs": String(options.jobs)]) { a, _ in a }) { a, _ in a },
@@ -88,6 +89,25 @@ public struct Runner: Sendable {
     record.gitCommit = GitCommit.of(FileSystem.dirname(of: spec.path))
     try store.putRunRecord(record)
     return record
+  }
+
+  /// Waits for the remote cache's background uploads and says how they went.
+  private func reportUploads() {
+    guard let remote = store.remote else { return }
+    let inFlight = remote.uploadsInFlight
+    if inFlight > 0 { emit(.remote(message: "waiting for \(inFlight) upload\(inFlight == 1 ? "" : "s") to \(remote.location)")) }
+    let failures = remote.finishUploads()
+    for failure in failures {
+      emit(.remote(message: "upload to \(remote.location) failed for \(failure); the next run or push retries it"))
+    }
+    let done = remote.traffic
+    if done.uploadedEntries > 0 || done.fetchedObjects > 0 {
+      emit(
+        .remote(
+          message: "remote \(remote.location): uploaded \(done.uploadedEntries) stage result\(done.uploadedEntries == 1 ? "" : "s") "
+            + "(\(Format.bytes(done.bytesUp))), fetched \(done.fetchedObjects) object\(done.fetchedObjects == 1 ? "" : "s") (\(Format.bytes(done.bytesDown)))"
+        ))
+    }
   }
 
   private func runRound(_ targets: [StageSpec]) async -> [String: StageOutcome] {

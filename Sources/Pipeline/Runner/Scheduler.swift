@@ -55,3 +55,11 @@ func offloaded<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     DispatchQueue.global().async { continuation.resume(returning: body()) }
   }
 }
+
+/// Runs blocking work (file and remote-cache calls) on a Dispatch thread, so async code never
+/// blocks one of Swift's few cooperative threads.
+public func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+  }
+}

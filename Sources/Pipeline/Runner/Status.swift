@@ -44,9 +44,10 @@ extension Runner {
         states.append(StageStatus(name: stage.name, state: .stale, reason: "\(error)", outputs: [:]))
         continue
       }
-      if let entry = rebuilder.cachedEntry(resolved.components.key) {
+      if let (entry, source) = try rebuilder.cachedEntry(resolved.components.key) {
         outputs[stage.name] = entry.outputs.mapValues(\.id)
-        states.append(StageStatus(name: stage.name, state: .fresh, reason: "up to date", outputs: outputs[stage.name]!))
+        let reason = source == .remote ? "cached remotely" : "up to date"
+        states.append(StageStatus(name: stage.name, state: .fresh, reason: reason, outputs: outputs[stage.name]!))
       } else {
         states.append(StageStatus(name: stage.name, state: .stale, reason: rebuilder.staleReason(stage, resolved.components), outputs: [:]))
       }
@@ -81,7 +82,7 @@ extension Runner {
       if forced.contains(name) {
         return PlannedStage(name: name, action: .maybe, reason: "downstream of --force \(options.force!): runs if that changes its inputs")
       }
-      return PlannedStage(name: name, action: .cached, reason: "up to date")
+      return PlannedStage(name: name, action: .cached, reason: state.reason)
     }
   }
 

@@ -9,4 +9,6 @@ public enum RunEvent: Sendable {
   case stageMessage(stage: String, message: String)
   case stageFinished(RunRecord.StageRecord)
   case recovered(stage: String, message: String)
+  /// What the remote cache did or could not do (uploads finished, a failure worked around).
+  case remote(message: String)
 }

@@ -154,8 +154,10 @@ public final class StageContext: Sendable {
 
   /// Every input's path: an artifact's store object, a file input's file (for a command stage's
   /// program, which reads them itself).
-  func inputPaths() -> [String: String] {
-    inputIDs.mapValues { store.objectPath($0) }.merging(inputFiles) { a, _ in a }
+  func inputPaths() throws -> [String: String] {
+    var paths = inputFiles
+    for (slot, id) in inputIDs { paths[slot] = try guarding(slot) { try store.localPath(of: id) } }
+    return paths
   }
 
   /// Whether `slot` is connected to an artifact (not a file).
@@ -169,8 +171,7 @@ public final class StageContext: Sendable {
   /// A new empty folder inside the store for the stage's temporary files; removed when the stage
   /// ends, whatever happens (and by the next run if the process dies).
   public func scratchDirectory() throws -> String {
-    let path = store.temporaryPath("scratch-\(stage)")
-    try FileSystem.makeDirectories(path)
+    let path = try store.makeScratchDirectory("scratch-\(stage)")
     scratch.withLock { $0.append(path) }
     return path
   }

@@ -23,6 +23,8 @@ public struct RunRecord: Codable, Sendable {
     public var startedAt: Date? = nil
     /// The last lines the stage logged when it ran (a command stage's stdout and stderr among them).
     public var log: [String]? = nil
+    /// "remote" when the outputs came from the remote cache; nil when computed or found locally.
+    public var from: String? = nil
 
     public init(
       name: String, status: Status, reason: String, seconds: Double, rows: Int = 0, rawBytes: Int = 0, storedBytes: Int = 0,

@@ -47,6 +47,11 @@ extension Digest: Codable {
 public enum RecordFile {
   static func read<T: Decodable>(_: T.Type, at path: String) -> T? {
     guard let bytes = try? FileSystem.readAll(path) else { return nil }
+    return decode(T.self, from: bytes)
+  }
+
+  /// A record from its JSON bytes; nil when they are not one.
+  public static func decode<T: Decodable>(_: T.Type, from bytes: [UInt8]) -> T? {
     let decoder = JSONDecoder()
     decoder.dateDecodingStrategy = .custom { decoder in
       let container = try decoder.singleValueContainer()
@@ -60,8 +65,11 @@ public enum RecordFile {
   }
 
   static func write(_ value: some Encodable, to path: String) throws {
-    try FileSystem.writeAtomically(Array(try encoder(pretty: true).encode(value)), to: path)
+    try FileSystem.writeAtomically(try encode(value), to: path)
   }
+
+  /// A record's JSON bytes, as written to disk.
+  public static func encode(_ value: some Encodable) throws -> [UInt8] { Array(try encoder(pretty: true).encode(value)) }
 
   /// The JSON form of records: sorted keys, times in ISO 8601 to the millisecond (the report's
   /// timeline places stages by them).

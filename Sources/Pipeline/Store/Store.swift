@@ -17,15 +17,18 @@ public final class Store: Sendable {
 
   public let root: String
   public let compressionLevel: Int32
+  /// The team cache behind this store, if any: objects missing here are fetched from it.
+  public let remote: RemoteCache?
 
   /// Opens (creating when needed) the store at `root`. Level 1 by default, as column stores
   /// commonly use for data that is written once per run and read soon: writes about 1.4× faster
   /// than level 3 at nearly the same ratio (`bench/artifacts.sh 1 1` against `bench/artifacts.sh 1 3`).
   /// With `create` false, a folder that is not already a store is refused (commands that only
   /// read, such as `inspect --store DIR`, must not litter any folder they are pointed at).
-  public init(root: String, compressionLevel: Int32 = 1, create: Bool = true) throws {
+  public init(root: String, compressionLevel: Int32 = 1, create: Bool = true, remote: RemoteCache? = nil) throws {
     self.root = FileSystem.absolute(root)
     self.compressionLevel = compressionLevel
+    self.remote = remote
     if !create, let missing = Self.folders.first(where: { !FileSystem.isDirectory(self.root + "/" + $0) }) {
       throw StoreLayoutError(root: self.root, problem: "is not an hmpipe store (it has no \(missing)/ folder)")
     }
@@ -39,6 +42,8 @@ public final class Store: Sendable {
 
   // MARK: Objects
 
+  /// Where the object file of `id` is (or would be). Only tests of the disk layout and `localPath`
+  /// use it; everything else goes through ids.
   public func objectPath(_ id: ArtifactID) -> String {
     "\(root)/objects/\(id.digest.hex.prefix(2))/\(id.digest.hex)"
   }
@@ -68,19 +73,44 @@ public final class Store: Sendable {
       writer.abandon()
       throw error
     }
-    let destination = objectPath(manifest.id)
+    try place(writer.path, as: manifest.id)
+    return manifest
+  }
+
+  /// Moves the object file at `path` (in tmp/) into place as `id`, unless a sound copy is there.
+  private func place(_ path: String, as id: ArtifactID) throws {
+    let destination = objectPath(id)
     do {
-      if FileSystem.exists(destination), Self.isSoundCopy(destination, of: writer.path) {
-        FileSystem.remove(writer.path)
+      if FileSystem.exists(destination), Self.isSoundCopy(destination, of: path) {
+        FileSystem.remove(path)
       } else {
         try FileSystem.makeDirectories(FileSystem.dirname(of: destination))
-        try FileSystem.rename(writer.path, to: destination)
+        try FileSystem.rename(path, to: destination)
       }
     } catch {
-      FileSystem.remove(writer.path)
+      FileSystem.remove(path)
       throw error
     }
-    return manifest
+  }
+
+  /// Takes in an object file that came from elsewhere (a download, a copy, in tmp/) as `id`, after
+  /// checking all of it: its manifest names `id`, every chunk decompresses and matches its SHA-256,
+  /// and the content id recomputes to `id`. A file that fails is deleted and the error thrown.
+  public func adopt(_ id: ArtifactID, file path: String) throws {
+    do {
+      let reader = try ArtifactReader(path: path)
+      guard reader.manifest.id == id else {
+        throw CorruptObjectError(path: path, detail: "its manifest names id \(reader.manifest.id.short), not \(id.short)")
+      }
+      try reader.verify(hashes: true)
+      guard reader.manifest.contentID() == id else {
+        throw CorruptObjectError(path: path, detail: "its content id recomputes to \(reader.manifest.contentID().short), not \(id.short)")
+      }
+    } catch {
+      FileSystem.remove(path)
+      throw error
+    }
+    try place(path, as: id)
   }
 
   private static func isSoundCopy(_ existing: String, of new: String) -> Bool {
@@ -103,13 +133,24 @@ public final class Store: Sendable {
   /// Opens an object for reading.
   /// - Throws: `MissingObjectError` when it is not in the store, `CorruptObjectError` when damaged.
   public func reader(_ id: ArtifactID) throws -> ArtifactReader {
-    let path = objectPath(id)
-    guard FileSystem.exists(path) else { throw MissingObjectError(id: id) }
+    let path = try localPath(of: id)
     let reader = try ArtifactReader(path: path)
     guard reader.manifest.id == id else {
       throw CorruptObjectError(path: path, detail: "its manifest names id \(reader.manifest.id.short)")
     }
     return reader
+  }
+
+  /// The path of the object file of `id`, fetching it from the remote cache first when this store
+  /// lacks it: for a program that reads the object itself (a command stage).
+  /// - Throws: `MissingObjectError` when neither has it, `CorruptObjectError` when the remote's copy
+  ///   is damaged.
+  public func localPath(of id: ArtifactID) throws -> String {
+    let path = objectPath(id)
+    if FileSystem.exists(path) { return path }
+    guard let remote else { throw MissingObjectError(id: id) }
+    try remote.fetch(id, into: self)
+    return path
   }
 
   /// Every object id in the store.
@@ -219,12 +260,40 @@ public final class Store: Sendable {
   }
 
   public var lockPath: String { root + "/lock" }
+
+  /// Takes the store's lock (see `StoreLock`).
+  public func lock(
+    command: String, waiting: (StoreLock.Holder?) -> Void = { _ in }, clearedStale: (StoreLock.Holder) -> Void = { _ in }
+  ) throws -> StoreLock {
+    try StoreLock(path: lockPath, command: command, waiting: waiting, clearedStale: clearedStale)
+  }
+
+  /// A new empty folder in tmp/, for a stage's temporary files.
+  public func makeScratchDirectory(_ label: String) throws -> String {
+    let path = temporaryPath(label)
+    try FileSystem.makeDirectories(path)
+    return path
+  }
+
+  // MARK: Published files
+
+  func publishRecord(for path: String) -> PublishRecord? {
+    RecordFile.read(PublishRecord.self, at: publishRecordPath(path))
+  }
+
+  func putPublishRecord(_ record: PublishRecord) throws {
+    try RecordFile.write(record, to: publishRecordPath(record.path))
+  }
+
+  private func publishRecordPath(_ path: String) -> String { root + "/published/" + Digest.of(path).hex + ".json" }
 }
 
 /// An artifact the store does not hold (never written, collected, or quarantined).
 public struct MissingObjectError: Error, Sendable, CustomStringConvertible {
   public var id: ArtifactID
-  public var description: String { "artifact \(id.short) is not in the store" }
+  /// Why a remote cache could not supply it either, when one was asked.
+  public var detail: String? = nil
+  public var description: String { "artifact \(id.short) is not in the store" + (detail.map { "; \($0)" } ?? "") }
 }
 
 /// A folder that cannot be used as a store as it is.

@@ -40,6 +40,17 @@ public struct FileDescriptor: Sendable {
     }
   }
 
+  /// Writes every byte at `offset`, leaving the file position alone (parallel writers of disjoint
+  /// ranges share one descriptor).
+  public func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemError) {
+    var done = 0
+    while done < bytes.count {
+      let n = retrying { Glibc.pwrite(raw, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+      guard n > 0 else { throw SystemError(operation: "write", path: path, errno: errno) }
+      done += n
+    }
+  }
+
   public func writeAll(_ bytes: [UInt8]) throws(SystemError) {
     try bytes.withUnsafeBytes { b in Result { () throws(SystemError) in try writeAll(b) } }.get()
   }

@@ -97,6 +97,24 @@ public enum FileSystem {
     }
   }
 
+  /// Copies the file at `source` to a new file at `destination`, synced.
+  public static func copyFile(_ source: String, to destination: String) throws(SystemError) {
+    let input = try FileDescriptor.open(source, .read)
+    defer { input.close() }
+    let output = try FileDescriptor.open(destination, .createExclusive)
+    defer { output.close() }
+    let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
+    defer { piece.deallocate() }
+    var offset = 0
+    while true {
+      let n = try input.read(into: piece, at: offset)
+      if n == 0 { break }
+      try output.writeAll(UnsafeRawBufferPointer(rebasing: piece[0..<n]))
+      offset += n
+    }
+    try output.sync()
+  }
+
   /// The whole file. Reads until end of file rather than trusting the size, which /proc files
   /// report as 0.
   public static func readAll(_ path: String) throws(SystemError) -> [UInt8] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import S3Remote
 import Stages
 
 /// The options every command that reads a pipeline file shares.
@@ -16,13 +17,17 @@ struct PipelineOptions: ParsableArguments {
   @Option(help: "The store folder (default: the pipeline file's \"store\", else artifacts/ beside the pipeline's project).")
   var store: String?
 
-  /// Loads and validates the pipeline, and opens its store.
-  func load() throws -> (PipelineSpec, Store) {
+  /// Loads and validates the pipeline, and opens its store, with the remote cache `remote` asks
+  /// for (its warnings go to `warn`).
+  func load(remote: RemoteOptions? = nil, warn: @escaping @Sendable (String) -> Void = Self.printWarning) throws -> (PipelineSpec, Store) {
     var spec = try Self.spec(pipeline, overrides: try overrides())
     if let store { spec.storePath = FileSystem.absolute(store) }
-    return (spec, try Store(root: spec.storePath))
+    return (spec, try Store(root: spec.storePath, remote: try remote?.open(for: spec, warn: warn)))
   }
 
+  static func printWarning(_ message: String) {
+    FileHandle.standardError.write(Data("hmpipe: warning: \(message)\n".utf8))
+  }
   func overrides() throws -> [String: JSONValue] { try Self.overrides(variables) }
 
   /// Run `number` of this pipeline as `hmpipe runs` numbers them (1 = newest) among `records`; a
@@ -76,3 +81,27 @@ struct StoreOptions: ParsableArguments {
 
 extension DagRenderer.Format: ExpressibleByArgument {}
 extension Exporter.Format: ExpressibleByArgument {}
+
+/// The team-cache options of the commands that use one (`run`, `status`, `push`, `pull`).
+struct RemoteOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "A team cache on S3 or an S3-compatible service (default: $HMPIPE_REMOTE, else the pipeline file's \"remote\"); "
+        + "the endpoint comes from $AWS_ENDPOINT_URL, the region from $AWS_REGION, credentials as the AWS tools find them. "
+        + "'none' turns it off.", valueName: "s3://bucket/prefix"))
+  var remote: String?
+
+  @Flag(help: "Fail when the remote cache cannot be used, instead of carrying on without it.")
+  var requireRemote = false
+
+  /// The remote cache to use for `spec`, or nil when none is named.
+  func open(for spec: PipelineSpec, warn: @escaping @Sendable (String) -> Void) throws -> RemoteCache? {
+    let environment = ProcessInfo.processInfo.environment["HMPIPE_REMOTE"].flatMap { $0.isEmpty ? nil : $0 }
+    guard let url = remote ?? environment ?? spec.remote, url != "none" else { return nil }
+    do {
+      return RemoteCache(store: try S3ArtifactStore(url: url), required: requireRemote, warn: warn)
+    } catch let error as S3ConfigurationError {
+      throw ValidationError(error.description)
+    }
+  }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Pipeline
+import Synchronization
 
 /// `hmpipe run`: brings a pipeline's stages up to date.
 struct Run: AsyncParsableCommand {
@@ -9,6 +10,7 @@ struct Run: AsyncParsableCommand {
     abstract: "Run a pipeline: compute the stages whose inputs, params or code changed, reuse the rest.")
 
   @OptionGroup var options: PipelineOptions
+  @OptionGroup var remote: RemoteOptions
 
   @Option(
     name: .customLong("stage"), help: "Rerun exactly this stage, ignoring its cache (its inputs are brought up to date first).",
@@ -44,7 +46,8 @@ struct Run: AsyncParsableCommand {
   }
 
   func run() async throws {
-    var (spec, store) = try options.load()
+    let warnings = WarningRelay()
+    var (spec, store) = try options.load(remote: remote, warn: warnings.send)
     if publishOutsideProject { spec.publishOutsideProject = true }
     if overwritePublished { spec.overwritePublished = true }
     for (option, name) in [("--stage", rerun), ("--force", force), ("--until", until)] {
@@ -55,7 +58,8 @@ struct Run: AsyncParsableCommand {
     }
     if dryRun {
       let options = RunOptions(rerun: rerun, force: force, until: until, jobs: jobs)
-      let plan = try Runner(spec: spec, store: store, options: options).plan()
+      let (frozenSpec, frozenStore) = (spec, store)
+      let plan = try await offloaded { try Runner(spec: frozenSpec, store: frozenStore, options: options).plan() }
       if json {
         let stages: [JSONValue] = plan.map {
           .object(["name": .string($0.name), "action": .string($0.action.rawValue), "reason": .string($0.reason)])
@@ -70,6 +74,7 @@ struct Run: AsyncParsableCommand {
     }
     let cancellation = CancellationFlag()
     let progress = ProgressView(stages: spec.stages)
+    warnings.forward(to: { progress.note("warning: " + $0) })
     let interrupt = InterruptHandler {
       cancellation.cancel()
       progress.note(
@@ -101,6 +106,7 @@ enum RunJSON {
         "figures": .object(s.figures.mapValues { .double($0) }),
       ]
       if let error = s.error { fields["error"] = .string(error) }
+      if let from = s.from { fields["from"] = .string(from) }
       return .object(fields)
     }
     let ok = record.stages.allSatisfy { $0.status == .ran || $0.status == .cached }
@@ -130,6 +136,17 @@ final class InterruptHandler {
   func cancel() {
     source.cancel()
     signal(SIGINT, SIG_DFL)
+  }
+}
+
+/// Passes warnings to whoever shows them, once there is one (before: to stderr).
+final class WarningRelay: Sendable {
+  private let target = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+  func forward(to show: @escaping @Sendable (String) -> Void) { target.withLock { $0 = show } }
+
+  @Sendable func send(_ message: String) {
+    if let show = target.withLock({ $0 }) { show(message) } else { PipelineOptions.printWarning(message) }
   }
 }
 

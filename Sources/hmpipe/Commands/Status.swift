@@ -7,13 +7,14 @@ struct Status: AsyncParsableCommand {
     abstract: "Show each stage as fresh or stale, and why (which part of its key changed).")
 
   @OptionGroup var options: PipelineOptions
+  @OptionGroup var remote: RemoteOptions
 
   @Flag(help: "Print {\"stages\":[{\"name\",\"state\",\"reason\"}]} on stdout.")
   var json = false
 
   func run() async throws {
-    let (spec, store) = try options.load()
-    let states = try Runner(spec: spec, store: store, options: RunOptions()).status()
+    let (spec, store) = try options.load(remote: remote)
+    let states = try await offloaded { try Runner(spec: spec, store: store, options: RunOptions()).status() }
     if json {
       let stages: [JSONValue] = states.map {
         .object(["name": .string($0.name), "state": .string($0.state.rawValue), "reason": .string($0.reason)])

@@ -57,6 +57,8 @@ final class ProgressView: Sendable {
         line(&s, summary(record))
       case .recovered(let stage, let message):
         line(&s, "\(pad(stage))  \(message)")
+      case .remote(let message):
+        line(&s, message)
       }
       redraw(&s)
     }
@@ -88,6 +90,8 @@ final class ProgressView: Sendable {
     let interrupted = record.stages.filter(wasInterrupted).count
     let longest = ran.prefix(3).map { "\($0.name) \(Format.seconds($0.seconds))" } + (ran.count > 3 ? ["…"] : [])
     var parts = ["\(ran.count) ran" + (ran.isEmpty ? "" : " (" + longest.joined(separator: ", ") + ")"), "\(count(.cached)) cached"]
+    let remote = record.stages.filter { $0.from == "remote" }.count
+    if remote > 0 { parts[1] += " (\(remote) remotely)" }
     if interrupted > 0 { parts.append("\(interrupted) interrupted") }
     if count(.failed) - interrupted > 0 { parts.append("\(count(.failed) - interrupted) failed") }
     if count(.skipped) > 0 { parts.append("\(count(.skipped)) not run") }
@@ -99,7 +103,7 @@ final class ProgressView: Sendable {
 
   private func summary(_ r: RunRecord.StageRecord) -> String {
     switch r.status {
-    case .cached: return "\(pad(r.name))  cached"
+    case .cached: return "\(pad(r.name))  " + (r.from == "remote" ? "cached remotely" : "cached")
     case .ran:
       var text =
         "\(pad(r.name))  ran in \(Format.seconds(r.seconds)): "

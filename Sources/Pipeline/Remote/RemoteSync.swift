@@ -1,0 +1,135 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// `push` and `pull`: copies a pipeline's current stage results between the local store and its
+/// remote cache without running anything. Both walk the pipeline as `status` does, resolving each
+/// stage's key from its inputs and its upstream stages' outputs.
+public enum RemoteSync {
+  /// What a push or pull did.
+  public struct Report: Sendable {
+    /// Stages whose results were already on the other side.
+    public var alreadyThere: Int = 0
+    /// Stages whose results were copied.
+    public var copied: Int = 0
+    public var objects: Int = 0
+    public var bytes: Int = 0
+    /// Stages with no result to copy (never run, or stale), with why.
+    public var missing: [(stage: String, reason: String)] = []
+    public var seconds: Double = 0
+  }
+
+  /// Uploads every stage result of `spec` the local store holds and the remote lacks: objects
+  /// first, in parallel, then each cache entry. Takes the store's lock.
+  public static func push(
+    _ spec: PipelineSpec, store: Store, remote: RemoteCache, progress: @escaping @Sendable (String) -> Void = { _ in }
+  ) throws -> Report {
+    let lock = try store.lock(command: "push")
+    defer { lock.release() }
+    let started = Date()
+    var report = Report()
+    let local = try Store(root: store.root, compressionLevel: store.compressionLevel)
+    var entries: [CacheEntry] = []
+    try walk(spec, store: local) { stage, key in
+      guard let entry = local.cacheEntry(key), entry.outputs.values.allSatisfy({ local.storedSize($0.id) == $0.storedBytes }) else {
+        report.missing.append((stage.name, "not computed in this store (run it first)"))
+        return nil
+      }
+      entries.append(entry)
+      return entry.outputs.mapValues(\.id)
+    }
+    let outcome = try transfer(entries, progress: progress) { entry in
+      if let there = try remote.store.cacheEntry(entry.key), there.outputs.mapValues(\.id) == entry.outputs.mapValues(\.id) {
+        return nil
+      }
+      return try remote.send(entry, from: local)
+    }
+    report.copied = outcome.copied
+    report.alreadyThere = entries.count - outcome.copied
+    report.objects = outcome.objects
+    report.bytes = outcome.bytes
+    report.seconds = Date().timeIntervalSince(started)
+    return report
+  }
+
+  /// Downloads every stage result of `spec` the remote holds and the local store lacks, each object
+  /// checked against its content id before it is kept. Takes the store's lock.
+  public static func pull(
+    _ spec: PipelineSpec, store: Store, remote: RemoteCache, progress: @escaping @Sendable (String) -> Void = { _ in }
+  ) throws -> Report {
+    let lock = try store.lock(command: "pull")
+    defer { lock.release() }
+    let started = Date()
+    var report = Report()
+    let local = try Store(root: store.root, compressionLevel: store.compressionLevel, remote: remote)
+    var entries: [CacheEntry] = []
+    try walk(spec, store: local) { stage, key in
+      if let entry = local.cacheEntry(key), entry.outputs.values.allSatisfy({ local.storedSize($0.id) == $0.storedBytes }) {
+        report.alreadyThere += 1
+        return entry.outputs.mapValues(\.id)
+      }
+      guard let entry = try remote.store.cacheEntry(key) else {
+        report.missing.append((stage.name, "not in the remote cache (push it from where it ran)"))
+        return nil
+      }
+      entries.append(entry)
+      return entry.outputs.mapValues(\.id)
+    }
+    let outcome = try transfer(entries, progress: progress) { entry in
+      var bytes = 0
+      for output in entry.outputs.values where local.storedSize(output.id) != output.storedBytes {
+        _ = try local.localPath(of: output.id)
+        bytes += output.storedBytes
+      }
+      try local.putCacheEntry(entry)
+      try local.putHead(entry, pipeline: spec.identity)
+      return bytes
+    }
+    report.copied = outcome.copied
+    report.objects = outcome.objects
+    report.bytes = outcome.bytes
+    report.seconds = Date().timeIntervalSince(started)
+    return report
+  }
+
+  /// Visits the stages in order with their current keys; `visit` returns a stage's outputs, or nil
+  /// when it has none to offer (then its downstream stages are reported missing too).
+  static func walk(_ spec: PipelineSpec, store: Store, visit: (StageSpec, Digest) throws -> [String: ArtifactID]?) throws {
+    let rebuilder = Rebuilder(spec: spec, store: store, cancellation: CancellationFlag(), emit: { _ in })
+    var outputs: [String: [String: ArtifactID]] = [:]
+    for stage in spec.stages where stage.upstream.allSatisfy({ outputs[$0] != nil }) {
+      let key = try rebuilder.resolve(stage, upstream: outputs).components.key
+      outputs[stage.name] = try visit(stage, key)
+    }
+  }
+
+  /// Runs `copy` for every entry, up to the remote's parallel transfers at once; `copy` returns the
+  /// bytes it moved, nil when there was nothing to move. The first error is thrown after the others
+  /// finish, so nothing is left half-done.
+  private static func transfer(
+    _ entries: [CacheEntry], progress: @escaping @Sendable (String) -> Void, copy: @escaping @Sendable (CacheEntry) throws -> Int?
+  ) throws -> (copied: Int, objects: Int, bytes: Int) {
+    let totals = Mutex((copied: 0, objects: 0, bytes: 0, error: (any Error)?.none))
+    let group = DispatchGroup()
+    for entry in entries {
+      DispatchQueue.global().async(group: group) {
+        do {
+          guard let bytes = try copy(entry) else { return }
+          let done = totals.withLock {
+            $0.copied += 1
+            $0.objects += entry.outputs.count
+            $0.bytes += bytes
+            return $0.copied
+          }
+          progress("\(entry.stage): \(Format.bytes(bytes)) (\(done) stage\(done == 1 ? "" : "s") done)")
+        } catch {
+          totals.withLock { if $0.error == nil { $0.error = error } }
+        }
+      }
+    }
+    group.wait()
+    let result = totals.withLock { $0 }
+    if let error = result.error { throw error }
+    return (result.copied, result.objects, result.bytes)
+  }
+}

@@ -1,0 +1,75 @@
+import Dispatch
+import Foundation
+import Pipeline
+import Synchronization
+
+/// A remote cache on an S3-compatible service, laid out as the local store is:
+///
+/// ```
+/// PREFIX/objects/ab/abcd…   artifact objects, named by content id
+/// PREFIX/cache/<key>.json   stage-cache entries, written after the objects they name
+/// ```
+public struct S3ArtifactStore: ArtifactStore {
+  let client: S3Client
+
+  public init(location: S3Location, credentials: AWSCredentials) {
+    client = S3Client(location: location, credentials: credentials)
+  }
+
+  /// The remote named by `url` (`s3://BUCKET/PREFIX`), with endpoint, region and credentials from
+  /// the environment as the AWS tools read them.
+  public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    self.init(location: try S3Location(url: url, environment: environment), credentials: try AWSCredentials.find(environment: environment))
+  }
+
+  public var location: String { client.location.description }
+
+  static func objectKey(_ id: ArtifactID) -> String { "objects/\(id.digest.hex.prefix(2))/\(id.digest.hex)" }
+  static func entryKey(_ key: Digest) -> String { "cache/\(key.hex).json" }
+
+  public func objectSize(_ id: ArtifactID) throws -> Int? {
+    try blocking { try await client.size(of: client.location.key(Self.objectKey(id))) }
+  }
+
+  public func getObject(_ id: ArtifactID, to path: String, progress: @escaping @Sendable (Int) -> Void) throws {
+    let key = client.location.key(Self.objectKey(id))
+    try blocking {
+      guard let size = try await client.size(of: key) else {
+        throw S3Error(
+          location: client.location, operation: "download artifact \(id.short)", status: 404, body: "", detail: "not in the bucket")
+      }
+      try await client.download(key, size: size, to: path, progress: progress)
+    }
+  }
+
+  public func putObject(_ id: ArtifactID, from path: String, progress: @escaping @Sendable (Int) -> Void) throws {
+    try blocking { try await client.upload(path, as: client.location.key(Self.objectKey(id)), progress: progress) }
+  }
+
+  public func cacheEntry(_ key: Digest) throws -> CacheEntry? {
+    guard let bytes = try blocking({ try await client.data(of: client.location.key(Self.entryKey(key))) }) else { return nil }
+    // An entry that does not decode (another version's, damaged) is a miss, never a result.
+    guard let entry = RecordFile.decode(CacheEntry.self, from: bytes), entry.key == key else { return nil }
+    return entry
+  }
+
+  public func putCacheEntry(_ entry: CacheEntry) throws {
+    let bytes = try RecordFile.encode(entry)
+    try blocking { try await client.put(bytes, as: client.location.key(Self.entryKey(entry.key))) }
+  }
+}
+
+/// Runs async `body` to completion from a thread that may block (never one of Swift's cooperative
+/// pool: `ArtifactStore`'s calls are made from Dispatch's or the caller's own threads).
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+  let result = Mutex<Result<T, any Error>?>(nil)
+  let done = DispatchSemaphore(value: 0)
+  Task {
+    let outcome: Result<T, any Error>
+    do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+    result.withLock { $0 = outcome }
+    done.signal()
+  }
+  done.wait()
+  return try result.withLock { $0! }.get()
+}
