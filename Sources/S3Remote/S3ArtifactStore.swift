@@ -1,7 +1,5 @@
-import Dispatch
 import Foundation
 import Pipeline
-import Synchronization
 
 /// A remote cache on an S3-compatible service, laid out as the local store is:
 ///
@@ -28,26 +26,23 @@ public struct S3ArtifactStore: ArtifactStore {
   static func entryKey(_ key: Digest) -> String { "cache/\(key.hex).json" }
 
   public func objectSize(_ id: ArtifactID) throws -> Int? {
-    try blocking { try await client.size(of: client.location.key(Self.objectKey(id))) }
+    try client.size(of: client.location.key(Self.objectKey(id)))
   }
 
   public func getObject(_ id: ArtifactID, to path: String, progress: @escaping @Sendable (Int) -> Void) throws {
     let key = client.location.key(Self.objectKey(id))
-    try blocking {
-      guard let size = try await client.size(of: key) else {
-        throw S3Error(
-          location: client.location, operation: "download artifact \(id.short)", status: 404, body: "", detail: "not in the bucket")
-      }
-      try await client.download(key, size: size, to: path, progress: progress)
+    guard let size = try client.size(of: key) else {
+      throw S3Error(location: client.location, operation: "download artifact \(id.short)", status: 404, body: "", detail: "not in the bucket")
     }
+    try client.download(key, size: size, to: path, progress: progress)
   }
 
   public func putObject(_ id: ArtifactID, from path: String, progress: @escaping @Sendable (Int) -> Void) throws {
-    try blocking { try await client.upload(path, as: client.location.key(Self.objectKey(id)), progress: progress) }
+    try client.upload(path, as: client.location.key(Self.objectKey(id)), progress: progress)
   }
 
   public func cacheEntry(_ key: Digest) throws -> CacheEntry? {
-    guard let bytes = try blocking({ try await client.data(of: client.location.key(Self.entryKey(key))) }) else { return nil }
+    guard let bytes = try client.data(of: client.location.key(Self.entryKey(key))) else { return nil }
     // An entry that does not decode (another version's, damaged) is a miss, never a result.
     guard let entry = RecordFile.decode(CacheEntry.self, from: bytes), entry.key == key else { return nil }
     return entry
@@ -55,21 +50,6 @@ public struct S3ArtifactStore: ArtifactStore {
 
   public func putCacheEntry(_ entry: CacheEntry) throws {
     let bytes = try RecordFile.encode(entry)
-    try blocking { try await client.put(bytes, as: client.location.key(Self.entryKey(entry.key))) }
+    try client.put(bytes, as: client.location.key(Self.entryKey(entry.key)))
   }
-}
-
-/// Runs async `body` to completion from a thread that may block (never one of Swift's cooperative
-/// pool: `ArtifactStore`'s calls are made from Dispatch's or the caller's own threads).
-func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-  let result = Mutex<Result<T, any Error>?>(nil)
-  let done = DispatchSemaphore(value: 0)
-  Task {
-    let outcome: Result<T, any Error>
-    do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
-    result.withLock { $0 = outcome }
-    done.signal()
-  }
-  done.wait()
-  return try result.withLock { $0! }.get()
 }

@@ -21,10 +21,9 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     self.detail = detail
   }
 
-  static func unreachable(_ location: S3Location, _ error: any Error) -> S3Error {
-    var e = S3Error(location: location, operation: "connect", status: 0, body: "")
-    e.detail = Self.transportText(error)
-    return e
+  /// A request that got no (whole) reply.
+  static func transport(_ location: S3Location, _ operation: String, _ error: any Error) -> S3Error {
+    S3Error(location: location, operation: operation, status: 0, body: "", detail: transportText(error))
   }
 
   /// Whether trying again may help: no reply, a reply cut short, or the service busy or failing.
@@ -34,7 +33,7 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     let remote = "remote cache \(location)"
     let endpoint = location.endpoint.absoluteString
     switch (status, code) {
-    case (0, _) where operation == "connect":
+    case (0, _) where detail == "connection refused" || detail == "timed out":
       return "\(remote): cannot reach \(endpoint) (\(detail ?? "no reply")); is the endpoint (AWS_ENDPOINT_URL) right and the service up?"
     case (_, "NoSuchBucket"):
       return
@@ -67,7 +66,7 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
   static func transportText(_ error: any Error) -> String {
     let text = String(describing: error)
     if text.localizedCaseInsensitiveContains("refused") { return "connection refused" }
-    if text.localizedCaseInsensitiveContains("timeout") || text.localizedCaseInsensitiveContains("timed out") { return "timed out" }
+    if ["timeout", "timed out", "deadline"].contains(where: { text.localizedCaseInsensitiveContains($0) }) { return "timed out" }
     if text.localizedCaseInsensitiveContains("reset") { return "connection reset" }
     return text
   }
