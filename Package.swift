@@ -59,7 +59,7 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["Pipeline"], path: "Tests/TestSupport"),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "pipeline-toy", "TestSupport"]),
     .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "TestSupport"], exclude: ["Fixtures"]),
-    .testTarget(name: "hmpipeTests", dependencies: ["hmpipe", "Pipeline", "TestSupport"]),
+    .testTarget(name: "hmpipeTests", dependencies: ["hmpipe", "Pipeline", "S3Remote", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

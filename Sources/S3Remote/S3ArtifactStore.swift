@@ -8,7 +8,7 @@ import Pipeline
 /// PREFIX/cache/<key>.json   stage-cache entries, written after the objects they name
 /// ```
 public struct S3ArtifactStore: ArtifactStore {
-  let client: S3Client
+  var client: S3Client
 
   public init(location: S3Location, credentials: AWSCredentials) {
     client = S3Client(location: location, credentials: credentials)
@@ -22,6 +22,14 @@ public struct S3ArtifactStore: ArtifactStore {
 
   public var location: String { client.location.description }
 
+  /// Creates the bucket (an existing one of the same owner is fine): for tests and first setup.
+  public func createBucket() throws {
+    let reply = try client.send("PUT", key: nil, operation: "create the bucket", accept: [200, 409])
+    if reply.status == 409 && S3Error.code(in: reply.text) != "BucketAlreadyOwnedByYou" {
+      throw S3Error(location: client.location, operation: "create the bucket", status: 409, body: reply.text)
+    }
+  }
+
   static func objectKey(_ id: ArtifactID) -> String { "objects/\(id.digest.hex.prefix(2))/\(id.digest.hex)" }
   static func entryKey(_ key: Digest) -> String { "cache/\(key.hex).json" }
 
@@ -32,7 +40,8 @@ public struct S3ArtifactStore: ArtifactStore {
   public func getObject(_ id: ArtifactID, to path: String, progress: @escaping @Sendable (Int) -> Void) throws {
     let key = client.location.key(Self.objectKey(id))
     guard let size = try client.size(of: key) else {
-      throw S3Error(location: client.location, operation: "download artifact \(id.short)", status: 404, body: "", detail: "not in the bucket")
+      throw S3Error(
+        location: client.location, operation: "download artifact \(id.short)", status: 404, body: "", detail: "not in the bucket")
     }
     try client.download(key, size: size, to: path, progress: progress)
   }

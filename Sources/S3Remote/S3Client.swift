@@ -197,7 +197,9 @@ struct S3Client: Sendable {
       date: Date())
     let queryText = query.map { $0.1.isEmpty ? SigV4.encode($0.0) : "\(SigV4.encode($0.0))=\(SigV4.encode($0.1))" }
       .joined(separator: "&")
-    let url = "\(location.endpoint.scheme ?? "https")://\(host)\(SigV4.encode(path, keepSlashes: true))" + (queryText.isEmpty ? "" : "?" + queryText)
+    let url =
+      "\(location.endpoint.scheme ?? "https")://\(host)\(SigV4.encode(path, keepSlashes: true))"
+      + (queryText.isEmpty ? "" : "?" + queryText)
     let client = Self.http
     do {
       var request = try HTTPClient.Request(url: url, method: HTTPMethod(rawValue: method), body: body.map { .byteBuffer($0) })
@@ -231,7 +233,8 @@ struct S3Client: Sendable {
     while true {
       do { return try body() } catch let error as S3Error where error.isTransient && attempt + 1 < attempts {
         attempt += 1
-        Thread.sleep(forTimeInterval: 0.25 * Double(1 << (attempt - 1)))
+        // Jittered, so two clients that collided do not collide again in step.
+        Thread.sleep(forTimeInterval: 0.25 * Double(1 << (attempt - 1)) * Double.random(in: 0.5...1.5))
       }
     }
   }

@@ -131,7 +131,12 @@ public final class RemoteCache: Sendable {
       let refused = state.withLock { $0.refused.contains(output.id) }
       if !refused, try store.objectSize(output.id) == output.storedBytes { continue }
       let path = try local.localPath(of: output.id)
-      try withTransferSlot { try store.putObject(output.id, from: path) { _ in } }
+      do { try withTransferSlot { try store.putObject(output.id, from: path) { _ in } } } catch {
+        // Another machine may have stored the same object meanwhile (a service may refuse the
+        // second of two writers of one key): its content id makes that copy as good as ours.
+        guard !refused, (try? store.objectSize(output.id)) == output.storedBytes else { throw error }
+        continue
+      }
       sent += output.storedBytes
       state.withLock {
         $0.refused.remove(output.id)

@@ -73,6 +73,15 @@ struct Rebuilder: Sendable {
     return (entry, .remote)
   }
 
+  /// Fetches the outputs a stage publishes, when its result came from the remote cache: a copy
+  /// that fails its check is refused, and the stage then runs here instead.
+  func fetchPublished(_ stage: StageSpec, _ entry: CacheEntry) -> Bool {
+    stage.publish.keys.allSatisfy { output in
+      guard let id = entry.outputs[output]?.id else { return true }
+      return (try? store.localPath(of: id)) != nil
+    }
+  }
+
   /// Why `stage` must run, in words, when its key has no usable cache entry.
   func staleReason(_ stage: StageSpec, _ components: KeyComponents) -> String {
     let difference = components.difference(from: store.head(pipeline: spec.identity, stage: stage.name))
@@ -97,7 +106,7 @@ struct Rebuilder: Sendable {
       do { cached = try cachedEntry(key) } catch {
         return failure(stage, reason: "remote cache unavailable", error: error, started: started)
       }
-      if let (entry, source) = cached {
+      if let (entry, source) = cached, source == .local || fetchPublished(stage, entry) {
         if store.head(pipeline: spec.identity, stage: stage.name)?.key != key { try? store.putHead(entry, pipeline: spec.identity) }
         var cachedRecord = record(
           stage, .cached, reason: source == .remote ? "cached remotely" : "up to date", entry: entry, seconds: 0, started: started)
