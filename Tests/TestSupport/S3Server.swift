@@ -86,9 +86,13 @@ public final class S3Server: @unchecked Sendable {
 
   public func stop() { kill() }
 
+  /// `weed` on PATH, else in the scripts folder of python3's environment (where pip put it).
   private static func weedPath() -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-    return path.split(separator: ":").map { "\($0)/weed" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    var folders = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+    if let scripts = try? Program.run("/usr/bin/env", ["python3", "-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]) {
+      folders.append(scripts.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    return folders.map { "\($0)/weed" }.first { FileManager.default.isExecutableFile(atPath: $0) }
   }
 
   private static func isFree(_ port: Int) -> Bool { !answers(port) && canBind(port) }
