@@ -24,32 +24,25 @@ public enum RemoteSync {
   public static func push(
     _ spec: PipelineSpec, store: Store, remote: RemoteCache, progress: @escaping @Sendable (String) -> Void = { _ in }
   ) throws -> Report {
-    let lock = try store.lock(command: "push")
-    defer { lock.release() }
-    let started = Date()
-    var report = Report()
-    let local = try Store(root: store.root, compressionLevel: store.compressionLevel)
-    var entries: [CacheEntry] = []
-    try walk(spec, store: local) { stage, key in
-      guard let entry = local.cacheEntry(key), entry.outputs.values.allSatisfy({ local.storedSize($0.id) == $0.storedBytes }) else {
-        report.missing.append((stage.name, "not computed in this store (run it first)"))
-        return nil
+    try locked("push", store) { report in
+      let local = try Store(root: store.root, compressionLevel: store.compressionLevel)
+      var entries: [CacheEntry] = []
+      try walk(spec, store: local) { stage, key in
+        guard let entry = local.cacheEntry(key), entry.outputs.values.allSatisfy({ local.storedSize($0.id) == $0.storedBytes }) else {
+          report.missing.append((stage.name, "not computed in this store (run it first)"))
+          return nil
+        }
+        entries.append(entry)
+        return entry.outputs.mapValues(\.id)
       }
-      entries.append(entry)
-      return entry.outputs.mapValues(\.id)
-    }
-    let outcome = try transfer(entries, progress: progress) { entry in
-      if let there = try remote.store.cacheEntry(entry.key), there.outputs.mapValues(\.id) == entry.outputs.mapValues(\.id) {
-        return nil
+      try transfer(entries, into: &report, progress: progress) { entry in
+        if let there = try remote.store.cacheEntry(entry.key), there.outputs.mapValues(\.id) == entry.outputs.mapValues(\.id) {
+          return nil
+        }
+        return try remote.send(entry, from: local)
       }
-      return try remote.send(entry, from: local)
+      report.alreadyThere = entries.count - report.copied
     }
-    report.copied = outcome.copied
-    report.alreadyThere = entries.count - outcome.copied
-    report.objects = outcome.objects
-    report.bytes = outcome.bytes
-    report.seconds = Date().timeIntervalSince(started)
-    return report
   }
 
   /// Downloads every stage result of `spec` the remote holds and the local store lacks, each object
@@ -57,37 +50,41 @@ public enum RemoteSync {
   public static func pull(
     _ spec: PipelineSpec, store: Store, remote: RemoteCache, progress: @escaping @Sendable (String) -> Void = { _ in }
   ) throws -> Report {
-    let lock = try store.lock(command: "pull")
+    try locked("pull", store) { report in
+      let local = try Store(root: store.root, compressionLevel: store.compressionLevel, remote: remote)
+      var entries: [CacheEntry] = []
+      try walk(spec, store: local) { stage, key in
+        if let entry = local.cacheEntry(key), entry.outputs.values.allSatisfy({ local.storedSize($0.id) == $0.storedBytes }) {
+          report.alreadyThere += 1
+          return entry.outputs.mapValues(\.id)
+        }
+        guard let entry = try remote.store.cacheEntry(key) else {
+          report.missing.append((stage.name, "not in the remote cache (push it from where it ran)"))
+          return nil
+        }
+        entries.append(entry)
+        return entry.outputs.mapValues(\.id)
+      }
+      try transfer(entries, into: &report, progress: progress) { entry in
+        var bytes = 0
+        for output in entry.outputs.values where local.storedSize(output.id) != output.storedBytes {
+          _ = try local.localPath(of: output.id)
+          bytes += output.storedBytes
+        }
+        try local.putCacheEntry(entry)
+        try local.putHead(entry, pipeline: spec.identity)
+        return bytes
+      }
+    }
+  }
+
+  /// Runs `body` holding the store's lock, and times it.
+  private static func locked(_ verb: String, _ store: Store, _ body: (inout Report) throws -> Void) throws -> Report {
+    let lock = try store.lock(command: verb)
     defer { lock.release() }
     let started = Date()
     var report = Report()
-    let local = try Store(root: store.root, compressionLevel: store.compressionLevel, remote: remote)
-    var entries: [CacheEntry] = []
-    try walk(spec, store: local) { stage, key in
-      if let entry = local.cacheEntry(key), entry.outputs.values.allSatisfy({ local.storedSize($0.id) == $0.storedBytes }) {
-        report.alreadyThere += 1
-        return entry.outputs.mapValues(\.id)
-      }
-      guard let entry = try remote.store.cacheEntry(key) else {
-        report.missing.append((stage.name, "not in the remote cache (push it from where it ran)"))
-        return nil
-      }
-      entries.append(entry)
-      return entry.outputs.mapValues(\.id)
-    }
-    let outcome = try transfer(entries, progress: progress) { entry in
-      var bytes = 0
-      for output in entry.outputs.values where local.storedSize(output.id) != output.storedBytes {
-        _ = try local.localPath(of: output.id)
-        bytes += output.storedBytes
-      }
-      try local.putCacheEntry(entry)
-      try local.putHead(entry, pipeline: spec.identity)
-      return bytes
-    }
-    report.copied = outcome.copied
-    report.objects = outcome.objects
-    report.bytes = outcome.bytes
+    try body(&report)
     report.seconds = Date().timeIntervalSince(started)
     return report
   }
@@ -107,8 +104,9 @@ public enum RemoteSync {
   /// bytes it moved, nil when there was nothing to move. The first error is thrown after the others
   /// finish, so nothing is left half-done.
   private static func transfer(
-    _ entries: [CacheEntry], progress: @escaping @Sendable (String) -> Void, copy: @escaping @Sendable (CacheEntry) throws -> Int?
-  ) throws -> (copied: Int, objects: Int, bytes: Int) {
+    _ entries: [CacheEntry], into report: inout Report, progress: @escaping @Sendable (String) -> Void,
+    copy: @escaping @Sendable (CacheEntry) throws -> Int?
+  ) throws {
     let totals = Mutex((copied: 0, objects: 0, bytes: 0, error: (any Error)?.none))
     let group = DispatchGroup()
     for entry in entries {
@@ -130,6 +128,8 @@ public enum RemoteSync {
     group.wait()
     let result = totals.withLock { $0 }
     if let error = result.error { throw error }
-    return (result.copied, result.objects, result.bytes)
+    report.copied = result.copied
+    report.objects = result.objects
+    report.bytes = result.bytes
   }
 }
