@@ -99,11 +99,15 @@ row "boto3 download_file" boto_down
 
 # A cold run on an empty store with every stage in the bucket, against computing it.
 rm -rf "$work/cold"
-remote=$( { /usr/bin/time -f %e $hm run bench/pipelines/full.json --store "$work/cold" --remote s3://bench/hmpipe-1 --json >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+/usr/bin/time -f %e -o "$work/cold.seconds" $hm run bench/pipelines/full.json --store "$work/cold" --remote s3://bench/hmpipe-1 \
+  --json 2>/dev/null | tail -1 >"$work/cold.json"
+remote=$(cat "$work/cold.seconds")
+fetched=$(du -sb "$work/cold/objects" | cut -f1)
+from=$(python3 -c "import json; s = json.load(open('$work/cold.json'))['stages']; print(sum(x.get('from') == 'remote' for x in s), 'of', len(s))")
 computed=$(python3 -c "
 import json, glob, os
 runs = sorted(glob.glob('$store/runs/*.json'))
 walls = [json.load(open(r)) for r in runs]
 ran = [r['seconds'] for r in walls if r['pipeline'].endswith('full.json') and all(s['status'] == 'ran' for s in r['stages'])]
 print(f'{ran[-1]:.1f}' if ran else 'n/a')")
-echo "cold run, empty local store: from the remote cache $remote s (fetches only the published files); computing it: $computed s (the store's last cold run)"
+echo "cold run, empty local store: from the remote cache $remote s ($from stages cached remotely, $((fetched / 1000000)) MB fetched: the published files); computing it: $computed s (the store's last cold run)"
