@@ -1,24 +1,18 @@
-"""Loads hmpipe artifacts from a store with the Python reader of docs/artifact-format.md (the very
-code the test suite runs), so the benchmarks read exactly what hmpipe wrote."""
-import os, re
+"""Loads hmpipe artifacts from a store with the repository's Python package (python/, the very code
+the test suite checks against the Swift reader), so the benchmarks read exactly what hmpipe wrote."""
+import os, sys
 
-_doc = open(os.path.join(os.path.dirname(__file__), "../../docs/artifact-format.md")).read()
-exec(re.search(r"```python\n(.*?)```", _doc, re.S).group(1).split('if __name__ == "__main__":')[0])
-
-
-def object_path(store, artifact_id):
-    digest = artifact_id.split(":")[-1]
-    return os.path.join(store, "objects", digest[:2], digest)
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../python"))
+import hmpipe.format as _format
+import hmpipe.store as _store
 
 
 def columns(store, artifact_id, names):
-    """{name: flat numpy values} for the named columns (list columns: values and offsets)."""
+    """{name: flat numpy values} for the named columns (list columns: values, and offsets under
+    "NAME.offsets")."""
+    artifact = _format.open_artifact(_store.object_path(store, artifact_id.split(":")[-1]))
     out = {}
-    with open(object_path(store, artifact_id), "rb") as f:
-        manifest = read_manifest(f)
-        for c in manifest["columns"]:
-            if c["name"] in names:
-                for buf in c["buffers"]:
-                    key = c["name"] if buf["role"] == "values" else c["name"] + "." + buf["role"]
-                    out[key] = read_buffer(f, buf)
+    for name in names:
+        for role, values in artifact.raw_column(name).items():
+            out[name if role == "values" else f"{name}.{role}"] = values
     return out
