@@ -122,6 +122,16 @@ import Testing
     #expect(a.stages.map(\.outputs) == b.stages.map(\.outputs))
   }
 
+  /// Two stages at once get half the threads each (other tests' stages can only lower it further).
+  @Test func stagesRunningTogetherShareTheCores() {
+    Parallel.asStage {
+      Parallel.asStage {
+        #expect(Parallel.share <= max(1, Parallel.coreCount / 2))
+        #expect(Parallel.map(chunks: 8) { $0 * $0 } == (0..<8).map { $0 * $0 })
+      }
+    }
+  }
+
   @Test func damagedInputIsRecomputedByItsProducer() async throws {
     let dir = TemporaryDirectory()
     let path = dir.write("toy.json", toyPipeline(count: 5000))

@@ -47,7 +47,7 @@ public struct ArtifactReader: Sendable {
   }
 
   /// Reads the named columns (all when nil), in the order asked.
-  public func table(columns names: [String]? = nil, verifyHashes: Bool = false, workers: Int = Parallel.coreCount) throws -> Table {
+  public func table(columns names: [String]? = nil, verifyHashes: Bool = false, workers: Int = Parallel.share) throws -> Table {
     let wanted = try (names ?? manifest.columns.map(\.name)).map { name in
       guard let c = manifest.column(name) else {
         throw MissingColumnError(column: name, available: manifest.columns.map(\.name))
@@ -143,7 +143,7 @@ public struct ArtifactReader: Sendable {
   /// Checks every chunk (its zstd checksum; with `hashes`, its SHA-256 too) and that every string
   /// and list column's offsets rise from 0 to its value count, one chunk at a time per worker: the
   /// memory used is a few chunks, whatever size the object claims to unpack to.
-  public func verify(hashes: Bool, workers: Int = Parallel.coreCount) throws {
+  public func verify(hashes: Bool, workers: Int = Parallel.share) throws {
     let file = source
     let path = self.path
     for column in manifest.columns {

@@ -16,7 +16,7 @@ public final class ArtifactWriter {
   private var columns: [ColumnManifest] = []
   private var finished = false
 
-  public init(path: String, level: Int32 = 3, workers: Int = Parallel.coreCount) throws {
+  public init(path: String, level: Int32 = 3, workers: Int = Parallel.share) throws {
     self.path = path
     self.level = level
     self.workers = workers

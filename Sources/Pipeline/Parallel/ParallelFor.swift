@@ -22,16 +22,31 @@ public enum Parallel {
     return max(1, ProcessInfo.processInfo.activeProcessorCount)
   }()
 
+  /// Threads a loop takes by default: `coreCount` shared evenly among the stages running at this
+  /// moment, so two stages in parallel on 2 cores use one thread each rather than four threads on
+  /// two cores. Read at every loop, so a stage gets the whole machine back once the other ends.
+  /// Results never depend on it.
+  public static var share: Int { max(1, coreCount / max(1, runningStages.load(ordering: .relaxed))) }
+
+  private static let runningStages = Atomic<Int>(0)
+
+  /// Runs `body` (a stage's work) counted as one running stage for `share`.
+  public static func asStage<T>(_ body: () throws -> T) rethrows -> T {
+    runningStages.add(1, ordering: .relaxed)
+    defer { runningStages.subtract(1, ordering: .relaxed) }
+    return try body()
+  }
+
   /// Runs `body(chunk)` for every chunk in `0..<chunks` on up to `workers` threads, dynamically
   /// balanced: a worker takes the next unclaimed chunk when it finishes one.
-  public static func forEach(chunks: Int, workers: Int = coreCount, _ body: @Sendable (Int) -> Void) {
+  public static func forEach(chunks: Int, workers: Int = share, _ body: @Sendable (Int) -> Void) {
     forEach(chunks: chunks, workers: workers, makeState: { _ in () }) { _, chunk in body(chunk) }
   }
 
   /// As `forEach(chunks:workers:_:)`, with per-worker scratch state (a zstd context, a buffer) made
   /// once per worker by `makeState(worker)` and handed to every chunk that worker runs.
   public static func forEach<State>(
-    chunks: Int, workers: Int = coreCount,
+    chunks: Int, workers: Int = share,
     makeState: @Sendable (Int) -> State, _ body: @Sendable (inout State, Int) -> Void
   ) {
     guard chunks > 0 else { return }
@@ -53,7 +68,7 @@ public enum Parallel {
   }
 
   /// Maps every chunk to a value, in parallel, returning the values in chunk order.
-  public static func map<T>(chunks: Int, workers: Int = coreCount, _ transform: @Sendable (Int) -> T) -> [T] {
+  public static func map<T>(chunks: Int, workers: Int = share, _ transform: @Sendable (Int) -> T) -> [T] {
     var results = [T?](repeating: nil, count: chunks)
     results.withUnsafeMutableBufferPointer { slots in
       let out = UnsafeTransfer(slots)
@@ -67,7 +82,7 @@ public enum Parallel {
   /// (at most 256 runs): for rows that each write their own, precomputed place in an output.
   public static func forEachRow(_ count: Int, rowsPerChunk: Int, _ body: @Sendable (Int) -> Void) {
     let chunks = max(1, min(256, count / rowsPerChunk))
-    forEach(chunks: chunks) { chunk in
+    forEach(chunks: chunks, workers: share) { chunk in
       for row in range(chunk, of: chunks, count: count) { body(row) }
     }
   }

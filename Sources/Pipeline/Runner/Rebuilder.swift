@@ -125,7 +125,7 @@ struct Rebuilder: Sendable {
     ResourceUsage.resetPeak()
     defer { context.removeScratchDirectories() }
     do {
-      try stage.definition.execute(stage.params, context)
+      try Parallel.asStage { try stage.definition.execute(stage.params, context) }
       let missing = stage.definition.outputs.filter { context.outputs[$0] == nil }
       guard missing.isEmpty else { throw StageOutputError(stage: stage.name, missing: missing) }
     } catch {

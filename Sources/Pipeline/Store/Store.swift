@@ -54,7 +54,7 @@ public final class Store: Sendable {
   public func storedSize(_ id: ArtifactID) -> Int? { try? FileSystem.stamp(objectPath(id)).size }
 
   /// A writer for a new object, in the store's temporary folder.
-  public func makeWriter(workers: Int = Parallel.coreCount) throws -> ArtifactWriter {
+  public func makeWriter(workers: Int = Parallel.share) throws -> ArtifactWriter {
     try ArtifactWriter(path: temporaryPath("object"), level: compressionLevel, workers: workers)
   }
 
