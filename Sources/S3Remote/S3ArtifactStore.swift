@@ -40,8 +40,7 @@ public struct S3ArtifactStore: ArtifactStore {
   public func getObject(_ id: ArtifactID, to path: String, progress: @escaping @Sendable (Int) -> Void) throws {
     let key = client.location.key(Self.objectKey(id))
     guard let size = try client.size(of: key) else {
-      throw S3Error(
-        location: client.location, operation: "download artifact \(id.short)", status: 404, body: "", detail: "not in the bucket")
+      throw MissingObjectError(id: id, detail: "\(location) does not hold it (deleted from the bucket?)")
     }
     try client.download(key, size: size, to: path, progress: progress)
   }

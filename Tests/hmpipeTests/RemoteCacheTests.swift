@@ -111,6 +111,37 @@ import Testing
     try scratch.adopt(id, file: check.path + "/store/tmp/fetched")
   }
 
+  /// A bucket whose entries name an object it no longer holds (a lifecycle rule removed it): the
+  /// stage that makes it is computed here, also with `--require-remote`, and the object goes back.
+  @Test func anObjectGoneFromTheBucketIsComputedHereAndPutBack() throws {
+    let server = try Self.server.get()
+    let bucket = try Self.remote("gone", server)
+    let a = try Self.machine(), d = try Self.machine()
+    let first = try Self.run(a, ["--json"], server.environment)
+    #expect(first.status == 0, "\(first.stderr)")
+    // Gone: the submission (published, so fetched at once) and fallback's predictions (fetched
+    // only when submit, recomputed, reads them).
+    let outputs = try Self.stages(first).mapValues { ($0["outputs"] as? [String: String] ?? [:]).compactMapValues(ArtifactID.init(hex:)) }
+    let id = try #require(outputs["submit"]?["submission"]), predictions = try #require(outputs["fallback"]?["predictions"])
+    let local = try Store(root: a.path + "/artifacts")
+    for key in local.allCacheKeys() {
+      let entry = try #require(local.cacheEntry(key))
+      for output in entry.outputs.values where output.id != id && output.id != predictions {
+        try bucket.putObject(output.id, from: local.objectPath(output.id)) { _ in }
+      }
+      try bucket.putCacheEntry(entry)
+    }
+    let second = try Self.run(d, ["--json", "--remote", "s3://tests/gone", "--require-remote"], server.environment)
+    #expect(second.status == 0, "\(second.stderr)")
+    let onD = try Self.stages(second)
+    #expect(onD["submit"]?["status"] as? String == "ran" && onD["fallback"]?["status"] as? String == "ran", "\(onD)")
+    #expect(second.stderr.contains("does not hold it"), "\(second.stderr)")
+    #expect(try bucket.objectSize(id) == local.storedSize(id) && bucket.objectSize(predictions) == local.storedSize(predictions))
+    #expect(
+      try Data(contentsOf: URL(fileURLWithPath: d.path + "/" + Self.submission))
+        == Data(contentsOf: URL(fileURLWithPath: a.path + "/" + Self.submission)))
+  }
+
   @Test func wrongCredentialsMissingBucketAndNoServerAreOneSentenceAndRunsCarryOn() throws {
     let server = try Self.server.get()
     _ = try Self.remote("failures", server)

@@ -91,6 +91,13 @@ public final class RemoteCache: Sendable {
       refuse(id)
       warn("the remote's copy of artifact \(id.short) is damaged (\(error.detail)); computing it here instead")
       throw CorruptObjectError(path: "\(location) object \(id.short)", detail: error.detail)
+    } catch let error as MissingObjectError {
+      // Gone from the remote (a lifecycle rule, a cleanup): computing it here is the cure, even
+      // when the remote is required.
+      FileSystem.remove(staging)
+      refuse(id)
+      warn("\(error); computing it here instead")
+      throw error
     } catch {
       FileSystem.remove(staging)
       refuse(id)

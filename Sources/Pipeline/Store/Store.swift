@@ -290,6 +290,10 @@ public final class Store: Sendable {
 
 /// An artifact the store does not hold (never written, collected, or quarantined).
 public struct MissingObjectError: Error, Sendable, CustomStringConvertible {
+  public init(id: ArtifactID, detail: String? = nil) {
+    self.id = id
+    self.detail = detail
+  }
   public var id: ArtifactID
   /// Why a remote cache could not supply it either, when one was asked.
   public var detail: String? = nil
