@@ -41,15 +41,9 @@ enum RemoteTransfer {
       throw ValidationError(
         "\(verb) needs a remote cache: give --remote s3://BUCKET/PREFIX, set HMPIPE_REMOTE, or add \"remote\" to the pipeline file")
     }
-    let report: RemoteSync.Report
-    do {
-      report = try await offloaded {
-        try cache.check()
-        return try sync(spec, store, cache) { print("  \($0)") }
-      }
-    } catch {
-      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-      throw ExitCode.failure
+    let report = try await offloaded {
+      try cache.check()
+      return try sync(spec, store, cache) { print("  \($0)") }
     }
     let direction = verb == "push" ? "to" : "from"
     let rate = report.seconds > 0 ? ", \(Format.bytes(Int(Double(report.bytes) / report.seconds)))/s" : ""
