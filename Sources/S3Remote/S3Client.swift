@@ -37,15 +37,15 @@ struct S3Client: Sendable {
   // MARK: Objects
 
   /// The size of object `key`, or nil when there is none.
-  func size(of key: String, attempts: Int? = nil) throws -> Int? {
+  func size(of key: String) throws -> Int? {
     let reply = try send("HEAD", key: key, operation: "look up \(key)", accept: [200, 404])
     guard reply.status == 200 else { return nil }
     return reply.headers.first(name: "content-length").flatMap(Int.init)
   }
 
   /// The bytes of a small object, or nil when there is none.
-  func data(of key: String, attempts: Int? = nil) throws -> [UInt8]? {
-    let reply = try send("GET", key: key, operation: "read \(key)", accept: [200, 404], attempts: attempts)
+  func data(of key: String) throws -> [UInt8]? {
+    let reply = try send("GET", key: key, operation: "read \(key)", accept: [200, 404])
     if reply.status == 404 {
       // A missing bucket also answers 404: that one is an error, not a miss.
       if S3Error.code(in: reply.text) == "NoSuchBucket" {

@@ -51,9 +51,9 @@ public struct S3Location: Sendable, CustomStringConvertible {
   func address(key: String?) -> (host: String, path: String) {
     let port = endpoint.port.map { ":\($0)" } ?? ""
     let base = endpoint.path.hasSuffix("/") ? String(endpoint.path.dropLast()) : endpoint.path
-    let object = key.map { "/" + $0 } ?? "/"
-    if pathStyle { return (endpoint.host! + port, base + "/" + bucket + (key.map { "/" + $0 } ?? "")) }
-    return ("\(bucket).\(endpoint.host!)\(port)", base + object)
+    let object = key.map { "/" + $0 } ?? ""
+    if pathStyle { return (endpoint.host! + port, base + "/" + bucket + object) }
+    return ("\(bucket).\(endpoint.host!)\(port)", base + (object.isEmpty ? "/" : object))
   }
 
   static func isBucketName(_ name: String) -> Bool {

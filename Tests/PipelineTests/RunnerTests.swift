@@ -122,6 +122,29 @@ import Testing
     #expect(a.stages.map(\.outputs) == b.stages.map(\.outputs))
   }
 
+  /// Any `ArtifactStore` can be the remote cache, the local disk store too: a second store takes
+  /// every stage from it, fetches (checked) what a changed stage reads, and puts back what it ran.
+  @Test func aLocalStoreServesAsAnotherStoresRemoteCache() async throws {
+    let a = TemporaryDirectory(), b = TemporaryDirectory()
+    let first = try await runToy(a.write("toy.json", toyPipeline()))
+    let shared = try Store(root: a.path + "/store")
+    let spec = try PipelineLoader(registry: ToyStages.registry).load(b.write("toy.json", toyPipeline()))
+    let local = try Store(root: spec.storePath, remote: RemoteCache(store: shared))
+    let second = try await Runner(spec: spec, store: local, options: RunOptions(jobs: 2)).run()
+    #expect(second.stages.allSatisfy { $0.status == .cached && $0.from == "remote" })
+    #expect(second.stages.map(\.outputs) == first.stages.map(\.outputs))
+    #expect(local.allObjects().isEmpty, "nothing read, nothing fetched")
+
+    let changed = try PipelineLoader(registry: ToyStages.registry, overrides: ["max": .int(10)]).load(spec.path)
+    let third = try await Runner(spec: changed, store: local, options: RunOptions(jobs: 2)).run()
+    #expect(statuses(third) == ["source": .cached, "clamp": .ran, "sum": .ran, "scale": .cached])
+    let source = try #require(first.stages.first { $0.name == "source" }?.outputs["numbers"])
+    #expect(local.storedSize(source) == shared.storedSize(source), "clamp's input came from the remote")
+    for stage in third.stages where stage.status == .ran {
+      for id in stage.outputs.values { #expect(shared.storedSize(id) == local.storedSize(id), "\(stage.name) went up") }
+    }
+  }
+
   /// Two stages at once get half the threads each (other tests' stages can only lower it further).
   @Test func stagesRunningTogetherShareTheCores() {
     Parallel.asStage {

@@ -43,7 +43,7 @@ public final class S3Server: @unchecked Sendable {
     try start()
   }
 
-  deinit { stop() }
+  deinit { kill() }
 
   /// Starts (or restarts, on the same data) the server and waits for its S3 port.
   public func start() throws {
@@ -83,8 +83,6 @@ public final class S3Server: @unchecked Sendable {
     process?.waitUntilExit()
     process = nil
   }
-
-  public func stop() { kill() }
 
   /// `weed` on PATH, else in the scripts folder of python3's environment (where pip put it).
   private static func weedPath() -> String? {

@@ -140,6 +140,18 @@ public struct ArtifactReader: Sendable {
     }
   }
 
+  /// Checks that this is object `id` throughout: its manifest names `id`, every chunk passes
+  /// `verify`, and with `deep` every chunk's SHA-256 matches and the content id recomputes to `id`.
+  public func verify(as id: ArtifactID, deep: Bool) throws {
+    guard manifest.id == id else {
+      throw CorruptObjectError(path: path, detail: "its manifest names id \(manifest.id.short), not \(id.short)")
+    }
+    try verify(hashes: deep)
+    if deep, manifest.contentID() != id {
+      throw CorruptObjectError(path: path, detail: "its content id recomputes to \(manifest.contentID().short), not \(id.short)")
+    }
+  }
+
   /// Checks every chunk (its zstd checksum; with `hashes`, its SHA-256 too) and that every string
   /// and list column's offsets rise from 0 to its value count, one chunk at a time per worker: the
   /// memory used is a few chunks, whatever size the object claims to unpack to.

@@ -58,11 +58,7 @@ public enum Maintenance {
     for (n, id) in ids.enumerated() {
       progress(n, ids.count)
       do {
-        let reader = try store.reader(id)
-        try reader.verify(hashes: deep)
-        if deep, reader.manifest.contentID() != id {
-          throw CorruptObjectError(path: reader.path, detail: "content id recomputes to \(reader.manifest.contentID().short)")
-        }
+        try store.reader(id).verify(as: id, deep: deep)
       } catch {
         let moved = store.quarantine(id)
         damaged.append(Damage(id: id, problem: "\(error)", quarantineError: moved))

@@ -82,7 +82,7 @@ public enum Parallel {
   /// (at most 256 runs): for rows that each write their own, precomputed place in an output.
   public static func forEachRow(_ count: Int, rowsPerChunk: Int, _ body: @Sendable (Int) -> Void) {
     let chunks = max(1, min(256, count / rowsPerChunk))
-    forEach(chunks: chunks, workers: share) { chunk in
+    forEach(chunks: chunks) { chunk in
       for row in range(chunk, of: chunks, count: count) { body(row) }
     }
   }

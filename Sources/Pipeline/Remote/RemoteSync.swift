@@ -19,16 +19,13 @@ public enum RemoteSync {
     public var seconds: Double = 0
   }
 
-  /// Uploads every stage result of `spec` the local store holds and the remote lacks: objects
+  /// Uploads every stage result of `spec` the local store holds and its remote lacks: objects
   /// first, in parallel, then each cache entry. Takes the store's lock.
-  public static func push(
-    _ spec: PipelineSpec, store: Store, remote: RemoteCache, progress: @escaping @Sendable (String) -> Void = { _ in }
-  ) throws -> Report {
-    try locked("push", store) { report in
-      let local = try Store(root: store.root, compressionLevel: store.compressionLevel)
+  public static func push(_ spec: PipelineSpec, store: Store, progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> Report {
+    try locked("push", store) { remote, report in
       var entries: [CacheEntry] = []
-      try walk(spec, store: local) { stage, key in
-        guard let entry = local.cacheEntry(key), entry.outputs.values.allSatisfy({ local.storedSize($0.id) == $0.storedBytes }) else {
+      try walk(spec, store: store) { stage, key in
+        guard let entry = store.wholeCacheEntry(key) else {
           report.missing.append((stage.name, "not computed in this store (run it first)"))
           return nil
         }
@@ -39,22 +36,19 @@ public enum RemoteSync {
         if let there = try remote.store.cacheEntry(entry.key), there.outputs.mapValues(\.id) == entry.outputs.mapValues(\.id) {
           return nil
         }
-        return try remote.send(entry, from: local)
+        return try remote.send(entry, from: store)
       }
       report.alreadyThere = entries.count - report.copied
     }
   }
 
-  /// Downloads every stage result of `spec` the remote holds and the local store lacks, each object
-  /// checked against its content id before it is kept. Takes the store's lock.
-  public static func pull(
-    _ spec: PipelineSpec, store: Store, remote: RemoteCache, progress: @escaping @Sendable (String) -> Void = { _ in }
-  ) throws -> Report {
-    try locked("pull", store) { report in
-      let local = try Store(root: store.root, compressionLevel: store.compressionLevel, remote: remote)
+  /// Downloads every stage result of `spec` the store's remote holds and the store lacks, each
+  /// object checked against its content id before it is kept. Takes the store's lock.
+  public static func pull(_ spec: PipelineSpec, store: Store, progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> Report {
+    try locked("pull", store) { remote, report in
       var entries: [CacheEntry] = []
-      try walk(spec, store: local) { stage, key in
-        if let entry = local.cacheEntry(key), entry.outputs.values.allSatisfy({ local.storedSize($0.id) == $0.storedBytes }) {
+      try walk(spec, store: store) { stage, key in
+        if let entry = store.wholeCacheEntry(key) {
           report.alreadyThere += 1
           return entry.outputs.mapValues(\.id)
         }
@@ -67,24 +61,25 @@ public enum RemoteSync {
       }
       try transfer(entries, into: &report, progress: progress) { entry in
         var bytes = 0
-        for output in entry.outputs.values where local.storedSize(output.id) != output.storedBytes {
-          _ = try local.localPath(of: output.id)
+        for output in entry.outputs.values where store.storedSize(output.id) != output.storedBytes {
+          _ = try store.localPath(of: output.id)
           bytes += output.storedBytes
         }
-        try local.putCacheEntry(entry)
-        try local.putHead(entry, pipeline: spec.identity)
+        try store.putCacheEntry(entry)
+        try store.putHead(entry, pipeline: spec.identity)
         return bytes
       }
     }
   }
 
-  /// Runs `body` holding the store's lock, and times it.
-  private static func locked(_ verb: String, _ store: Store, _ body: (inout Report) throws -> Void) throws -> Report {
+  /// Runs `body` with the store's remote, holding the store's lock, and times it.
+  private static func locked(_ verb: String, _ store: Store, _ body: (RemoteCache, inout Report) throws -> Void) throws -> Report {
+    guard let remote = store.remote else { throw RunRequestError(message: "\(verb) needs a store with a remote cache") }
     let lock = try store.lock(command: verb)
     defer { lock.release() }
     let started = Date()
     var report = Report()
-    try body(&report)
+    try body(remote, &report)
     report.seconds = Date().timeIntervalSince(started)
     return report
   }

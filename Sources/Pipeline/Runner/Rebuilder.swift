@@ -65,9 +65,7 @@ struct Rebuilder: Sendable {
   /// whole-sized, else the remote cache's (its objects are fetched when something reads them; the
   /// entry is recorded locally, so `status` and `diff` know its outputs).
   func cachedEntry(_ key: Digest) throws -> (entry: CacheEntry, source: CacheSource)? {
-    if let entry = store.cacheEntry(key), entry.outputs.values.allSatisfy({ store.storedSize($0.id) == $0.storedBytes }) {
-      return (entry, .local)
-    }
+    if let entry = store.wholeCacheEntry(key) { return (entry, .local) }
     guard let remote = store.remote, let entry = try remote.entry(key) else { return nil }
     try? store.putCacheEntry(entry)
     return (entry, .remote)

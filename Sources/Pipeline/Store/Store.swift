@@ -97,16 +97,7 @@ public final class Store: Sendable {
   /// checking all of it: its manifest names `id`, every chunk decompresses and matches its SHA-256,
   /// and the content id recomputes to `id`. A file that fails is deleted and the error thrown.
   public func adopt(_ id: ArtifactID, file path: String) throws {
-    do {
-      let reader = try ArtifactReader(path: path)
-      guard reader.manifest.id == id else {
-        throw CorruptObjectError(path: path, detail: "its manifest names id \(reader.manifest.id.short), not \(id.short)")
-      }
-      try reader.verify(hashes: true)
-      guard reader.manifest.contentID() == id else {
-        throw CorruptObjectError(path: path, detail: "its content id recomputes to \(reader.manifest.contentID().short), not \(id.short)")
-      }
-    } catch {
+    do { try ArtifactReader(path: path).verify(as: id, deep: true) } catch {
       FileSystem.remove(path)
       throw error
     }
@@ -184,6 +175,12 @@ public final class Store: Sendable {
 
   public func cacheEntry(_ key: Digest) -> CacheEntry? {
     RecordFile.read(CacheEntry.self, at: "\(root)/cache/\(key.hex).json")
+  }
+
+  /// The cache entry for `key` when every object it names is here, whole-sized.
+  public func wholeCacheEntry(_ key: Digest) -> CacheEntry? {
+    guard let entry = cacheEntry(key), entry.outputs.values.allSatisfy({ storedSize($0.id) == $0.storedBytes }) else { return nil }
+    return entry
   }
 
   public func putCacheEntry(_ entry: CacheEntry) throws {

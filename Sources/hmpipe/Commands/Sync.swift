@@ -31,7 +31,7 @@ struct Pull: AsyncParsableCommand {
 /// What `push` and `pull` share: opening the remote (required: there is nothing to do without it),
 /// the transfer, and its report.
 enum RemoteTransfer {
-  typealias Sync = @Sendable (PipelineSpec, Store, RemoteCache, @escaping @Sendable (String) -> Void) throws -> RemoteSync.Report
+  typealias Sync = @Sendable (PipelineSpec, Store, @escaping @Sendable (String) -> Void) throws -> RemoteSync.Report
 
   static func perform(_ verb: String, options: PipelineOptions, remote: RemoteOptions, _ sync: @escaping Sync) async throws {
     var required = remote
@@ -43,7 +43,7 @@ enum RemoteTransfer {
     }
     let report = try await offloaded {
       try cache.check()
-      return try sync(spec, store, cache) { print("  \($0)") }
+      return try sync(spec, store) { print("  \($0)") }
     }
     let direction = verb == "push" ? "to" : "from"
     let rate = report.seconds > 0 ? ", \(Format.bytes(Int(Double(report.bytes) / report.seconds)))/s" : ""
