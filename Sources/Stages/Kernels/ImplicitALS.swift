@@ -1,3 +1,4 @@
+import CPrefetch
 import Pipeline
 
 /// A dense factor matrix, each row padded to a whole number of `SIMD8<Float>` lanes with zeros (the
@@ -104,25 +105,40 @@ public struct ConfidenceMatrix: Sendable {
 /// Implicit-feedback ALS (Hu, Koren & Volinsky 2008), each half-step solved by a few conjugate-
 /// gradient steps per row warm-started from the previous factors (Takács et al. 2011), as the
 /// `implicit` package does. A cell's confidence `c` weighs the error of predicting 1; every other
-/// cell predicts 0 with weight 1. Every row is solved alone in a fixed order of operations, so the
-/// result is the same whatever the thread count.
+/// cell predicts 0 with weight 1. Every row is solved alone in a fixed order of operations (fused
+/// multiply-adds in fixed lanes, fixed reduction trees), so the result is the same whatever the thread
+/// count and whatever the processor's vector width.
 public enum ImplicitALS {
   static let rowsPerChunk = 512
 
-  /// Gᵀ = YᵀY (+ `regularization` on the diagonal), as `factors` rows of `lanes` vectors. Partial
-  /// sums over fixed item ranges, added in order: deterministic.
+  /// G = YᵀY (+ `regularization` on the diagonal), as `factors` rows of `lanes` vectors. Row j of G
+  /// is Σᵣ yᵣⱼ yᵣ: for each block of rows, their j-th scalars are laid out together and the same
+  /// weighted sum as the CG's gives each row of G. Partial sums over fixed item ranges, added in
+  /// order: deterministic.
   public static func gram(_ y: FactorMatrix, regularization: Float = 0) -> [SIMD8<Float>] {
-    let lanes = y.lanes, f = y.factors
+    let lanes = y.lanes, f = y.factors, block = 32
     let chunks = max(1, min(64, y.rows / 1024))
-    let ys = UnsafeTransfer(UnsafeBufferPointer(y.storage))
+    let ys = UnsafeTransfer(UnsafePointer(y.storage.baseAddress!))
     let partials = Parallel.map(chunks: chunks) { chunk in
       var g = [SIMD8<Float>](repeating: .zero, count: f * lanes)
-      for r in Parallel.range(chunk, of: chunks, count: y.rows) {
-        let row = UnsafeBufferPointer(rebasing: ys.wrapped[r * lanes..<(r + 1) * lanes])
-        for j in 0..<f {
-          let s = row[j / 8][j % 8]
-          if s == 0 { continue }
-          for l in 0..<lanes { g[j * lanes + l] += row[l] * s }
+      let columns = UnsafeMutablePointer<Float>.allocate(capacity: f * block)
+      let sum = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: lanes)
+      defer {
+        columns.deallocate()
+        sum.deallocate()
+      }
+      let range = Parallel.range(chunk, of: chunks, count: y.rows)
+      g.withUnsafeMutableBufferPointer { g in
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: block) {
+          let count = min(block, range.upperBound - start), rows = ys.wrapped + start * lanes
+          for r in 0..<count {
+            let scalars = UnsafeRawPointer(rows + r * lanes).assumingMemoryBound(to: Float.self)
+            for j in 0..<f { columns[j * block + r] = scalars[j] }
+          }
+          for j in 0..<f {
+            withConstantLanes(lanes) { lanes in weightedSum(rows, count: count, weights: columns + j * block, lanes: lanes, into: sum) }
+            for l in 0..<lanes { g[j * lanes + l] += sum[l] }
+          }
         }
       }
       return g
@@ -133,57 +149,89 @@ public enum ImplicitALS {
     return g
   }
 
+  /// Calls `body` with `lanes` as a constant for the common factor counts (32, 64, 100, 128), so
+  /// each gets its own copy of the kernels with their loops unrolled for that width.
+  @inline(__always)
+  static func withConstantLanes(_ lanes: Int, _ body: (Int) -> Void) {
+    switch lanes {
+    case 4: body(4)
+    case 8: body(8)
+    case 13: body(13)
+    case 16: body(16)
+    default: body(lanes)
+    }
+  }
+
   /// Re-solves every row of `x` against the fixed `y`, given the rows' confidences.
   public static func solve(
     _ x: FactorMatrix, fixed y: FactorMatrix, confidences: ConfidenceMatrix, regularization: Float, cgSteps: Int
   ) {
     precondition(confidences.rowCount == x.rows && x.lanes == y.lanes)
     let gram = gram(y, regularization: regularization)
-    let lanes = x.lanes, rows = x.rows
+    let lanes = x.lanes, rows = x.rows, factors = x.factors
     let chunks = max(1, (rows + rowsPerChunk - 1) / rowsPerChunk)
     gram.withUnsafeBufferPointer { g in
-      let shared = UnsafeTransfer((x, UnsafeBufferPointer(y.storage), g))
-      Parallel.forEach(chunks: chunks, makeState: { _ in CGScratch(lanes: lanes) }) { scratch, chunk in
-        let (x, ys, g) = shared.wrapped
+      let shared = UnsafeTransfer((x, UnsafePointer(y.storage.baseAddress!), g))
+      Parallel.forEach(chunks: chunks, makeState: { _ in CGScratch(gram: shared.wrapped.2, factors: factors, lanes: lanes) }) {
+        scratch, chunk in
+        let (x, ys, _) = shared.wrapped
         for r in Parallel.range(chunk, of: chunks, count: rows) {
           let cells = confidences.offsets[r]..<confidences.offsets[r + 1]
-          conjugateGradient(x.row(r), cells: cells, confidences, ys, gram: g, lanes: lanes, steps: cgSteps, scratch)
+          let row = x.storage.baseAddress! + r * lanes
+          withConstantLanes(lanes) { lanes in
+            conjugateGradient(row, cells: cells, confidences, ys, lanes: lanes, steps: cgSteps, scratch)
+          }
         }
       }
     }
   }
 
-  /// Working memory of one worker: the CG vectors, and the fixed side's rows of the current row's
-  /// cells copied together, so the CG passes read them from cache instead of from all over memory.
+  /// Working memory of one worker. `system` holds the rows of A's product in order: first the
+  /// `factors` rows of G, then the fixed side's rows of the current row's cells, copied together so
+  /// the CG passes read them from cache instead of from all over memory; `weights` holds each of
+  /// those rows' multiplier. So A p is one weighted sum of rows, one kernel.
   final class CGScratch {
-    let lanes: Int
-    let r, p, ap: UnsafeMutableBufferPointer<SIMD8<Float>>
-    private(set) var gathered: UnsafeMutableBufferPointer<SIMD8<Float>>
-    private(set) var weights: UnsafeMutableBufferPointer<Float>
+    let factors: Int, lanes: Int
+    let r, p, ap: UnsafeMutablePointer<SIMD8<Float>>
+    private(set) var system: UnsafeMutablePointer<SIMD8<Float>>
+    private(set) var weights: UnsafeMutablePointer<Float>
+    private(set) var confidence: UnsafeMutablePointer<Float>
+    private var capacity = 256
 
-    init(lanes: Int) {
+    init(gram: UnsafeBufferPointer<SIMD8<Float>>, factors: Int, lanes: Int) {
+      self.factors = factors
       self.lanes = lanes
       r = .allocate(capacity: lanes)
       p = .allocate(capacity: lanes)
       ap = .allocate(capacity: lanes)
-      gathered = .allocate(capacity: 256 * lanes)
-      weights = .allocate(capacity: 256)
+      system = .allocate(capacity: (factors + capacity) * lanes)
+      system.initialize(from: gram.baseAddress!, count: gram.count)
+      weights = .allocate(capacity: factors + capacity)
+      confidence = .allocate(capacity: capacity)
     }
 
     /// Room for `cells` rows; grows by doubling, so a worker reallocates only a few times.
     func reserve(_ cells: Int) {
-      guard cells > weights.count else { return }
-      var capacity = weights.count
+      guard cells > capacity else { return }
       while capacity < cells { capacity *= 2 }
-      gathered.deallocate()
+      let grown = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: (factors + capacity) * lanes)
+      grown.initialize(from: system, count: factors * lanes)
+      system.deallocate()
+      system = grown
       weights.deallocate()
-      gathered = .allocate(capacity: capacity * lanes)
-      weights = .allocate(capacity: capacity)
+      confidence.deallocate()
+      weights = .allocate(capacity: factors + capacity)
+      confidence = .allocate(capacity: capacity)
     }
 
+    /// The first cell row (after G's rows).
+    var cellRows: UnsafeMutablePointer<SIMD8<Float>> { system + factors * lanes }
+    var cellWeights: UnsafeMutablePointer<Float> { weights + factors }
+
     deinit {
-      for buffer in [r, p, ap, gathered] { buffer.deallocate() }
+      for buffer in [r, p, ap, system] { buffer.deallocate() }
       weights.deallocate()
+      confidence.deallocate()
     }
   }
 
@@ -191,131 +239,183 @@ public enum ImplicitALS {
   /// A = G + λI + Σ (c − 1) y yᵀ and b = Σ c y over the row's cells.
   @inline(__always)
   static func conjugateGradient(
-    _ x: UnsafeMutableBufferPointer<SIMD8<Float>>, cells: Range<Int>, _ m: ConfidenceMatrix,
-    _ ys: UnsafeBufferPointer<SIMD8<Float>>, gram: UnsafeBufferPointer<SIMD8<Float>>, lanes: Int, steps: Int,
-    _ s: CGScratch
+    _ x: UnsafeMutablePointer<SIMD8<Float>>, cells: Range<Int>, _ m: ConfidenceMatrix,
+    _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int, steps: Int, _ s: CGScratch
   ) {
-    let r = s.r, p = s.p, ap = s.ap
-    s.reserve(cells.count)
-    let rows = s.gathered, c = s.weights, n = cells.count
-    m.columns.withUnsafeBufferPointer { columns in
-      m.confidence.withUnsafeBufferPointer { confidence in
-        for (j, i) in cells.enumerated() {
-          let from = Int(columns[i]) * lanes, to = j * lanes
-          for l in 0..<lanes { rows[to + l] = ys[from + l] }
-          c[j] = confidence[i]
-        }
-      }
-    }
-    // r = b − A x
-    multiply(gram, UnsafeBufferPointer(x), into: r, lanes: lanes)
-    for l in 0..<lanes { r[l] = -r[l] }
-    for j in 0..<n {
-      let y = row(rows, j, lanes)
-      let weight = c[j] - (c[j] - 1) * dot(y, UnsafeBufferPointer(x), lanes)
-      for l in 0..<lanes { r[l] += y[l] * weight }
-    }
-    for l in 0..<lanes { p[l] = r[l] }
-    var rsOld = dot(UnsafeBufferPointer(r), UnsafeBufferPointer(r), lanes)
+    let n = cells.count, f = s.factors
+    s.reserve(n)
+    let r = s.r, p = s.p, ap = s.ap, c = s.confidence, w = s.cellWeights
+    gather(cells, m, ys, lanes: lanes, into: s.cellRows, confidence: c)
+    // r = b − A x = Σ (c − (c − 1) y·x) y − G x
+    dots(s.cellRows, count: n, with: x, lanes: lanes, into: w)
+    for j in 0..<n { w[j] = c[j] - (c[j] - 1) * w[j] }
+    setGramWeights(s.weights, from: x, factors: f, negated: true)
+    weightedSum(s.system, count: f + n, weights: s.weights, lanes: lanes, into: r)
+    p.update(from: r, count: lanes)
+    var rsOld = dot(r, r, lanes: lanes)
     if rsOld < 1e-20 { return }
     for _ in 0..<steps {
-      multiply(gram, UnsafeBufferPointer(p), into: ap, lanes: lanes)
-      for j in 0..<n {
-        let y = row(rows, j, lanes)
-        let weight = (c[j] - 1) * dot(y, UnsafeBufferPointer(p), lanes)
-        for l in 0..<lanes { ap[l] += y[l] * weight }
-      }
-      let alpha = rsOld / dot(UnsafeBufferPointer(p), UnsafeBufferPointer(ap), lanes)
+      // ap = A p = G p + Σ (c − 1)(y·p) y
+      dots(s.cellRows, count: n, with: p, lanes: lanes, into: w)
+      for j in 0..<n { w[j] *= c[j] - 1 }
+      setGramWeights(s.weights, from: p, factors: f, negated: false)
+      weightedSum(s.system, count: f + n, weights: s.weights, lanes: lanes, into: ap)
+      let alpha = rsOld / dot(p, ap, lanes: lanes)
       for l in 0..<lanes {
-        x[l] += p[l] * alpha
-        r[l] -= ap[l] * alpha
+        x[l] = x[l].addingProduct(p[l], alpha)
+        r[l] = r[l].addingProduct(ap[l], -alpha)
       }
-      let rsNew = dot(UnsafeBufferPointer(r), UnsafeBufferPointer(r), lanes)
+      let rsNew = dot(r, r, lanes: lanes)
       if rsNew < 1e-20 { break }
       let beta = rsNew / rsOld
-      for l in 0..<lanes { p[l] = r[l] + p[l] * beta }
+      for l in 0..<lanes { p[l] = r[l].addingProduct(p[l], beta) }
       rsOld = rsNew
     }
   }
 
+  /// Copies the fixed side's rows of the cells together, with their confidences. The rows are
+  /// scattered over hundreds of megabytes: each is prefetched several cells ahead, so their cache
+  /// misses overlap instead of queueing one behind another.
   @inline(__always)
-  static func row(_ rows: UnsafeMutableBufferPointer<SIMD8<Float>>, _ j: Int, _ lanes: Int) -> UnsafeBufferPointer<SIMD8<Float>> {
-    UnsafeBufferPointer(rebasing: rows[j * lanes..<(j + 1) * lanes])
+  static func gather(
+    _ cells: Range<Int>, _ m: ConfidenceMatrix, _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int,
+    into rows: UnsafeMutablePointer<SIMD8<Float>>, confidence c: UnsafeMutablePointer<Float>
+  ) {
+    let ahead = 8, rowBytes = lanes * MemoryLayout<SIMD8<Float>>.stride
+    m.columns.withUnsafeBufferPointer { columns in
+      m.confidence.withUnsafeBufferPointer { confidence in
+        @inline(__always) func prefetch(_ i: Int) {
+          let start = UnsafeRawPointer(ys + Int(columns[i]) * lanes)
+          var offset = 0
+          while offset < rowBytes {
+            hmpipe_prefetch(start + offset)
+            offset += 64
+          }
+          hmpipe_prefetch(start + rowBytes - 1)
+        }
+        for i in cells.prefix(ahead) { prefetch(i) }
+        var to = rows
+        for i in cells {
+          if i + ahead < cells.upperBound { prefetch(i + ahead) }
+          to.update(from: ys + Int(columns[i]) * lanes, count: lanes)
+          c[i - cells.lowerBound] = confidence[i]
+          to += lanes
+        }
+      }
+    }
+  }
+
+  /// The weights of G's rows in A's weighted sum: the vector's own scalars (G is symmetric, so
+  /// G v = Σⱼ vⱼ Gⱼ), negated for the residual.
+  @inline(__always)
+  static func setGramWeights(_ weights: UnsafeMutablePointer<Float>, from v: UnsafePointer<SIMD8<Float>>, factors: Int, negated: Bool) {
+    let scalars = UnsafeRawPointer(v).assumingMemoryBound(to: Float.self)
+    if negated {
+      for j in 0..<factors { weights[j] = -scalars[j] }
+    } else {
+      weights.update(from: scalars, count: factors)
+    }
+  }
+
+  /// out[j] = rows[j] · v for `count` rows. Four rows at a time, two partial sums each: every load
+  /// of v serves four rows, and eight independent chains of fused multiply-adds keep both FMA units
+  /// busy.
+  @inline(__always)
+  static func dots(
+    _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, with v: UnsafePointer<SIMD8<Float>>, lanes: Int,
+    into out: UnsafeMutablePointer<Float>
+  ) {
+    var j = 0
+    while j + 4 <= n {
+      let r0 = rows + j * lanes, r1 = r0 + lanes, r2 = r1 + lanes, r3 = r2 + lanes
+      var a0 = SIMD8<Float>.zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0
+      var l = 0
+      while l + 2 <= lanes {
+        let v0 = v[l], v1 = v[l + 1]
+        a0 = a0.addingProduct(r0[l], v0)
+        a1 = a1.addingProduct(r1[l], v0)
+        a2 = a2.addingProduct(r2[l], v0)
+        a3 = a3.addingProduct(r3[l], v0)
+        b0 = b0.addingProduct(r0[l + 1], v1)
+        b1 = b1.addingProduct(r1[l + 1], v1)
+        b2 = b2.addingProduct(r2[l + 1], v1)
+        b3 = b3.addingProduct(r3[l + 1], v1)
+        l += 2
+      }
+      if l < lanes {
+        a0 = a0.addingProduct(r0[l], v[l])
+        a1 = a1.addingProduct(r1[l], v[l])
+        a2 = a2.addingProduct(r2[l], v[l])
+        a3 = a3.addingProduct(r3[l], v[l])
+      }
+      out[j] = horizontalSum(a0 + b0)
+      out[j + 1] = horizontalSum(a1 + b1)
+      out[j + 2] = horizontalSum(a2 + b2)
+      out[j + 3] = horizontalSum(a3 + b3)
+      j += 4
+    }
+    while j < n {
+      out[j] = dot(rows + j * lanes, v, lanes: lanes)
+      j += 1
+    }
+  }
+
+  /// out = Σⱼ weights[j] rows[j] over `count` rows, eight output vectors at a time held in
+  /// registers while the rows stream by, so each row element is loaded once.
+  @inline(__always)
+  static func weightedSum(
+    _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, weights: UnsafePointer<Float>, lanes: Int,
+    into out: UnsafeMutablePointer<SIMD8<Float>>
+  ) {
+    var lane = 0
+    while lane < lanes {
+      let width = min(8, lanes - lane)
+      weightedSum(rows + lane, count: n, weights: weights, stride: lanes, width: width, into: out + lane)
+      lane += width
+    }
+  }
+
+  /// One block of `width` (at most 8) output vectors; a constant width unrolls into registers.
+  @inline(__always)
+  static func weightedSum(
+    _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, weights: UnsafePointer<Float>, stride: Int, width: Int,
+    into out: UnsafeMutablePointer<SIMD8<Float>>
+  ) {
+    var sums = InlineArray<8, SIMD8<Float>>(repeating: .zero)
+    var row = rows
+    for j in 0..<n {
+      let s = SIMD8<Float>(repeating: weights[j])
+      for k in 0..<width { sums[k] = sums[k].addingProduct(row[k], s) }
+      row += stride
+    }
+    for k in 0..<width { out[k] = sums[k] }
   }
 
   @inline(__always)
-  static func item(_ ys: UnsafeBufferPointer<SIMD8<Float>>, _ i: UInt32, _ lanes: Int) -> UnsafeBufferPointer<SIMD8<Float>> {
-    UnsafeBufferPointer(rebasing: ys[Int(i) * lanes..<(Int(i) + 1) * lanes])
+  static func item(_ ys: UnsafeBufferPointer<SIMD8<Float>>, _ i: UInt32, _ lanes: Int) -> UnsafePointer<SIMD8<Float>> {
+    ys.baseAddress! + Int(i) * lanes
   }
 
-  /// Two interleaved partial sums: with one, every add waits for the previous one, and the CG
-  /// passes are mostly dot products.
+  /// Two interleaved partial sums (with one, every add waits for the previous one), then a fixed
+  /// tree across the lanes.
   @inline(__always)
-  static func dot(_ a: UnsafeBufferPointer<SIMD8<Float>>, _ b: UnsafeBufferPointer<SIMD8<Float>>, _ lanes: Int) -> Float {
+  static func dot(_ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, lanes: Int) -> Float {
     var even = SIMD8<Float>.zero, odd = SIMD8<Float>.zero
     var l = 0
     while l + 2 <= lanes {
-      even += a[l] * b[l]
-      odd += a[l + 1] * b[l + 1]
+      even = even.addingProduct(a[l], b[l])
+      odd = odd.addingProduct(a[l + 1], b[l + 1])
       l += 2
     }
-    if l < lanes { even += a[l] * b[l] }
-    return (even + odd).sum()
+    if l < lanes { even = even.addingProduct(a[l], b[l]) }
+    return horizontalSum(even + odd)
   }
 
-  /// out = G v, G symmetric (row j of G is column j). Output lanes go eight at a time in registers
-  /// while G's rows stream by in order, so each element of G is loaded once (G outgrows the L1
-  /// cache at 64+ factors, and a column-order walk would wait on the L2 for every load); leftover
-  /// lanes use four interleaved partial sums.
+  /// The lanes' sum as a tree (halves, then pairs): three dependent adds instead of seven.
   @inline(__always)
-  static func multiply(
-    _ g: UnsafeBufferPointer<SIMD8<Float>>, _ v: UnsafeBufferPointer<SIMD8<Float>>,
-    into out: UnsafeMutableBufferPointer<SIMD8<Float>>, lanes: Int
-  ) {
-    let rows = g.count / lanes
-    let scalars = UnsafeRawPointer(v.baseAddress!).assumingMemoryBound(to: Float.self)
-    var lane = 0
-    while lane + 8 <= lanes {
-      var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
-      var a4 = SIMD8<Float>.zero, a5 = SIMD8<Float>.zero, a6 = SIMD8<Float>.zero, a7 = SIMD8<Float>.zero
-      for j in 0..<rows {
-        let s = SIMD8<Float>(repeating: scalars[j]), at = j * lanes + lane
-        a0 += g[at] * s
-        a1 += g[at + 1] * s
-        a2 += g[at + 2] * s
-        a3 += g[at + 3] * s
-        a4 += g[at + 4] * s
-        a5 += g[at + 5] * s
-        a6 += g[at + 6] * s
-        a7 += g[at + 7] * s
-      }
-      out[lane] = a0
-      out[lane + 1] = a1
-      out[lane + 2] = a2
-      out[lane + 3] = a3
-      out[lane + 4] = a4
-      out[lane + 5] = a5
-      out[lane + 6] = a6
-      out[lane + 7] = a7
-      lane += 8
-    }
-    while lane < lanes {
-      var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
-      var j = 0
-      while j + 4 <= rows {
-        a0 += g[j * lanes + lane] * scalars[j]
-        a1 += g[(j + 1) * lanes + lane] * scalars[j + 1]
-        a2 += g[(j + 2) * lanes + lane] * scalars[j + 2]
-        a3 += g[(j + 3) * lanes + lane] * scalars[j + 3]
-        j += 4
-      }
-      while j < rows {
-        a0 += g[j * lanes + lane] * scalars[j]
-        j += 1
-      }
-      out[lane] = (a0 + a1) + (a2 + a3)
-      lane += 1
-    }
+  static func horizontalSum(_ v: SIMD8<Float>) -> Float {
+    let half = v.lowHalf + v.highHalf
+    return (half[0] + half[2]) + (half[1] + half[3])
   }
 
   /// The training loss as `implicit` reports it: Σ over all cells of weight × (preference −
@@ -330,16 +430,21 @@ public enum ImplicitALS {
       let shared = UnsafeTransfer((xs, ys, g))
       return Parallel.map(chunks: chunks) { chunk -> (Double, Double, Double) in
         let (xs, ys, g) = shared.wrapped
-        let gx = UnsafeMutableBufferPointer<SIMD8<Float>>.allocate(capacity: lanes)
-        defer { gx.deallocate() }
+        let gx = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: lanes)
+        let scalars = UnsafeMutablePointer<Float>.allocate(capacity: x.factors)
+        defer {
+          gx.deallocate()
+          scalars.deallocate()
+        }
         var loss = 0.0, confidence = 0.0, norm = 0.0
         for r in Parallel.range(chunk, of: chunks, count: rows) {
-          let row = UnsafeBufferPointer(rebasing: xs[r * lanes..<(r + 1) * lanes])
-          multiply(g, row, into: gx, lanes: lanes)
-          loss += Double(dot(row, UnsafeBufferPointer(gx), lanes))
-          norm += Double(dot(row, row, lanes))
+          let row = xs.baseAddress! + r * lanes
+          setGramWeights(scalars, from: row, factors: x.factors, negated: false)
+          weightedSum(g.baseAddress!, count: x.factors, weights: scalars, lanes: lanes, into: gx)
+          loss += Double(dot(row, gx, lanes: lanes))
+          norm += Double(dot(row, row, lanes: lanes))
           for i in m.offsets[r]..<m.offsets[r + 1] {
-            let c = Double(m.confidence[i]), s = Double(dot(row, item(ys, m.columns[i], lanes), lanes))
+            let c = Double(m.confidence[i]), s = Double(dot(row, item(ys, m.columns[i], lanes), lanes: lanes))
             loss += c * (1 - s) * (1 - s) - s * s
             confidence += c
           }
