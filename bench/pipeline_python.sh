@@ -24,7 +24,8 @@ for run in $(seq "$runs"); do
     --set data="$(realpath $data)" --set output="$(realpath $out)/hmpipe" --publish-outside-project --json 2>/dev/null |
     tail -1 > $out/hmpipe-$run.json
   OPENBLAS_CORETYPE=$core POLARS_MAX_THREADS=$threads /usr/bin/time -f "%e %M" -o $out/python-$run.time \
-    python3 bench/peers/hm_pipeline.py $data $out/python "$threads" 2>/dev/null > $out/python-$run.json
+    python3 bench/peers/hm_pipeline.py $data $out/python "$threads" 2> $out/python-$run.log > $out/python-$run.json ||
+    { echo "the Python pipeline failed: $out/python-$run.log, $out/python-$run.time"; exit 1; }
   echo "run $run: hmpipe $(cut -d' ' -f1 $out/hmpipe-$run.time) s, python $(cut -d' ' -f1 $out/python-$run.time) s"
 done
 python3 - "$out" "$runs" <<'PY'

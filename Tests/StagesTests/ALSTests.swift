@@ -116,6 +116,27 @@ import Testing
     }
   }
 
+  /// Rows go through CG four at a time, sharing G's loads. A row's result must be bit for bit what
+  /// it is beside any other rows: one more row in front (with no cells and zero factors, so it is done
+  /// before the first step while its batch goes on) changes every batch. Factor counts with a
+  /// kernel unrolled for them (64, 100) and without (5).
+  @Test(arguments: [5, 64, 100]) func aRowsSolutionDoesNotDependOnTheRowsBesideIt(factors: Int) {
+    let data = Planted(users: 50, items: 60, groups: 3, perUser: 8, heldOut: 0, seed: 4)
+    let m = data.train
+    let y = FactorMatrix.random(rows: data.items, factors: factors, seed: 3, stream: 2)
+    let x = FactorMatrix.random(rows: data.users, factors: factors, seed: 3, stream: 1)
+    let shifted = ConfidenceMatrix(offsets: [0] + m.offsets, columns: m.columns, confidence: m.confidence)
+    let xs = FactorMatrix(rows: data.users + 1, factors: factors)
+    for r in 0..<data.users { for f in 0..<factors { xs[r + 1, f] = x[r, f] } }
+    ImplicitALS.solve(x, fixed: y, confidences: m, regularization: 0.1, cgSteps: 3)
+    ImplicitALS.solve(xs, fixed: y, confidences: shifted, regularization: 0.1, cgSteps: 3)
+    for r in 0..<data.users {
+      for f in 0..<factors { #expect(xs[r + 1, f].bitPattern == x[r, f].bitPattern, "row \(r) factor \(f)") }
+    }
+    #expect((0..<factors).allSatisfy { xs[0, $0] == 0 }, "the row without cells stays at zero")
+    #expect(x[0, 0] != FactorMatrix.random(rows: 1, factors: factors, seed: 3, stream: 1)[0, 0], "the solve moved the factors")
+  }
+
   @Test func thresholdingEqualsANaiveReference() {
     for seed in [1, 2, 3] as [UInt64] {
       let data = RandomPurchases(customers: 300, articles: 150, rows: 3000, seed: seed)

@@ -136,7 +136,9 @@ public enum ImplicitALS {
             for j in 0..<f { columns[j * block + r] = scalars[j] }
           }
           for j in 0..<f {
-            withConstantLanes(lanes) { lanes in weightedSum(rows, count: count, weights: columns + j * block, lanes: lanes, into: sum) }
+            withConstantLanes(lanes) { lanes in
+              weightedSum(rows, count: count, weights: columns + j * block, lanes: 0..<lanes, stride: lanes, into: sum)
+            }
             for l in 0..<lanes { g[j * lanes + l] += sum[l] }
           }
         }
@@ -162,6 +164,10 @@ public enum ImplicitALS {
     }
   }
 
+  /// Rows solved side by side: each vector of G loaded serves this many rows' products, so the
+  /// dense part of A p (G outgrows the L1 cache at 64+ factors) costs a quarter of the loads.
+  static let rowsPerBatch = 4
+
   /// Re-solves every row of `x` against the fixed `y`, given the rows' confidences.
   public static func solve(
     _ x: FactorMatrix, fixed y: FactorMatrix, confidences: ConfidenceMatrix, regularization: Float, cgSteps: Int
@@ -171,105 +177,185 @@ public enum ImplicitALS {
     let lanes = x.lanes, rows = x.rows, factors = x.factors
     let chunks = max(1, (rows + rowsPerChunk - 1) / rowsPerChunk)
     gram.withUnsafeBufferPointer { g in
-      let shared = UnsafeTransfer((x, UnsafePointer(y.storage.baseAddress!), g))
+      let shared = UnsafeTransfer((x.storage.baseAddress!, UnsafePointer(y.storage.baseAddress!), g.baseAddress!))
       Parallel.forEach(chunks: chunks, makeState: { _ in CGScratch(gram: shared.wrapped.2, factors: factors, lanes: lanes) }) {
         scratch, chunk in
-        let (x, ys, _) = shared.wrapped
-        for r in Parallel.range(chunk, of: chunks, count: rows) {
-          let cells = confidences.offsets[r]..<confidences.offsets[r + 1]
-          let row = x.storage.baseAddress! + r * lanes
+        let (xs, ys, _) = shared.wrapped
+        let range = Parallel.range(chunk, of: chunks, count: rows)
+        for first in stride(from: range.lowerBound, to: range.upperBound, by: rowsPerBatch) {
+          let batch = first..<min(first + rowsPerBatch, range.upperBound)
           withConstantLanes(lanes) { lanes in
-            conjugateGradient(row, cells: cells, confidences, ys, lanes: lanes, steps: cgSteps, scratch)
+            conjugateGradient(batch, of: xs, confidences, ys, lanes: lanes, steps: cgSteps, scratch)
           }
         }
       }
     }
   }
 
-  /// Working memory of one worker. `system` holds the rows of A's product in order: first the
-  /// `factors` rows of G, then the fixed side's rows of the current row's cells, copied together so
-  /// the CG passes read them from cache instead of from all over memory; `weights` holds each of
-  /// those rows' multiplier. So A p is one weighted sum of rows, one kernel.
+  /// Working memory of one worker: the CG vectors of a batch's rows, and the fixed side's rows of
+  /// the batch's cells copied together, so the CG passes read them from cache instead of from all
+  /// over memory.
   final class CGScratch {
+    let gram: UnsafePointer<SIMD8<Float>>
     let factors: Int, lanes: Int
+    /// Each batch row's vectors, `lanes` apart.
     let r, p, ap: UnsafeMutablePointer<SIMD8<Float>>
-    private(set) var system: UnsafeMutablePointer<SIMD8<Float>>
-    private(set) var weights: UnsafeMutablePointer<Float>
-    private(set) var confidence: UnsafeMutablePointer<Float>
-    private var capacity = 256
+    /// Each batch row's weights of G's rows (the scalars of the vector G multiplies), `factors` apart.
+    let gramWeights: UnsafeMutablePointer<Float>
+    private(set) var cellRows: UnsafeMutablePointer<SIMD8<Float>>
+    private(set) var confidence, cellWeights: UnsafeMutablePointer<Float>
+    private var capacity = 1024
 
-    init(gram: UnsafeBufferPointer<SIMD8<Float>>, factors: Int, lanes: Int) {
+    init(gram: UnsafePointer<SIMD8<Float>>, factors: Int, lanes: Int) {
+      self.gram = gram
       self.factors = factors
       self.lanes = lanes
-      r = .allocate(capacity: lanes)
-      p = .allocate(capacity: lanes)
-      ap = .allocate(capacity: lanes)
-      system = .allocate(capacity: (factors + capacity) * lanes)
-      system.initialize(from: gram.baseAddress!, count: gram.count)
-      weights = .allocate(capacity: factors + capacity)
+      r = .allocate(capacity: rowsPerBatch * lanes)
+      p = .allocate(capacity: rowsPerBatch * lanes)
+      ap = .allocate(capacity: rowsPerBatch * lanes)
+      gramWeights = .allocate(capacity: rowsPerBatch * factors)
+      cellRows = .allocate(capacity: capacity * lanes)
       confidence = .allocate(capacity: capacity)
+      cellWeights = .allocate(capacity: capacity)
     }
 
     /// Room for `cells` rows; grows by doubling, so a worker reallocates only a few times.
     func reserve(_ cells: Int) {
       guard cells > capacity else { return }
       while capacity < cells { capacity *= 2 }
-      let grown = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: (factors + capacity) * lanes)
-      grown.initialize(from: system, count: factors * lanes)
-      system.deallocate()
-      system = grown
-      weights.deallocate()
+      cellRows.deallocate()
       confidence.deallocate()
-      weights = .allocate(capacity: factors + capacity)
+      cellWeights.deallocate()
+      cellRows = .allocate(capacity: capacity * lanes)
       confidence = .allocate(capacity: capacity)
+      cellWeights = .allocate(capacity: capacity)
     }
 
-    /// The first cell row (after G's rows).
-    var cellRows: UnsafeMutablePointer<SIMD8<Float>> { system + factors * lanes }
-    var cellWeights: UnsafeMutablePointer<Float> { weights + factors }
-
     deinit {
-      for buffer in [r, p, ap, system] { buffer.deallocate() }
-      weights.deallocate()
-      confidence.deallocate()
+      for buffer in [r, p, ap, cellRows] { buffer.deallocate() }
+      for buffer in [gramWeights, confidence, cellWeights] { buffer.deallocate() }
     }
   }
 
-  /// Minimises ‖the row's weighted error‖ + λ‖x‖² in `steps` CG steps from the current `x`.
-  /// A = G + λI + Σ (c − 1) y yᵀ and b = Σ c y over the row's cells.
+  /// Minimises each batch row's ‖weighted error‖ + λ‖x‖² in `steps` CG steps from its current `x`.
+  /// A = G + λI + Σ (c − 1) y yᵀ and b = Σ c y over the row's cells. The rows go side by side but
+  /// each one's arithmetic is its own, in the order it would have alone: a row's result does not
+  /// depend on its neighbours in the batch.
   @inline(__always)
   static func conjugateGradient(
-    _ x: UnsafeMutablePointer<SIMD8<Float>>, cells: Range<Int>, _ m: ConfidenceMatrix,
+    _ batch: Range<Int>, of xs: UnsafeMutablePointer<SIMD8<Float>>, _ m: ConfidenceMatrix,
     _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int, steps: Int, _ s: CGScratch
   ) {
-    let n = cells.count, f = s.factors
-    s.reserve(n)
-    let r = s.r, p = s.p, ap = s.ap, c = s.confidence, w = s.cellWeights
-    gather(cells, m, ys, lanes: lanes, into: s.cellRows, confidence: c)
-    // r = b − A x = Σ (c − (c − 1) y·x) y − G x
-    dots(s.cellRows, count: n, with: x, lanes: lanes, into: w)
-    for j in 0..<n { w[j] = c[j] - (c[j] - 1) * w[j] }
-    setGramWeights(s.weights, from: x, factors: f, negated: true)
-    weightedSum(s.system, count: f + n, weights: s.weights, lanes: lanes, into: r)
-    p.update(from: r, count: lanes)
-    var rsOld = dot(r, r, lanes: lanes)
-    if rsOld < 1e-20 { return }
-    for _ in 0..<steps {
-      // ap = A p = G p + Σ (c − 1)(y·p) y
-      dots(s.cellRows, count: n, with: p, lanes: lanes, into: w)
-      for j in 0..<n { w[j] *= c[j] - 1 }
-      setGramWeights(s.weights, from: p, factors: f, negated: false)
-      weightedSum(s.system, count: f + n, weights: s.weights, lanes: lanes, into: ap)
-      let alpha = rsOld / dot(p, ap, lanes: lanes)
-      for l in 0..<lanes {
-        x[l] = x[l].addingProduct(p[l], alpha)
-        r[l] = r[l].addingProduct(ap[l], -alpha)
+    let f = s.factors, members = batch.count
+    // A batch's cells are one run of the CSR arrays; row i's are a sub-run of it.
+    let all = m.offsets[batch.lowerBound]..<m.offsets[batch.upperBound]
+    let cells = { (i: Int) in (m.offsets[batch.lowerBound + i] - all.lowerBound)..<(m.offsets[batch.lowerBound + i + 1] - all.lowerBound) }
+    s.reserve(all.count)
+    gather(all, m, ys, lanes: lanes, into: s.cellRows, confidence: s.confidence)
+    /// Sets row i's weights for A v: (c − 1)(y·v) per cell (c − (c − 1)(y·v) and −v for the residual).
+    @inline(__always) func setWeights(_ i: Int, for v: UnsafePointer<SIMD8<Float>>, residual: Bool) {
+      let cs = cells(i), w = s.cellWeights + cs.lowerBound, c = s.confidence + cs.lowerBound
+      dots(s.cellRows + cs.lowerBound * lanes, count: cs.count, with: v, lanes: lanes, into: w)
+      if residual {
+        for j in 0..<cs.count { w[j] = c[j] - (c[j] - 1) * w[j] }
+      } else {
+        for j in 0..<cs.count { w[j] *= c[j] - 1 }
       }
-      let rsNew = dot(r, r, lanes: lanes)
-      if rsNew < 1e-20 { break }
-      let beta = rsNew / rsOld
-      for l in 0..<lanes { p[l] = r[l].addingProduct(p[l], beta) }
-      rsOld = rsNew
+      setGramWeights(s.gramWeights + i * f, from: v, factors: f, negated: residual)
+    }
+    var rsOld = InlineArray<4, Float>(repeating: 0), active = InlineArray<4, Bool>(repeating: false)
+    // r = b − A x = Σ (c − (c − 1) y·x) y − G x
+    for i in 0..<members { setWeights(i, for: xs + (batch.lowerBound + i) * lanes, residual: true) }
+    multiply(s, members: members, cells: cells, lanes: lanes, into: s.r)
+    for i in 0..<members {
+      let r = s.r + i * lanes
+      (s.p + i * lanes).update(from: r, count: lanes)
+      rsOld[i] = dot(r, r, lanes: lanes)
+      active[i] = !(rsOld[i] < 1e-20)
+    }
+    for _ in 0..<steps {
+      guard (0..<members).contains(where: { active[$0] }) else { break }
+      for i in 0..<members where active[i] { setWeights(i, for: s.p + i * lanes, residual: false) }
+      // ap = A p = G p + Σ (c − 1)(y·p) y
+      multiply(s, members: members, cells: cells, lanes: lanes, into: s.ap)
+      for i in 0..<members where active[i] {
+        let x = xs + (batch.lowerBound + i) * lanes, r = s.r + i * lanes, p = s.p + i * lanes, ap = s.ap + i * lanes
+        let alpha = rsOld[i] / dot(p, ap, lanes: lanes)
+        for l in 0..<lanes {
+          x[l] = x[l].addingProduct(p[l], alpha)
+          r[l] = r[l].addingProduct(ap[l], -alpha)
+        }
+        let rsNew = dot(r, r, lanes: lanes)
+        if rsNew < 1e-20 {
+          active[i] = false
+          continue
+        }
+        let beta = rsNew / rsOld[i]
+        for l in 0..<lanes { p[l] = r[l].addingProduct(p[l], beta) }
+        rsOld[i] = rsNew
+      }
+    }
+  }
+
+  /// out_i = A_i v_i for each batch row, from the weights `setWeights` left: G's part for all rows
+  /// at once, then each row's cells continuing the same sums. (A finished row's product is
+  /// computed with stale weights and never read.)
+  @inline(__always)
+  static func multiply(
+    _ s: CGScratch, members: Int, cells: (Int) -> Range<Int>, lanes: Int, into out: UnsafeMutablePointer<SIMD8<Float>>
+  ) {
+    if members == rowsPerBatch {
+      gramProducts(s.gram, factors: s.factors, weights: s.gramWeights, rows: rowsPerBatch, lanes: lanes, into: out)
+    } else {
+      gramProducts(s.gram, factors: s.factors, weights: s.gramWeights, rows: members, lanes: lanes, into: out)
+    }
+    for i in 0..<members {
+      let cs = cells(i)
+      weightedSum(
+        s.cellRows + cs.lowerBound * lanes, count: cs.count, weights: s.cellWeights + cs.lowerBound, lanes: 0..<lanes,
+        stride: lanes, into: out + i * lanes, continuing: true)
+    }
+  }
+
+  /// out_i = Σⱼ weights_i[j] Gⱼ for `rows` weight vectors, `factors` apart, into outputs `lanes`
+  /// apart. For a whole batch, tiles of two output vectors × four rows in registers: each pair of
+  /// G's vectors loaded serves all four rows. Each sum runs over j in order from zero, as
+  /// `weightedSum` runs it (which takes the odd lane and smaller batches).
+  @inline(__always)
+  static func gramProducts(
+    _ g: UnsafePointer<SIMD8<Float>>, factors: Int, weights: UnsafePointer<Float>, rows: Int, lanes: Int,
+    into out: UnsafeMutablePointer<SIMD8<Float>>
+  ) {
+    var lane = 0
+    if rows == 4 {
+      while lane + 2 <= lanes {
+        var a0 = SIMD8<Float>.zero, a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0
+        var row = g + lane, w = weights
+        for _ in 0..<factors {
+          let g0 = row[0], g1 = row[1]
+          let wa = SIMD8<Float>(repeating: w[0]), wb = SIMD8<Float>(repeating: w[factors])
+          let wc = SIMD8<Float>(repeating: w[2 * factors]), wd = SIMD8<Float>(repeating: w[3 * factors])
+          a0 = a0.addingProduct(g0, wa)
+          a1 = a1.addingProduct(g1, wa)
+          b0 = b0.addingProduct(g0, wb)
+          b1 = b1.addingProduct(g1, wb)
+          c0 = c0.addingProduct(g0, wc)
+          c1 = c1.addingProduct(g1, wc)
+          d0 = d0.addingProduct(g0, wd)
+          d1 = d1.addingProduct(g1, wd)
+          row += lanes
+          w += 1
+        }
+        (out[lane], out[lane + 1]) = (a0, a1)
+        (out[lanes + lane], out[lanes + lane + 1]) = (b0, b1)
+        (out[2 * lanes + lane], out[2 * lanes + lane + 1]) = (c0, c1)
+        (out[3 * lanes + lane], out[3 * lanes + lane + 1]) = (d0, d1)
+        lane += 2
+      }
+    }
+    guard lane < lanes else { return }
+    for i in 0..<rows {
+      weightedSum(g, count: factors, weights: weights + i * factors, lanes: lane..<lanes, stride: lanes, into: out + i * lanes)
     }
   }
 
@@ -360,17 +446,18 @@ public enum ImplicitALS {
     }
   }
 
-  /// out = Σⱼ weights[j] rows[j] over `count` rows, eight output vectors at a time held in
-  /// registers while the rows stream by, so each row element is loaded once.
+  /// out = Σⱼ weights[j] rows[j] over `count` rows (added to out's sums when `continuing`), for the
+  /// vectors `lanes` of rows `stride` apart: eight output vectors at a time held in registers while
+  /// the rows stream by, so each row element is loaded once.
   @inline(__always)
   static func weightedSum(
-    _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, weights: UnsafePointer<Float>, lanes: Int,
-    into out: UnsafeMutablePointer<SIMD8<Float>>
+    _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, weights: UnsafePointer<Float>, lanes: Range<Int>, stride: Int,
+    into out: UnsafeMutablePointer<SIMD8<Float>>, continuing: Bool = false
   ) {
-    var lane = 0
-    while lane < lanes {
-      let width = min(8, lanes - lane)
-      weightedSum(rows + lane, count: n, weights: weights, stride: lanes, width: width, into: out + lane)
+    var lane = lanes.lowerBound
+    while lane < lanes.upperBound {
+      let width = min(8, lanes.upperBound - lane)
+      weightedSum(rows + lane, count: n, weights: weights, stride: stride, width: width, into: out + lane, continuing: continuing)
       lane += width
     }
   }
@@ -379,9 +466,10 @@ public enum ImplicitALS {
   @inline(__always)
   static func weightedSum(
     _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, weights: UnsafePointer<Float>, stride: Int, width: Int,
-    into out: UnsafeMutablePointer<SIMD8<Float>>
+    into out: UnsafeMutablePointer<SIMD8<Float>>, continuing: Bool
   ) {
     var sums = InlineArray<8, SIMD8<Float>>(repeating: .zero)
+    if continuing { for k in 0..<width { sums[k] = out[k] } }
     var row = rows
     for j in 0..<n {
       let s = SIMD8<Float>(repeating: weights[j])
@@ -440,7 +528,7 @@ public enum ImplicitALS {
         for r in Parallel.range(chunk, of: chunks, count: rows) {
           let row = xs.baseAddress! + r * lanes
           setGramWeights(scalars, from: row, factors: x.factors, negated: false)
-          weightedSum(g.baseAddress!, count: x.factors, weights: scalars, lanes: lanes, into: gx)
+          weightedSum(g.baseAddress!, count: x.factors, weights: scalars, lanes: 0..<lanes, stride: lanes, into: gx)
           loss += Double(dot(row, gx, lanes: lanes))
           norm += Double(dot(row, row, lanes: lanes))
           for i in m.offsets[r]..<m.offsets[r + 1] {
