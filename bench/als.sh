@@ -21,8 +21,8 @@ timed=""
 field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); s={x['name']:x for x in r['stages']}; print(eval(sys.argv[2]))" "$1" "$2"; }
 split=$(run --until split)
 train=$(field "$split" "s['split']['outputs']['train']"); test=$(field "$split" "s['split']['outputs']['test']")
-# implicit's BLAS gets the kernel hmpipe picks for this processor (docs: DESIGN's OpenBLAS trap).
-core=Haswell; grep -q avx512bw /proc/cpuinfo && core=SkylakeX
+# implicit's BLAS and hmpipe get the same kernel, the best for this processor.
+source bench/blas-kernel.sh
 echo "data: $data (scale $scale), $threads threads"
 for f in $factors; do
   timed="/usr/bin/time -f %M -o /tmp/hm-als-mem"
@@ -31,7 +31,7 @@ for f in $factors; do
   users=$(field "$out" "s['als']['outputs']['users']"); items=$(field "$out" "s['als']['outputs']['items']")
   per=$(field "$out" "sorted(v for k,v in s['als']['figures'].items() if k.startswith('seconds.iteration'))[7]")
   stage=$(field "$out" "round(s['als']['seconds'], 1)")
-  peer=$(OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%M" -o /tmp/implicit-mem \
+  peer=$(OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%M" -o /tmp/implicit-mem \
     python3 bench/peers/als_implicit.py $store "$train" "$test" "$users" "$items" "$f" 15 "$threads")
   python3 - "$f" "$per" "$stage" "$(cat /tmp/hm-als-mem)" "$peer" <<'PY'
 import json, sys

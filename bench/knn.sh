@@ -10,7 +10,7 @@ widths=${1:-"512 2048"}; k=${2:-10}
 threads=${HMPIPE_THREADS:-$(nproc)}
 hm=$(scripts/build-release.sh hmpipe)
 python3 -c "import faiss, zstandard" 2>/dev/null || python3 -m pip install -q faiss-cpu zstandard
-core=Haswell; grep -q avx512bw /proc/cpuinfo && core=SkylakeX   # faiss's bundled OpenBLAS gets hmpipe's kernel
+source bench/blas-kernel.sh   # faiss's bundled OpenBLAS and hmpipe: the same kernel
 store=bench/out/store
 [ -f data/hm/transactions_train.csv ] || $hm synth data/hm --scale 1
 for d in $widths; do
@@ -20,7 +20,7 @@ for d in $widths; do
     --set k="$k" --stage neighbours --json 2>/dev/null | tail -1)
   read -r seconds neighbours articles < <(python3 -c "import json,sys; s={x['name']:x for x in json.loads(sys.argv[1])['stages']}; \
 print(s['neighbours']['seconds'], s['neighbours']['outputs']['neighbours'], s['ingest']['outputs']['articles'])" "$out")
-  peer=$(OPENBLAS_CORETYPE=$core /usr/bin/time -f %M -o /tmp/faiss-mem python3 bench/peers/knn_faiss.py \
+  peer=$(/usr/bin/time -f %M -o /tmp/faiss-mem python3 bench/peers/knn_faiss.py \
     $data/image_embeddings.npy $data/image_embeddings_ids.npy "$k" "$threads" $store "$neighbours" "$articles")
   python3 - "$seconds" "$(cat /tmp/knn-mem)" "$peer" "$(cat /tmp/faiss-mem)" "$k" <<'PY'
 import json, sys

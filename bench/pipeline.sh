@@ -5,6 +5,7 @@
 #   bench/pipeline.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/blas-kernel.sh   # the best OpenBLAS kernel for this processor, whatever the environment presets
 hm=$(scripts/build-release.sh hmpipe)
 [ -f data/hm/transactions_train.csv ] || $hm synth data/hm --scale 1
 store=bench/out/pipeline-store

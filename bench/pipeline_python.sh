@@ -14,7 +14,7 @@ hm=$(scripts/build-release.sh hmpipe)
 [ -f $data/transactions_train.csv ] || $hm synth $data --scale 1
 python3 -c "import polars, numpy, faiss, implicit, scipy, threadpoolctl" 2>/dev/null ||
   python3 -m pip install -q polars numpy faiss-cpu implicit==0.7.3 scipy threadpoolctl
-core=Haswell; grep -q avx512bw /proc/cpuinfo && core=SkylakeX   # the peers' OpenBLAS gets hmpipe's kernel
+source bench/blas-kernel.sh   # hmpipe and the peers' OpenBLAS: the same kernel
 store=bench/out/pipeline-python-store; out=bench/out/pipeline-python
 mkdir -p $out
 echo "data: $data, $threads threads, $runs run(s) each, alternating"
@@ -23,7 +23,7 @@ for run in $(seq "$runs"); do
   /usr/bin/time -f "%e %M" -o $out/hmpipe-$run.time $hm run bench/pipelines/full.json --store $store \
     --set data="$(realpath $data)" --set output="$(realpath $out)/hmpipe" --publish-outside-project --json 2>/dev/null |
     tail -1 > $out/hmpipe-$run.json
-  OPENBLAS_CORETYPE=$core POLARS_MAX_THREADS=$threads /usr/bin/time -f "%e %M" -o $out/python-$run.time \
+  POLARS_MAX_THREADS=$threads /usr/bin/time -f "%e %M" -o $out/python-$run.time \
     python3 bench/peers/hm_pipeline.py $data $out/python "$threads" 2> $out/python-$run.log > $out/python-$run.json ||
     { echo "the Python pipeline failed: $out/python-$run.log, $out/python-$run.time"; exit 1; }
   echo "run $run: hmpipe $(cut -d' ' -f1 $out/hmpipe-$run.time) s, python $(cut -d' ' -f1 $out/python-$run.time) s"

@@ -318,8 +318,8 @@ public enum ImplicitALS {
   }
 
   /// out_i = Σⱼ weights_i[j] Gⱼ for `rows` weight vectors, `factors` apart, into outputs `lanes`
-  /// apart. For a whole batch, tiles of two output vectors × four rows in registers: each pair of
-  /// G's vectors loaded serves all four rows. Each sum runs over j in order from zero, as
+  /// apart. For a whole batch, tiles of two output vectors (one 16-float vector) × four rows in
+  /// registers: each pair of G's vectors loaded serves all four rows. Each sum runs over j in order from zero, as
   /// `weightedSum` runs it (which takes the odd lane and smaller batches).
   @inline(__always)
   static func gramProducts(
@@ -329,27 +329,21 @@ public enum ImplicitALS {
     var lane = 0
     if rows == 4 {
       while lane + 2 <= lanes {
-        var a0 = SIMD8<Float>.zero, a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0
+        var a = SIMD16<Float>.zero, b = a, c = a, d = a
         var row = g + lane, w = weights
         for _ in 0..<factors {
-          let g0 = row[0], g1 = row[1]
-          let wa = SIMD8<Float>(repeating: w[0]), wb = SIMD8<Float>(repeating: w[factors])
-          let wc = SIMD8<Float>(repeating: w[2 * factors]), wd = SIMD8<Float>(repeating: w[3 * factors])
-          a0 = a0.addingProduct(g0, wa)
-          a1 = a1.addingProduct(g1, wa)
-          b0 = b0.addingProduct(g0, wb)
-          b1 = b1.addingProduct(g1, wb)
-          c0 = c0.addingProduct(g0, wc)
-          c1 = c1.addingProduct(g1, wc)
-          d0 = d0.addingProduct(g0, wd)
-          d1 = d1.addingProduct(g1, wd)
+          let g01 = pair(row)
+          a = a.addingProduct(g01, SIMD16(repeating: w[0]))
+          b = b.addingProduct(g01, SIMD16(repeating: w[factors]))
+          c = c.addingProduct(g01, SIMD16(repeating: w[2 * factors]))
+          d = d.addingProduct(g01, SIMD16(repeating: w[3 * factors]))
           row += lanes
           w += 1
         }
-        (out[lane], out[lane + 1]) = (a0, a1)
-        (out[lanes + lane], out[lanes + lane + 1]) = (b0, b1)
-        (out[2 * lanes + lane], out[2 * lanes + lane + 1]) = (c0, c1)
-        (out[3 * lanes + lane], out[3 * lanes + lane + 1]) = (d0, d1)
+        store(a, at: out + lane)
+        store(b, at: out + lanes + lane)
+        store(c, at: out + 2 * lanes + lane)
+        store(d, at: out + 3 * lanes + lane)
         lane += 2
       }
     }
@@ -403,9 +397,8 @@ public enum ImplicitALS {
     }
   }
 
-  /// out[j] = rows[j] · v for `count` rows. Four rows at a time, two partial sums each: every load
-  /// of v serves four rows, and eight independent chains of fused multiply-adds keep both FMA units
-  /// busy.
+  /// out[j] = rows[j] · v for `count` rows. Four rows at a time, two lanes per step: every load
+  /// of v serves four rows, and independent chains of fused multiply-adds keep the FMA units busy.
   @inline(__always)
   static func dots(
     _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, with v: UnsafePointer<SIMD8<Float>>, lanes: Int,
@@ -414,30 +407,20 @@ public enum ImplicitALS {
     var j = 0
     while j + 4 <= n {
       let r0 = rows + j * lanes, r1 = r0 + lanes, r2 = r1 + lanes, r3 = r2 + lanes
-      var a0 = SIMD8<Float>.zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0
+      var a0 = SIMD16<Float>.zero, a1 = a0, a2 = a0, a3 = a0
       var l = 0
       while l + 2 <= lanes {
-        let v0 = v[l], v1 = v[l + 1]
-        a0 = a0.addingProduct(r0[l], v0)
-        a1 = a1.addingProduct(r1[l], v0)
-        a2 = a2.addingProduct(r2[l], v0)
-        a3 = a3.addingProduct(r3[l], v0)
-        b0 = b0.addingProduct(r0[l + 1], v1)
-        b1 = b1.addingProduct(r1[l + 1], v1)
-        b2 = b2.addingProduct(r2[l + 1], v1)
-        b3 = b3.addingProduct(r3[l + 1], v1)
+        let v01 = pair(v + l)
+        a0 = a0.addingProduct(pair(r0 + l), v01)
+        a1 = a1.addingProduct(pair(r1 + l), v01)
+        a2 = a2.addingProduct(pair(r2 + l), v01)
+        a3 = a3.addingProduct(pair(r3 + l), v01)
         l += 2
       }
-      if l < lanes {
-        a0 = a0.addingProduct(r0[l], v[l])
-        a1 = a1.addingProduct(r1[l], v[l])
-        a2 = a2.addingProduct(r2[l], v[l])
-        a3 = a3.addingProduct(r3[l], v[l])
-      }
-      out[j] = horizontalSum(a0 + b0)
-      out[j + 1] = horizontalSum(a1 + b1)
-      out[j + 2] = horizontalSum(a2 + b2)
-      out[j + 3] = horizontalSum(a3 + b3)
+      out[j] = finishDot(a0, r0, v, from: l, lanes: lanes)
+      out[j + 1] = finishDot(a1, r1, v, from: l, lanes: lanes)
+      out[j + 2] = finishDot(a2, r2, v, from: l, lanes: lanes)
+      out[j + 3] = finishDot(a3, r3, v, from: l, lanes: lanes)
       j += 4
     }
     while j < n {
@@ -462,21 +445,28 @@ public enum ImplicitALS {
     }
   }
 
-  /// One block of `width` (at most 8) output vectors; a constant width unrolls into registers.
+  /// One block of `width` (at most 8) output vectors, two at a time; a constant width unrolls into
+  /// registers.
   @inline(__always)
   static func weightedSum(
     _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, weights: UnsafePointer<Float>, stride: Int, width: Int,
     into out: UnsafeMutablePointer<SIMD8<Float>>, continuing: Bool
   ) {
-    var sums = InlineArray<8, SIMD8<Float>>(repeating: .zero)
-    if continuing { for k in 0..<width { sums[k] = out[k] } }
+    let pairs = width / 2, odd = width % 2 == 1
+    var sums = InlineArray<4, SIMD16<Float>>(repeating: .zero), last = SIMD8<Float>.zero
+    if continuing {
+      for k in 0..<pairs { sums[k] = pair(out + 2 * k) }
+      if odd { last = out[width - 1] }
+    }
     var row = rows
     for j in 0..<n {
-      let s = SIMD8<Float>(repeating: weights[j])
-      for k in 0..<width { sums[k] = sums[k].addingProduct(row[k], s) }
+      let s = SIMD16<Float>(repeating: weights[j])
+      for k in 0..<pairs { sums[k] = sums[k].addingProduct(pair(row + 2 * k), s) }
+      if odd { last = last.addingProduct(row[width - 1], s.lowHalf) }
       row += stride
     }
-    for k in 0..<width { out[k] = sums[k] }
+    for k in 0..<pairs { store(sums[k], at: out + 2 * k) }
+    if odd { out[width - 1] = last }
   }
 
   @inline(__always)
@@ -484,19 +474,40 @@ public enum ImplicitALS {
     ys.baseAddress! + Int(i) * lanes
   }
 
-  /// Two interleaved partial sums (with one, every add waits for the previous one), then a fixed
-  /// tree across the lanes.
+  /// Two interleaved partial sums, the even lanes and the odd (with one, every add waits for the
+  /// previous one), then a fixed tree across the lanes.
   @inline(__always)
   static func dot(_ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, lanes: Int) -> Float {
-    var even = SIMD8<Float>.zero, odd = SIMD8<Float>.zero
+    var sums = SIMD16<Float>.zero
     var l = 0
     while l + 2 <= lanes {
-      even = even.addingProduct(a[l], b[l])
-      odd = odd.addingProduct(a[l + 1], b[l + 1])
+      sums = sums.addingProduct(pair(a + l), pair(b + l))
       l += 2
     }
+    return finishDot(sums, a, b, from: l, lanes: lanes)
+  }
+
+  /// A dot product from its even-lane (low half) and odd-lane (high half) partial sums: the odd
+  /// last lane into the even sums, then the tree.
+  @inline(__always)
+  static func finishDot(
+    _ sums: SIMD16<Float>, _ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, from l: Int, lanes: Int
+  ) -> Float {
+    var even = sums.lowHalf
     if l < lanes { even = even.addingProduct(a[l], b[l]) }
-    return horizontalSum(even + odd)
+    return horizontalSum(even + sums.highHalf)
+  }
+
+  /// Two adjacent 8-float lanes as one 16-float vector: the same arithmetic lane for lane, so the
+  /// same results, in one instruction where the processor has 512-bit vectors (two elsewhere).
+  @inline(__always)
+  static func pair(_ p: UnsafePointer<SIMD8<Float>>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+  }
+
+  @inline(__always)
+  static func store(_ v: SIMD16<Float>, at p: UnsafeMutablePointer<SIMD8<Float>>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
   }
 
   /// The lanes' sum as a tree (halves, then pairs): three dependent adds instead of seven.
