@@ -2,8 +2,9 @@
 # ingest against polars and pandas on the same transactions file, same machine, same threads:
 # wall seconds and peak memory, RUNS times each, alternating; prints every run and the medians.
 # hmpipe parses all three files (articles, customers, transactions) and writes its artifacts; the
-# peers read the transactions file alone into typed columns with customer_id as a category.
-#   bench/ingest.sh [RUNS=3]        (needs data/hm at scale 1: hmpipe synth data/hm --scale 1)
+# peers read the transactions file alone into typed columns with customer_id as a category
+# (`polars-strings`: as plain strings, less work than ingest does).
+#   bench/ingest.sh [RUNS=3] [PEERS="polars pandas", or polars-strings]   (needs data/hm at scale 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}; peers=${2:-"polars pandas"}
