@@ -361,7 +361,7 @@ public enum ImplicitALS {
     _ cells: Range<Int>, _ m: ConfidenceMatrix, _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int,
     into rows: UnsafeMutablePointer<SIMD8<Float>>, confidence c: UnsafeMutablePointer<Float>
   ) {
-    let ahead = 8, rowBytes = lanes * MemoryLayout<SIMD8<Float>>.stride
+    let ahead = 16, rowBytes = lanes * MemoryLayout<SIMD8<Float>>.stride
     m.columns.withUnsafeBufferPointer { columns in
       m.confidence.withUnsafeBufferPointer { confidence in
         @inline(__always) func prefetch(_ i: Int) {
@@ -377,7 +377,8 @@ public enum ImplicitALS {
         var to = rows
         for i in cells {
           if i + ahead < cells.upperBound { prefetch(i + ahead) }
-          to.update(from: ys + Int(columns[i]) * lanes, count: lanes)
+          let from = ys + Int(columns[i]) * lanes
+          for l in 0..<lanes { to[l] = from[l] }
           c[i - cells.lowerBound] = confidence[i]
           to += lanes
         }
