@@ -105,9 +105,10 @@ public struct ConfidenceMatrix: Sendable {
 /// Implicit-feedback ALS (Hu, Koren & Volinsky 2008), each half-step solved by a few conjugate-
 /// gradient steps per row warm-started from the previous factors (Takács et al. 2011), as the
 /// `implicit` package does. A cell's confidence `c` weighs the error of predicting 1; every other
-/// cell predicts 0 with weight 1. Every row is solved alone in a fixed order of operations (fused
-/// multiply-adds in fixed lanes, fixed reduction trees), so the result is the same whatever the thread
-/// count and whatever the processor's vector width.
+/// cell predicts 0 with weight 1. Rows go four side by side to share loads, but each row's
+/// arithmetic is its own fixed order of operations (fused multiply-adds in fixed lanes, fixed
+/// reduction trees), so the result is the same whatever the rows beside it, the thread count and
+/// the processor's vector width.
 public enum ImplicitALS {
   static let rowsPerChunk = 512
 
