@@ -167,6 +167,7 @@ public enum ImplicitALS {
 
   /// Rows solved side by side: each vector of G loaded serves this many rows' products, so the
   /// dense part of A p (G outgrows the L1 cache at 64+ factors) costs a quarter of the loads.
+  /// `gramProducts`' register tile and the batch state in `conjugateGradient` are written for 4.
   static let rowsPerBatch = 4
 
   /// Re-solves every row of `x` against the fixed `y`, given the rows' confidences.
