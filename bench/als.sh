@@ -9,6 +9,7 @@
 # (synthetic data at SCALE in data/hm (1) or data/hm-SCALE, made when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/blas-kernel.sh   # implicit's BLAS and hmpipe: the same kernel, the best for this processor
 scale=${1:-1}; factors=${2:-"64 128"}
 threads=${HMPIPE_THREADS:-$(nproc)}
 hm=$(scripts/build-release.sh hmpipe)
@@ -21,8 +22,6 @@ timed=""
 field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); s={x['name']:x for x in r['stages']}; print(eval(sys.argv[2]))" "$1" "$2"; }
 split=$(run --until split)
 train=$(field "$split" "s['split']['outputs']['train']"); test=$(field "$split" "s['split']['outputs']['test']")
-# implicit's BLAS and hmpipe get the same kernel, the best for this processor.
-source bench/blas-kernel.sh
 echo "data: $data (scale $scale), $threads threads"
 for f in $factors; do
   timed="/usr/bin/time -f %M -o /tmp/hm-als-mem"

@@ -165,26 +165,35 @@ def rank(candidates, row_of, column_of, users, items):
     )
 
 
+def with_have(frame, predictions):
+    """`frame` with `have`: how many predictions its customer already has (0 when none)."""
+    have = predictions.group_by("c").agg(have=pl.len())
+    return frame.join(have, on="c", how="left").with_columns(pl.col("have").fill_null(0))
+
+
+def top_up(ordered, source):
+    """From rows ordered best first within each customer (with `have`), as many as the customer
+    lacks of TOP, placed after what they have."""
+    place = pl.int_range(pl.len()).over("c")
+    return (
+        ordered.filter(place < TOP - pl.col("have"))
+        .with_columns(position=pl.col("have") + place, source=pl.lit(source))
+        .select("c", "a", "position", "source")
+    )
+
+
 def fill(candidates, ranked):
-    counts = ranked.group_by("c").agg(have=pl.len())
     rng = np.random.default_rng(0)
     short = (
-        candidates.join(counts, on="c", how="left")
-        .with_columns(pl.col("have").fill_null(0))
+        with_have(candidates, ranked)
         .filter(pl.col("have") < TOP)
         .join(ranked.select("c", "a"), on=["c", "a"], how="anti")
     )
-    sample = (
-        short.with_columns(key=pl.Series(rng.random(short.height)))
-        .sort("c", "key")
-        .filter(pl.int_range(pl.len()).over("c") < TOP - pl.col("have"))
-        .with_columns(position=pl.col("have") + pl.int_range(pl.len()).over("c"), source=pl.lit("fill"))
-        .select("c", "a", "position", "source")
-    )
+    sample = top_up(short.with_columns(key=pl.Series(rng.random(short.height))).sort("c", "key"), "fill")
     return pl.concat([ranked.select("c", "a", "position", "source"), sample])
 
 
-def fallback(predictions, train, customers, articles):
+def fallback(predictions, train, customers):
     history = train.group_by("c", "a").agg(last=pl.col("day").max())
     recent = (
         history.sort(["c", "last", "a"], descending=[False, True, False])
@@ -202,20 +211,15 @@ def fallback(predictions, train, customers, articles):
         .sort(["a", "count", "other"], descending=[False, True, False])
         .group_by("a", maintain_order=True).head(COPURCHASE_PER_ARTICLE)
     )
-    have = predictions.group_by("c").agg(have=pl.len())
-    short = recent.select("c", "a").join(have, on="c", how="left").with_columns(pl.col("have").fill_null(0))
-    short = short.filter(pl.col("have") < TOP)
-    suggested = (
+    short = with_have(recent.select("c", "a"), predictions).filter(pl.col("have") < TOP)
+    suggested = top_up(
         short.join(table, on="a")
         .group_by("c", "other").agg(score=pl.col("count").sum(), have=pl.col("have").first())
         .rename({"other": "a"})
         .join(history.select("c", "a"), on=["c", "a"], how="anti")
         .join(predictions.select("c", "a"), on=["c", "a"], how="anti")
-        .sort(["c", "score", "a"], descending=[False, True, False])
-        .filter(pl.int_range(pl.len()).over("c") < TOP - pl.col("have"))
-        .with_columns(position=pl.col("have") + pl.int_range(pl.len()).over("c"), source=pl.lit("co-purchase"))
-        .select("c", "a", "position", "source")
-    )
+        .sort(["c", "score", "a"], descending=[False, True, False]),
+        "co-purchase")
     predictions = pl.concat([predictions, suggested])
     last = train["day"].max()
     popular = (
@@ -226,15 +230,8 @@ def fallback(predictions, train, customers, articles):
     # Every customer's top-up from the popular list, skipping what they already have.
     everyone = pl.DataFrame({"c": np.arange(customers, dtype=np.uint32)})
     offered = everyone.join(pl.DataFrame({"a": popular, "rank": np.arange(len(popular))}), how="cross")
-    have = predictions.group_by("c").agg(have=pl.len())
-    topped = (
-        offered.join(predictions.select("c", "a"), on=["c", "a"], how="anti")
-        .join(have, on="c", how="left").with_columns(pl.col("have").fill_null(0))
-        .sort("c", "rank")
-        .filter(pl.int_range(pl.len()).over("c") < TOP - pl.col("have"))
-        .with_columns(position=pl.col("have") + pl.int_range(pl.len()).over("c"), source=pl.lit("popularity"))
-        .select("c", "a", "position", "source")
-    )
+    unseen = offered.join(predictions.select("c", "a"), on=["c", "a"], how="anti")
+    topped = top_up(with_have(unseen, predictions).sort("c", "rank"), "popularity")
     return pl.concat([predictions, topped]).sort("c", "position")
 
 
@@ -283,7 +280,7 @@ def main():
     watch.lap("rank")
     filled = fill(candidates, ranked)
     watch.lap("fill")
-    predictions = fallback(filled, train, customers.height, articles.height)
+    predictions = fallback(filled, train, customers.height)
     watch.lap("fallback")
     submit(predictions, customers, articles, out)
     watch.lap("submit")

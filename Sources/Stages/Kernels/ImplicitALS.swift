@@ -306,6 +306,8 @@ public enum ImplicitALS {
   static func multiply(
     _ s: CGScratch, members: Int, cells: (Int) -> Range<Int>, lanes: Int, into out: UnsafeMutablePointer<SIMD8<Float>>
   ) {
+    // A whole batch passes the constant, so the odd lane's loop over its rows unrolls too (5% at
+    // 100 factors, 13 lanes).
     if members == rowsPerBatch {
       gramProducts(s.gram, factors: s.factors, weights: s.gramWeights, rows: rowsPerBatch, lanes: lanes, into: out)
     } else {
@@ -329,7 +331,7 @@ public enum ImplicitALS {
     into out: UnsafeMutablePointer<SIMD8<Float>>
   ) {
     var lane = 0
-    if rows == 4 {
+    if rows == rowsPerBatch {
       while lane + 2 <= lanes {
         var a = SIMD16<Float>.zero, b = a, c = a, d = a
         var row = g + lane, w = weights
@@ -533,15 +535,12 @@ public enum ImplicitALS {
       return Parallel.map(chunks: chunks) { chunk -> (Double, Double, Double) in
         let (xs, ys, g) = shared.wrapped
         let gx = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: lanes)
-        let scalars = UnsafeMutablePointer<Float>.allocate(capacity: x.factors)
-        defer {
-          gx.deallocate()
-          scalars.deallocate()
-        }
+        defer { gx.deallocate() }
         var loss = 0.0, confidence = 0.0, norm = 0.0
         for r in Parallel.range(chunk, of: chunks, count: rows) {
           let row = xs.baseAddress! + r * lanes
-          setGramWeights(scalars, from: row, factors: x.factors, negated: false)
+          // G x = Σⱼ xⱼ Gⱼ: the row's own scalars weigh G's rows.
+          let scalars = UnsafeRawPointer(row).assumingMemoryBound(to: Float.self)
           weightedSum(g.baseAddress!, count: x.factors, weights: scalars, lanes: 0..<lanes, stride: lanes, into: gx)
           loss += Double(dot(row, gx, lanes: lanes))
           norm += Double(dot(row, row, lanes: lanes))
