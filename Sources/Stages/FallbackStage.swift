@@ -69,10 +69,10 @@ public struct FallbackStage: Stage {
         if !chunk.items[start...].contains(where: { $0.article == a }) { chunk.items.append(Prediction(article: a, source: .popularity)) }
       }
     }
-    for source in PredictionSource.allCases {
-      context.record("predictions.\(source.name)", Double(result.items.filter { $0.source == source }.count))
-    }
-    context.record("customers_without_history", Double((0..<customers).filter { history.range(of: $0).isEmpty }.count))
+    var bySource = [Int](repeating: 0, count: 256)  // by raw value
+    for item in result.items { bySource[Int(item.source.rawValue)] += 1 }
+    for source in PredictionSource.allCases { context.record("predictions.\(source.name)", Double(bySource[Int(source.rawValue)])) }
+    context.record("customers_without_history", Double((0..<customers).count { history.range(of: $0).isEmpty }))
     try context.write("predictions", PredictionsTable.make(offsets: result.offsets, result.items))
   }
 }

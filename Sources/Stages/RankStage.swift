@@ -30,15 +30,20 @@ public struct RankStage: Stage {
       throw StageInputError(stage: context.stage, slot: "items", detail: "has \(items.factors) factors, the users \(users.factors)")
     }
     let lists = try candidates.values(UInt32.self), offsets = candidates.offsetBuffer
-    let ranked: (offsets: [UInt64], items: [ScoredArticle]) = ListBuilder.build(rows: candidates.rowCount) { customer, chunk in
+    let ranked: (offsets: [UInt64], items: [ScoredArticle]) = ListBuilder.build(
+      rows: candidates.rowCount, scratch: { ScoringScratch() }
+    ) { customer, scratch, chunk in
       let u = userRow[customer]
       guard u >= 0 else { return }
-      let start = chunk.items.count
+      scratch.clear()
       for i in Int(offsets[customer])..<Int(offsets[customer + 1]) {
         let article = lists[i], v = Int(article) < itemRow.count ? itemRow[Int(article)] : -1
-        guard v >= 0 else { continue }
-        let scored = ScoredArticle(article, users.dot(Int(u), items, Int(v)))
-        chunk.items.insertKeepingBest(scored, from: start, keeping: p.top)
+        if v >= 0 { scratch.append(article, row: v) }
+      }
+      scratch.score(Int(u), users, items)
+      let start = chunk.items.count
+      for (article, score) in zip(scratch.articles, scratch.scores) {
+        chunk.items.insertKeepingBest(ScoredArticle(article, score), from: start, keeping: p.top)
       }
     }
     context.record("customers_ranked", Double(ListBuilder.nonEmptyRows(ranked.offsets)))
@@ -48,5 +53,29 @@ public struct RankStage: Stage {
       ArticleLists.ranked.make(
         offsets: ranked.offsets, items: ranked.items.map(\.article),
         scores: ranked.items.map(\.score)))
+  }
+}
+
+/// One customer's candidates in the model (article, item row) and their scores, reused from
+/// customer to customer so scoring allocates nothing per row.
+struct ScoringScratch {
+  var articles: [UInt32] = [], itemRows: [Int32] = [], scores: [Float] = []
+
+  mutating func clear() {
+    articles.removeAll(keepingCapacity: true)
+    itemRows.removeAll(keepingCapacity: true)
+  }
+
+  mutating func append(_ article: UInt32, row: Int32) {
+    articles.append(article)
+    itemRows.append(row)
+  }
+
+  /// Each article's score for model user `user`, as `FactorMatrix.dot` gives it.
+  mutating func score(_ user: Int, _ users: FactorMatrix, _ items: FactorMatrix) {
+    if scores.count < itemRows.count { scores = [Float](repeating: 0, count: itemRows.count * 2) }
+    itemRows.withUnsafeBufferPointer { rows in
+      scores.withUnsafeMutableBufferPointer { users.dots(user, items, rows: rows, into: $0.baseAddress!) }
+    }
   }
 }

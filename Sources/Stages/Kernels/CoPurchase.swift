@@ -1,3 +1,4 @@
+import CPrefetch
 import Pipeline
 
 /// Bounded "customers who bought this also bought".
@@ -40,20 +41,34 @@ enum CoPurchase {
   /// most recent buyers, with those counts, best first.
   static func table(_ history: PurchaseHistory, recent: Lists<UInt32>, articles: Int, buyers: Int, perArticle: Int) -> Lists<Entry> {
     let byArticle = history.byArticle(articles: articles)
-    let (offsets, items) = ListBuilder.build(rows: articles, rowsPerChunk: 256, scratch: { Scratch(articles: articles) }) { a, s, chunk in
-      s.order.removeAll(keepingCapacity: true)
-      for i in byArticle.offsets[a]..<byArticle.offsets[a + 1] {
-        s.order.append(latestFirst(day: byArticle.days[i], key: byArticle.customers[i]))
+    return recent.offsets.withUnsafeBufferPointer { listOffsets in
+      recent.items.withUnsafeBufferPointer { lists in
+        let recentLists = UnsafeTransfer((listOffsets, lists))
+        let (offsets, items) = ListBuilder.build(rows: articles, rowsPerChunk: 256, scratch: { Scratch(articles: articles) }) {
+          a, s, chunk in
+          s.order.removeAll(keepingCapacity: true)
+          for i in byArticle.offsets[a]..<byArticle.offsets[a + 1] {
+            s.order.append(latestFirst(day: byArticle.days[i], key: byArticle.customers[i]))
+          }
+          s.order.smallestFirst(buyers)
+          let (listOffsets, lists) = recentLists.wrapped, chosen = min(buyers, s.order.count)
+          // The buyers' lists are scattered over the whole table: each list's offset is fetched
+          // sixteen buyers ahead and its articles eight ahead, so the cache misses overlap.
+          s.order.withUnsafeBufferPointer { order in
+            for j in 0..<chosen {
+              if j + 16 < chosen { hmpipe_prefetch(listOffsets.baseAddress! + Int(key(order[j + 16]))) }
+              if j + 8 < chosen { hmpipe_prefetch(lists.baseAddress! + Int(listOffsets[Int(key(order[j + 8]))])) }
+              let buyer = Int(key(order[j]))
+              for other in lists[Int(listOffsets[buyer])..<Int(listOffsets[buyer + 1])] where other != UInt32(a) { s.counter.add(other) }
+            }
+          }
+          s.counter.top(perArticle, into: &s.best)
+          chunk.items += s.best
+          s.counter.reset()
+        }
+        return Lists(offsets: offsets, items: items)
       }
-      s.order.smallestFirst(buyers)
-      for packed in s.order.prefix(buyers) {
-        for other in recent.row(Int(key(packed))) where other != UInt32(a) { s.counter.add(other) }
-      }
-      s.counter.top(perArticle, into: &s.best)
-      chunk.items += s.best
-      s.counter.reset()
     }
-    return Lists(offsets: offsets, items: items)
   }
 
   /// Fills `scratch.best` with the `limit` articles passing `keep` that are co-bought most often
@@ -61,8 +76,15 @@ enum CoPurchase {
   static func suggest(
     for recent: ArraySlice<UInt32>, table: Lists<Entry>, limit: Int, scratch s: inout Scratch, keep: (UInt32) -> Bool
   ) {
-    for a in recent {
-      for (other, count) in table.row(Int(a)) { s.counter.add(other, count) }
+    // The rows are scattered over the table: ask for all of them before reading any.
+    table.offsets.withUnsafeBufferPointer { offsets in
+      for a in recent { hmpipe_prefetch(offsets.baseAddress! + Int(a)) }
+      table.items.withUnsafeBufferPointer { items in
+        for a in recent { hmpipe_prefetch(items.baseAddress! + Int(offsets[Int(a)])) }
+        for a in recent {
+          for (other, count) in items[Int(offsets[Int(a)])..<Int(offsets[Int(a) + 1])] { s.counter.add(other, count) }
+        }
+      }
     }
     s.counter.top(limit, into: &s.best, where: keep)
     s.counter.reset()

@@ -27,33 +27,52 @@ public struct PurchaseHistory: Sendable {
   ) {
     let (keys, rowOffsets) = Self.groupByCustomer(customer, article, day, customers: customers)
     defer { keys.deallocate() }
-    let chunks = Self.chunks(customers)
-    let shared = UnsafeTransfer(keys)
-    let perChunk = Parallel.map(chunks: chunks) { chunk in
-      var cells: [Cell] = [], counts: [Int] = []
-      for c in Parallel.range(chunk, of: chunks, count: customers) {
-        var slice = UnsafeMutableBufferPointer(rebasing: shared.wrapped[rowOffsets[c]..<rowOffsets[c + 1]])
-        slice.sortShortRuns()
-        let before = cells.count
-        for key in slice {
-          let article = UInt32(truncatingIfNeeded: key >> 32)
-          let day = Int32(bitPattern: UInt32(truncatingIfNeeded: key) ^ 0x8000_0000)
-          if cells.count == before || cells[cells.count - 1].article != article {
-            cells.append(Cell(article: article, rows: 0, lastDay: day, weight: 0))
-          }
-          cells[cells.count - 1].rows += 1
-          cells[cells.count - 1].lastDay = day  // days ascend within an article
-          cells[cells.count - 1].weight += weight(day)
-        }
-        counts.append(cells.count - before)
-      }
-      return (cells, counts)
+    let chunks = Self.chunks(customers), shared = UnsafeTransfer(keys)
+    @Sendable @inline(__always) func keysOf(_ c: Int) -> UnsafeMutableBufferPointer<UInt64> {
+      UnsafeMutableBufferPointer(rebasing: shared.wrapped[rowOffsets[c]..<rowOffsets[c + 1]])
     }
-    var offsets = [0]
-    offsets.reserveCapacity(customers + 1)
-    for (_, counts) in perChunk { for n in counts { offsets.append(offsets[offsets.count - 1] + n) } }
+    // Two passes, so that every customer's cells go straight to their place: sort each customer's
+    // keys and count its distinct articles, then (offsets known) write the cells.
+    var offsets = [Int](repeating: 0, count: customers + 1)
+    offsets.withUnsafeMutableBufferPointer { counts in
+      let out = UnsafeTransfer(counts)
+      Parallel.forEach(chunks: chunks) { chunk in
+        for c in Parallel.range(chunk, of: chunks, count: customers) {
+          var slice = keysOf(c)
+          slice.sortShortRuns()
+          var distinct = 0, previous = UInt64.max
+          for key in slice where key >> 32 != previous {
+            distinct += 1
+            previous = key >> 32
+          }
+          out.wrapped[c + 1] = distinct  // each customer writes only its own count
+        }
+      }
+    }
+    for c in 0..<customers { offsets[c + 1] += offsets[c] }
     self.offsets = offsets
-    self.cells = perChunk.flatMap { $0.0 }
+    let cellOffsets = offsets
+    self.cells = [Cell](unsafeUninitializedCapacity: cellOffsets[customers]) { buffer, initialized in
+      let out = UnsafeTransfer(buffer)
+      Parallel.forEach(chunks: chunks) { chunk in
+        for c in Parallel.range(chunk, of: chunks, count: customers) {
+          // Each customer writes only its own cells, offsets[c]..<offsets[c + 1].
+          var next = cellOffsets[c]
+          for key in keysOf(c) {
+            let article = UInt32(truncatingIfNeeded: key >> 32)
+            let day = Int32(bitPattern: UInt32(truncatingIfNeeded: key) ^ 0x8000_0000)
+            if next == cellOffsets[c] || out.wrapped[next - 1].article != article {
+              (out.wrapped.baseAddress! + next).initialize(to: Cell(article: article, rows: 0, lastDay: day, weight: 0))
+              next += 1
+            }
+            out.wrapped[next - 1].rows += 1
+            out.wrapped[next - 1].lastDay = day  // days ascend within an article
+            out.wrapped[next - 1].weight += weight(day)
+          }
+        }
+      }
+      initialized = cellOffsets[customers]
+    }
   }
 
   static func chunks(_ customers: Int) -> Int { max(1, min(256, customers / 4096)) }
@@ -62,18 +81,18 @@ public struct PurchaseHistory: Sendable {
   private static func groupByCustomer(
     _ customer: TypedValues<UInt32>, _ article: TypedValues<UInt32>, _ day: TypedValues<Int32>, customers: Int
   ) -> (UnsafeMutableBufferPointer<UInt64>, [Int]) {
-    var offsets = [Int](repeating: 0, count: customers + 1)
-    customer.withUnsafeBufferPointer { for c in $0 { offsets[Int(c) + 1] += 1 } }
-    for c in 0..<customers { offsets[c + 1] += offsets[c] }
-    let keys = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: customer.count)
-    var next = offsets
-    customer.withUnsafeBufferPointer { customer in
+    let keys = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: customer.count), out = UnsafeTransfer(keys)
+    let offsets = customer.withUnsafeBufferPointer { customer in
       article.withUnsafeBufferPointer { article in
         day.withUnsafeBufferPointer { day in
-          for row in 0..<customer.count {
-            let c = Int(customer[row])
-            keys[next[c]] = UInt64(article[row]) << 32 | UInt64(UInt32(bitPattern: day[row]) ^ 0x8000_0000)
-            next[c] += 1
+          let columns = UnsafeTransfer((customer, article, day))
+          return StableScatter.sort(buckets: customers, items: customer.count) { slice, slices, place in
+            let (customer, article, day) = columns.wrapped
+            for row in Parallel.range(slice, of: slices, count: customer.count) {
+              if let at = place(Int(customer[row])) {
+                out.wrapped[at] = UInt64(article[row]) << 32 | UInt64(UInt32(bitPattern: day[row]) ^ 0x8000_0000)
+              }
+            }
           }
         }
       }
@@ -84,17 +103,20 @@ public struct PurchaseHistory: Sendable {
   /// The transpose: for each article, the customers who bought it (ascending) and the last day
   /// each bought it.
   public func byArticle(articles articleCount: Int) -> (offsets: [Int], customers: [UInt32], days: [Int32]) {
-    var offsets = [Int](repeating: 0, count: articleCount + 1)
-    for cell in cells { offsets[Int(cell.article) + 1] += 1 }
-    for a in 0..<articleCount { offsets[a + 1] += offsets[a] }
-    var next = offsets
     var customers = [UInt32](repeating: 0, count: cells.count), days = [Int32](repeating: 0, count: cells.count)
-    for c in 0..<customerCount {
-      for i in range(of: c) {
-        let a = Int(cells[i].article)
-        customers[next[a]] = UInt32(c)
-        days[next[a]] = cells[i].lastDay
-        next[a] += 1
+    let offsets = customers.withUnsafeMutableBufferPointer { customers in
+      days.withUnsafeMutableBufferPointer { days in
+        let out = UnsafeTransfer((customers, days))
+        return StableScatter.sort(buckets: articleCount, items: cells.count) { slice, slices, place in
+          for c in Parallel.range(slice, of: slices, count: customerCount) {
+            for cell in cells[range(of: c)] {
+              if let at = place(Int(cell.article)) {
+                out.wrapped.0[at] = UInt32(c)
+                out.wrapped.1[at] = cell.lastDay
+              }
+            }
+          }
+        }
       }
     }
     return (offsets, customers, days)
