@@ -242,9 +242,9 @@ enum Evaluation {
       ("candidate_recall", Double(total.recalled) / Double(max(total.purchases, 1))),
       (
         "customers_with_\(k)",
-        Double((0..<customers).filter { p.offsets[$0 + 1] - p.offsets[$0] == UInt64(k) }.count) / Double(max(customers, 1))
+        Double((0..<customers).count { p.offsets[$0 + 1] - p.offsets[$0] == UInt64(k) }) / Double(max(customers, 1))
       ),
-      ("distinct_articles_predicted", Double(Set(p.articles).count)),
+      ("distinct_articles_predicted", Double(Bitset(of: p.articles).count)),
     ]
     for source in PredictionSource.allCases {
       let s = Int(source.rawValue)
