@@ -5,14 +5,16 @@ import Foundation
 /// deterministic. SplitMix64 underneath.
 public struct CounterRandom: RandomNumberGenerator {
   private var state: UInt64
+  /// The golden-ratio increment of SplitMix64's counter.
+  private static let step: UInt64 = 0x9E37_79B9_7F4A_7C15
 
   public init(seed: UInt64, stream: UInt64, index: UInt64) {
-    state = CounterRandom.mix(seed &+ CounterRandom.mix(stream &+ 0x9E37_79B9_7F4A_7C15 &* (index &+ 1)))
+    state = CounterRandom.mix(seed &+ CounterRandom.mix(stream &+ Self.step &* (index &+ 1)))
   }
 
   @inline(__always)
   public static func mix(_ value: UInt64) -> UInt64 {
-    var z = value &+ 0x9E37_79B9_7F4A_7C15
+    var z = value &+ step
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
@@ -20,7 +22,7 @@ public struct CounterRandom: RandomNumberGenerator {
 
   @inline(__always)
   public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
+    state &+= Self.step
     var z = state
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
@@ -30,6 +32,14 @@ public struct CounterRandom: RandomNumberGenerator {
   /// Uniform in [0, 1).
   @inline(__always)
   public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+  /// The next `count` draws of `uniform()` times `scale`, as floats. Each draw is computed from the
+  /// state on its own (draw k mixes state + (k + 1) steps), so the loop runs in vector lanes.
+  public mutating func fillUniform(_ out: UnsafeMutablePointer<Float>, count: Int, scale: Double) {
+    let start = state
+    for k in 0..<count { out[k] = Float(Double(Self.mix(start &+ UInt64(k) &* Self.step) >> 11) * 0x1.0p-53 * scale) }
+    state = start &+ UInt64(count) &* Self.step
+  }
 
   /// Uniform integer in 0..<bound.
   @inline(__always)

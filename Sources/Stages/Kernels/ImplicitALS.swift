@@ -35,9 +35,10 @@ public final class FactorMatrix: @unchecked Sendable {
   /// thread count.
   public static func random(rows: Int, factors: Int, seed: UInt64, stream: UInt64) -> FactorMatrix {
     let m = FactorMatrix(rows: rows, factors: factors)
+    let floats = UnsafeMutableRawPointer(m.storage.baseAddress!).assumingMemoryBound(to: Float.self), stride = m.lanes * 8
     for r in 0..<rows {
       var random = CounterRandom(seed: seed, stream: stream, index: UInt64(r))
-      for f in 0..<factors { m[r, f] = Float(random.uniform() * 0.01) }
+      random.fillUniform(floats + r * stride, count: factors, scale: 0.01)
     }
     return m
   }
