@@ -10,12 +10,15 @@ enum StableScatter {
   /// `visit(slice, slices, place)` must go through slice `slice` of `slices` in item order, calling
   /// `place(bucket)` for each item. It is called twice per slice: first `place` only counts and
   /// returns nil, then it returns the item's position, where `visit` writes it.
+  ///
+  /// `slices` (tests) overrides the default: one per thread of the stage's share, a mebibyte of
+  /// items or more each.
   @inline(__always)
   static func sort(
-    buckets: Int, items: Int,
+    buckets: Int, items: Int, slices: Int? = nil,
     _ visit: @Sendable (_ slice: Int, _ slices: Int, _ place: Place) -> Void
   ) -> [Int] {
-    let slices = max(1, min(Parallel.share, items >> 20))
+    let slices = slices ?? max(1, min(Parallel.share, items >> 20))
     // next[s * buckets + b]: how many items slice s has in bucket b, then where its next one goes.
     var next = [Int](repeating: 0, count: slices * buckets)
     next.withUnsafeMutableBufferPointer { next in

@@ -1,0 +1,52 @@
+import Pipeline
+import Testing
+
+@testable import Stages
+
+/// The shared kernels that promise the same result whatever the split of the work: against a
+/// plain reference, for several splits.
+@Suite struct StableScatterTests {
+  @Test(arguments: [1, 2, 3, 7, 64])
+  func placesLikeAStableSortWhateverTheSlices(slices: Int) {
+    var rng = CounterRandom(seed: 11, stream: 0, index: 0)
+    let buckets = 50, keys = (0..<5000).map { _ in rng.below(buckets) }
+    var placed = [Int](repeating: -1, count: keys.count)
+    let offsets = placed.withUnsafeMutableBufferPointer { placed in
+      let out = UnsafeTransfer(placed)
+      return StableScatter.sort(buckets: buckets, items: keys.count, slices: slices) { slice, slices, place in
+        for item in Parallel.range(slice, of: slices, count: keys.count) {
+          if let at = place(keys[item]) { out.wrapped[at] = item }
+        }
+      }
+    }
+    let expected = keys.indices.sorted { (keys[$0], $0) < (keys[$1], $1) }
+    #expect(placed == expected)
+    #expect(offsets == (0...buckets).map { b in keys.count { $0 < b } })
+  }
+}
+
+@Suite struct ScoringKernelTests {
+  /// Four at a time and the tail (0–9 rows) give `dot`'s bits, for widths with and without an odd lane.
+  @Test(arguments: [5, 64, 100])
+  func dotsMatchOneAtATime(factors: Int) {
+    let users = FactorMatrix.random(rows: 3, factors: factors, seed: 1, stream: 1)
+    let items = FactorMatrix.random(rows: 40, factors: factors, seed: 1, stream: 2)
+    for count in 0...9 {
+      let rows = (0..<count).map { Int32(($0 * 17 + count) % 40) }
+      var scores = [Float](repeating: .nan, count: count + 1)
+      rows.withUnsafeBufferPointer { rows in
+        scores.withUnsafeMutableBufferPointer { users.dots(2, items, rows: rows, into: $0.baseAddress!) }
+      }
+      #expect(scores.prefix(count).map(\.bitPattern) == rows.map { users.dot(2, items, Int($0)).bitPattern })
+      #expect(scores[count].isNaN, "wrote past the rows")
+    }
+  }
+
+  @Test func fillUniformDrawsWhatUniformDraws() {
+    var one = CounterRandom(seed: 3, stream: 4, index: 5), many = one
+    var filled = [Float](repeating: 0, count: 37)
+    filled.withUnsafeMutableBufferPointer { many.fillUniform($0.baseAddress!, count: 30, scale: 0.01) }
+    #expect(filled.prefix(30).map(\.bitPattern) == (0..<30).map { _ in Float(one.uniform() * 0.01).bitPattern })
+    #expect(many.next() == one.next(), "the stream continues after the filled draws")
+  }
+}
