@@ -506,7 +506,7 @@ public enum ImplicitALS {
     for j in 0..<n {
       let s = SIMD16<Float>(repeating: weights[j])
       for k in 0..<pairs { sums[k] = sums[k].addingProduct(pair(row + 2 * k), s) }
-      if odd { last = last.addingProduct(row[width - 1], s.lowHalf) }
+      if odd { last = last.addingProduct(row[width - 1], s.halves.low) }
       row += stride
     }
     for k in 0..<pairs { store(sums[k], at: out + 2 * k) }
@@ -537,9 +537,10 @@ public enum ImplicitALS {
   static func finishDot(
     _ sums: SIMD16<Float>, _ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, from l: Int, lanes: Int
   ) -> Float {
-    var even = sums.lowHalf
+    let (low, high) = sums.halves
+    var even = low
     if l < lanes { even = even.addingProduct(a[l], b[l]) }
-    return horizontalSum(even + sums.highHalf)
+    return horizontalSum(even + high)
   }
 
   /// Two adjacent 8-float lanes as one 16-float vector: the same arithmetic lane for lane, so the
@@ -557,7 +558,7 @@ public enum ImplicitALS {
   /// The lanes' sum as a tree (halves, then pairs): three dependent adds instead of seven.
   @inline(__always)
   static func horizontalSum(_ v: SIMD8<Float>) -> Float {
-    let half = v.lowHalf + v.highHalf
+    let half = v.halves.low + v.halves.high
     return (half[0] + half[2]) + (half[1] + half[3])
   }
 
