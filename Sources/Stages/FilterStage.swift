@@ -1,3 +1,4 @@
+import CPrefetch
 import Pipeline
 
 /// filter: each customer's candidates, as the seed chose them: the neighbours of every article the
@@ -86,6 +87,8 @@ enum Candidates {
   struct Scratch {
     var departments: Bitset
     var indexes: Bitset
+    /// The current customer's distinct candidates so far, handed over in ascending order.
+    var candidates: OrderedBitset
   }
 
   /// - Parameter since: only articles last bought on or after this day lend their neighbours.
@@ -93,10 +96,16 @@ enum Candidates {
     throws -> (offsets: [UInt64], items: [UInt32])
   {
     let offsets = neighbours.offsetBuffer, lists = try neighbours.values(UInt32.self)
+    // Addresses to prefetch only (a prefetch never faults); `neighbours` keeps the buffers alive.
+    let addresses = offsets.withUnsafeBufferPointer { o in
+      lists.withUnsafeBufferPointer { l in UnsafeTransfer((o.baseAddress, l.baseAddress)) }
+    }
     return ListBuilder.build(
       rows: history.customerCount,
       scratch: {
-        Scratch(departments: Bitset(capacity: groups.departmentCount), indexes: Bitset(capacity: groups.indexCount))
+        Scratch(
+          departments: Bitset(capacity: groups.departmentCount), indexes: Bitset(capacity: groups.indexCount),
+          candidates: OrderedBitset(capacity: groups.department.count))
       }
     ) { customer, scratch, chunk in
       let bought = history.cells[history.range(of: customer)]
@@ -105,6 +114,12 @@ enum Candidates {
         if groups.department[a] != ArticleGroups.none { scratch.departments.insert(Int(groups.department[a])) }
         if groups.index[a] != ArticleGroups.none { scratch.indexes.insert(Int(groups.index[a])) }
       }
+      // The bought articles' neighbour lists are scattered over megabytes: ask for all of them
+      // (their offsets, then the lists) before reading any.
+      if let offsetsAddress = addresses.wrapped.0, let listsAddress = addresses.wrapped.1 {
+        for cell in bought { hmpipe_prefetch(offsetsAddress + Int(cell.article)) }
+        for cell in bought where cell.lastDay >= since { hmpipe_prefetch(listsAddress + Int(offsets[Int(cell.article)])) }
+      }
       for cell in bought where cell.lastDay >= since {
         for n in Int(offsets[Int(cell.article)])..<Int(offsets[Int(cell.article) + 1]) {
           let candidate = lists[n], c = Int(candidate)
@@ -112,10 +127,10 @@ enum Candidates {
             scratch.departments.contains(Int(groups.department[c])), scratch.indexes.contains(Int(groups.index[c]))
           else { continue }
           if excludePurchased && bought.contains(article: candidate) { continue }
-          chunk.items.append(candidate)
+          _ = scratch.candidates.insert(c)
         }
       }
-      chunk.sortAndDeduplicateRow()
+      scratch.candidates.drain(into: &chunk.items)
       for cell in bought {
         let a = Int(cell.article)
         if groups.department[a] != ArticleGroups.none { scratch.departments.remove(Int(groups.department[a])) }

@@ -50,3 +50,32 @@ import Testing
     #expect(many.next() == one.next(), "the stream continues after the filled draws")
   }
 }
+
+@Suite struct SortingKernelTests {
+  /// Insertion runs, quicksort with many repeats, sorted and reversed input: the standard sort's result.
+  @Test(arguments: [0, 1, 31, 32, 33, 100, 5000])
+  func sortShortRunsSortsLikeTheStandardSort(count: Int) {
+    var rng = CounterRandom(seed: 5, stream: UInt64(count), index: 0)
+    let inputs: [[UInt32]] = [
+      (0..<count).map { _ in UInt32(rng.below(1_000_000)) }, (0..<count).map { _ in UInt32(rng.below(4)) },
+      (0..<count).map(UInt32.init), (0..<count).reversed().map(UInt32.init),
+    ]
+    for input in inputs {
+      var sorted = input
+      sorted.sortShortRuns()
+      #expect(sorted == input.sorted())
+    }
+  }
+
+  @Test func orderedBitsetHandsBackDistinctMembersInOrderAndEmpties() {
+    var set = OrderedBitset(capacity: 300_000), rng = CounterRandom(seed: 6, stream: 0, index: 0)
+    for round in 0..<3 {
+      let members = (0..<(round * 400)).map { _ in rng.below(300_000) }
+      var fresh = Set<Int>()
+      for m in members { #expect(set.insert(m) == fresh.insert(m).inserted) }
+      var out: [UInt32] = [7]
+      set.drain(into: &out)
+      #expect(out == [7] + fresh.sorted().map(UInt32.init))
+    }
+  }
+}

@@ -20,3 +20,44 @@ public struct Bitset: Sendable {
     for v in values { insert(Int(v)) }
   }
 }
+
+/// A set of small integers that hands its members back in ascending order in time proportional
+/// to how many it holds (plus one word per 4096 of capacity): a bitset, and a bitset of its
+/// non-empty words. Per-worker scratch for collecting a customer's distinct candidates in order
+/// without sorting them.
+struct OrderedBitset {
+  private var words: [UInt64]
+  private var nonEmpty: [UInt64]
+
+  init(capacity: Int) {
+    words = [UInt64](repeating: 0, count: (capacity + 63) / 64)
+    nonEmpty = [UInt64](repeating: 0, count: (words.count + 63) / 64)
+  }
+
+  /// Adds `i`; false when it was already there.
+  @inline(__always) mutating func insert(_ i: Int) -> Bool {
+    let w = i >> 6, bit = UInt64(1) << UInt64(i & 63)
+    guard words[w] & bit == 0 else { return false }
+    words[w] |= bit
+    nonEmpty[w >> 6] |= 1 << UInt64(w & 63)
+    return true
+  }
+
+  /// Appends the members to `out` in ascending order and empties the set.
+  mutating func drain(into out: inout [UInt32]) {
+    for s in nonEmpty.indices where nonEmpty[s] != 0 {
+      var summary = nonEmpty[s]
+      nonEmpty[s] = 0
+      while summary != 0 {
+        let w = s << 6 | summary.trailingZeroBitCount
+        summary &= summary - 1
+        var word = words[w]
+        words[w] = 0
+        while word != 0 {
+          out.append(UInt32(w << 6 | word.trailingZeroBitCount))
+          word &= word - 1
+        }
+      }
+    }
+  }
+}

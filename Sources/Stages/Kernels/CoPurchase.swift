@@ -101,19 +101,7 @@ extension [UInt64] {
     withUnsafeMutableBufferPointer { values in
       var low = 0, high = values.count - 1
       while low < high {
-        // Median of three as the pivot; Hoare partition.
-        let middle = low + (high - low) / 2
-        let pivot = Swift.max(Swift.min(values[low], values[middle]), Swift.min(Swift.max(values[low], values[middle]), values[high]))
-        var i = low, j = high
-        while i <= j {
-          while values[i] < pivot { i += 1 }
-          while values[j] > pivot { j -= 1 }
-          if i <= j {
-            values.swapAt(i, j)
-            i += 1
-            j -= 1
-          }
-        }
+        let (j, i) = values.partition(low, high)
         if k - 1 <= j { high = j } else if k - 1 >= i { low = i } else { break }
       }
       var smallest = UnsafeMutableBufferPointer(rebasing: values[0..<k])

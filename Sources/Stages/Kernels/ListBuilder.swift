@@ -53,16 +53,3 @@ public enum ListBuilder {
     return (offsets, parts.flatMap(\.items))
   }
 }
-
-extension ListBuilder.Chunk where Item: Comparable {
-  /// Sorts the current row's items and drops repeats.
-  public mutating func sortAndDeduplicateRow() {
-    items[rowStart...].sort()
-    var kept = rowStart
-    for i in rowStart..<items.count where i == rowStart || items[i] != items[kept - 1] {
-      items[kept] = items[i]
-      kept += 1
-    }
-    items.removeLast(items.count - kept)
-  }
-}

@@ -28,28 +28,3 @@ extension RandomAccessCollection where Index == Int, Element: Comparable {
   @inline(__always)
   func sortedContains(_ value: Element) -> Bool { sortedContains(value, by: { $0 }) }
 }
-
-extension MutableCollection where Self: RandomAccessCollection, Element: Comparable {
-  /// Sorts ascending. Short runs (a customer's two dozen purchases) by insertion, which allocates
-  /// nothing; the standard library's sort allocates a merge buffer on every call, which dominates
-  /// when it is called once per customer. Equal elements are indistinguishable here, so the result
-  /// is the standard sort's.
-  @inlinable
-  mutating func sortShortRuns() {
-    guard count > 32 else {
-      var i = index(after: startIndex)
-      while i < endIndex {
-        let value = self[i]
-        var j = i
-        while j > startIndex, self[index(before: j)] > value {
-          self[j] = self[index(before: j)]
-          j = index(before: j)
-        }
-        self[j] = value
-        i = index(after: i)
-      }
-      return
-    }
-    sort()
-  }
-}
