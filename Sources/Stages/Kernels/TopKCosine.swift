@@ -1,3 +1,4 @@
+import CPrefetch
 import Pipeline
 
 /// Exact top-K cosine neighbours of every row of a matrix, by blocked matrix products through BLAS
@@ -232,6 +233,8 @@ public enum TopKCosine {
         }
         refresh()
         for r in 0..<targets.count {
+          // Rows are a whole row of the block apart (16 KB): too far for the hardware prefetcher.
+          hmpipe_prefetch(block + (r + 16) * columns + first)
           let v = UnsafeRawPointer(block + r * columns + first)
           let lowRow = v.loadUnaligned(as: SIMD8<Float>.self), highRow = v.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
           if (exceeds(lowRow, low) | exceeds(highRow, high)) != SIMD8() {
