@@ -361,32 +361,39 @@ public enum ImplicitALS {
   }
 
   /// out_i = Σⱼ weights_i[j] Gⱼ for `rows` weight vectors, `factors` apart, into outputs `lanes`
-  /// apart. For a whole batch, tiles of two output vectors (one 16-float vector) × four rows in
-  /// registers: each pair of G's vectors loaded serves all four rows. Each sum runs over j in order from zero, as
-  /// `weightedSum` runs it (which takes the odd lane and smaller batches).
+  /// apart. For a whole batch, tiles of up to six output vectors (three 16-float vectors) × four
+  /// rows in registers: each of G's vectors loaded serves all four rows, and each broadcast weight
+  /// three vectors, so the loads keep up with the multiply-adds. Each sum runs over j in order from
+  /// zero, as `weightedSum` runs it (which takes the odd lane and smaller batches).
   @inline(__always)
   static func gramProducts(
     _ g: UnsafePointer<SIMD8<Float>>, factors: Int, weights: UnsafePointer<Float>, rows: Int, lanes: Int,
     into out: UnsafeMutablePointer<SIMD8<Float>>
   ) {
+    /// One tile: `pairs` 16-float vectors of the four rows' outputs from `lane` on.
+    @inline(__always) func tile(_ lane: Int, pairs: Int) {
+      var sums = InlineArray<12, SIMD16<Float>>(repeating: .zero)
+      var row = g + lane, w = weights
+      for _ in 0..<factors {
+        for r in 0..<rowsPerBatch {
+          let weight = SIMD16<Float>(repeating: w[r * factors])
+          for p in 0..<pairs { sums[r * pairs + p] = sums[r * pairs + p].addingProduct(pair(row + 2 * p), weight) }
+        }
+        row += lanes
+        w += 1
+      }
+      for r in 0..<rowsPerBatch {
+        for p in 0..<pairs { store(sums[r * pairs + p], at: out + r * lanes + lane + 2 * p) }
+      }
+    }
     var lane = 0
     if rows == rowsPerBatch {
+      while lane + 6 <= lanes {
+        tile(lane, pairs: 3)
+        lane += 6
+      }
       while lane + 2 <= lanes {
-        var a = SIMD16<Float>.zero, b = a, c = a, d = a
-        var row = g + lane, w = weights
-        for _ in 0..<factors {
-          let g01 = pair(row)
-          a = a.addingProduct(g01, SIMD16(repeating: w[0]))
-          b = b.addingProduct(g01, SIMD16(repeating: w[factors]))
-          c = c.addingProduct(g01, SIMD16(repeating: w[2 * factors]))
-          d = d.addingProduct(g01, SIMD16(repeating: w[3 * factors]))
-          row += lanes
-          w += 1
-        }
-        store(a, at: out + lane)
-        store(b, at: out + lanes + lane)
-        store(c, at: out + 2 * lanes + lane)
-        store(d, at: out + 3 * lanes + lane)
+        tile(lane, pairs: 1)
         lane += 2
       }
     }
