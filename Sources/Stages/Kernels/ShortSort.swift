@@ -7,7 +7,7 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Compara
 
   mutating func sortShortRuns() {
     if count <= ShortSort.insertionLimit { return insertionSort() }
-    let sorted = withContiguousMutableStorageIfAvailable { values in
+    let sorted: Void? = withContiguousMutableStorageIfAvailable { values in
       values.introsort(depth: 2 * (Int.bitWidth - values.count.leadingZeroBitCount))
     }
     if sorted == nil { sort() }
