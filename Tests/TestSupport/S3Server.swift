@@ -80,6 +80,9 @@ public final class S3Server: @unchecked Sendable {
     {
       Glibc.kill(pid, SIGKILL)
     }
+    // The watcher too: until it reaps the killed server, `kill -0` still finds the zombie, and
+    // the watcher would wait on it forever (a hang seen once in the full suite).
+    process?.terminate()
     process?.waitUntilExit()
     process = nil
   }
