@@ -100,8 +100,7 @@ struct FactorScorer: Sendable {
       lanes +=
         a.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self) * b.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
     }
-    let eight = lanes.halves.low + lanes.halves.high, four = eight.halves.low + eight.halves.high
-    let two = four.halves.low + four.halves.high
+    let eight = lanes.lowHalf + lanes.highHalf, four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
     return two[0] + two[1]
   }
 }

@@ -513,7 +513,7 @@ public enum ImplicitALS {
     for j in 0..<n {
       let s = SIMD16<Float>(repeating: weights[j])
       for k in 0..<pairs { sums[k] = sums[k].addingProduct(pair(row + 2 * k), s) }
-      if odd { last = last.addingProduct(row[width - 1], s.halves.low) }
+      if odd { last = last.addingProduct(row[width - 1], s.lowHalf) }
       row += stride
     }
     for k in 0..<pairs { store(sums[k], at: out + 2 * k) }
@@ -544,10 +544,9 @@ public enum ImplicitALS {
   static func finishDot(
     _ sums: SIMD16<Float>, _ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, from l: Int, lanes: Int
   ) -> Float {
-    let (low, high) = sums.halves
-    var even = low
+    var even = sums.lowHalf
     if l < lanes { even = even.addingProduct(a[l], b[l]) }
-    return horizontalSum(even + high)
+    return horizontalSum(even + sums.highHalf)
   }
 
   /// Two adjacent 8-float lanes as one 16-float vector: the same arithmetic lane for lane, so the
@@ -565,7 +564,7 @@ public enum ImplicitALS {
   /// The lanes' sum as a tree (halves, then pairs): three dependent adds instead of seven.
   @inline(__always)
   static func horizontalSum(_ v: SIMD8<Float>) -> Float {
-    let half = v.halves.low + v.halves.high
+    let half = v.lowHalf + v.highHalf
     return (half[0] + half[2]) + (half[1] + half[3])
   }
 
