@@ -70,29 +70,32 @@ final class ZstdDecompressor {
 /// compress far better this way, because their high bytes repeat.
 enum ByteShuffle {
   static func shuffle(_ source: UnsafeRawBufferPointer, width: Int, into out: UnsafeMutableRawBufferPointer) {
-    switch width {
-    case 2: shuffle(source, into: out, as: UInt16.self)
-    case 4: shuffle(source, into: out, as: UInt32.self)
-    case 8: shuffle(source, into: out, as: UInt64.self)
-    default:
-      let n = source.count / width
-      for b in 0..<width {
-        let lane = b * n
-        for i in 0..<n { out[lane + i] = source[i * width + b] }
-      }
-    }
+    transpose(source, width: width, into: out, shuffling: true)
   }
 
   static func unshuffle(_ source: UnsafeRawBufferPointer, width: Int, into out: UnsafeMutableRawBufferPointer) {
+    transpose(source, width: width, into: out, shuffling: false)
+  }
+
+  /// Stored byte `b·n + i` is byte `b` of element `i`: `shuffling` goes from elements to stored
+  /// bytes, otherwise back.
+  private static func transpose(
+    _ source: UnsafeRawBufferPointer, width: Int, into out: UnsafeMutableRawBufferPointer, shuffling: Bool
+  ) {
+    func words<Word: FixedWidthInteger & UnsignedInteger & SIMDScalar>(_: Word.Type) {
+      if shuffling { shuffle(source, into: out, as: Word.self) } else { unshuffle(source, into: out, as: Word.self) }
+    }
     switch width {
-    case 2: unshuffle(source, into: out, as: UInt16.self)
-    case 4: unshuffle(source, into: out, as: UInt32.self)
-    case 8: unshuffle(source, into: out, as: UInt64.self)
+    case 2: words(UInt16.self)
+    case 4: words(UInt32.self)
+    case 8: words(UInt64.self)
     default:
       let n = source.count / width
       for b in 0..<width {
-        let lane = b * n
-        for i in 0..<n { out[i * width + b] = source[lane + i] }
+        for i in 0..<n {
+          let (from, to) = shuffling ? (i * width + b, b * n + i) : (b * n + i, i * width + b)
+          out[to] = source[from]
+        }
       }
     }
   }
