@@ -95,12 +95,20 @@ enum Candidates {
   static func filter(history: PurchaseHistory, neighbours: Column, groups: ArticleGroups, excludePurchased: Bool, since: Int32 = .min)
     throws -> (offsets: [UInt64], items: [UInt32])
   {
-    let offsets = neighbours.offsetBuffer, lists = try neighbours.values(UInt32.self)
-    // Addresses to prefetch only (a prefetch never faults); `neighbours` keeps the buffers alive.
-    let addresses = offsets.withUnsafeBufferPointer { o in
-      lists.withUnsafeBufferPointer { l in UnsafeTransfer((o.baseAddress, l.baseAddress)) }
+    let neighbourOffsets = neighbours.offsetBuffer, neighbourLists = try neighbours.values(UInt32.self)
+    return neighbourOffsets.withUnsafeBufferPointer { offsets in
+      neighbourLists.withUnsafeBufferPointer { lists in
+        candidateLists(history, UnsafeTransfer((offsets, lists)), groups, excludePurchased: excludePurchased, since: since)
+      }
     }
-    return ListBuilder.build(
+  }
+
+  /// `filter` over the neighbour lists' raw buffers, which it prefetches from.
+  private static func candidateLists(
+    _ history: PurchaseHistory, _ neighbours: UnsafeTransfer<(UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<UInt32>)>,
+    _ groups: ArticleGroups, excludePurchased: Bool, since: Int32
+  ) -> (offsets: [UInt64], items: [UInt32]) {
+    ListBuilder.build(
       rows: history.customerCount,
       scratch: {
         Scratch(
@@ -108,6 +116,7 @@ enum Candidates {
           candidates: OrderedBitset(capacity: groups.department.count))
       }
     ) { customer, scratch, chunk in
+      let (offsets, lists) = neighbours.wrapped
       let bought = history.cells[history.range(of: customer)]
       for cell in bought {
         let a = Int(cell.article)
@@ -116,7 +125,7 @@ enum Candidates {
       }
       // The bought articles' neighbour lists are scattered over megabytes: ask for all of them
       // (their offsets, then the lists) before reading any.
-      if let offsetsAddress = addresses.wrapped.0, let listsAddress = addresses.wrapped.1 {
+      if let offsetsAddress = offsets.baseAddress, let listsAddress = lists.baseAddress {
         for cell in bought { hmpipe_prefetch(offsetsAddress + Int(cell.article)) }
         for cell in bought where cell.lastDay >= since { hmpipe_prefetch(listsAddress + Int(offsets[Int(cell.article)])) }
       }
@@ -127,7 +136,7 @@ enum Candidates {
             scratch.departments.contains(Int(groups.department[c])), scratch.indexes.contains(Int(groups.index[c]))
           else { continue }
           if excludePurchased && bought.contains(article: candidate) { continue }
-          _ = scratch.candidates.insert(c)
+          scratch.candidates.insert(c)
         }
       }
       scratch.candidates.drain(into: &chunk.items)

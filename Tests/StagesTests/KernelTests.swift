@@ -41,14 +41,6 @@ import Testing
       #expect(scores[count].isNaN, "wrote past the rows")
     }
   }
-
-  @Test func fillUniformDrawsWhatUniformDraws() {
-    var one = CounterRandom(seed: 3, stream: 4, index: 5), many = one
-    var filled = [Float](repeating: 0, count: 37)
-    filled.withUnsafeMutableBufferPointer { many.fillUniform($0.baseAddress!, count: 30, scale: 0.01) }
-    #expect(filled.prefix(30).map(\.bitPattern) == (0..<30).map { _ in Float(one.uniform() * 0.01).bitPattern })
-    #expect(many.next() == one.next(), "the stream continues after the filled draws")
-  }
 }
 
 @Suite struct SortingKernelTests {

@@ -35,7 +35,7 @@ struct OrderedBitset {
   }
 
   /// Adds `i`; false when it was already there.
-  @inline(__always) mutating func insert(_ i: Int) -> Bool {
+  @discardableResult @inline(__always) mutating func insert(_ i: Int) -> Bool {
     let w = i >> 6, bit = UInt64(1) << UInt64(i & 63)
     guard words[w] & bit == 0 else { return false }
     words[w] |= bit

@@ -33,14 +33,6 @@ public struct CounterRandom: RandomNumberGenerator {
   @inline(__always)
   public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
-  /// The next `count` draws of `uniform()` times `scale`, as floats. Each draw is computed from the
-  /// state on its own (draw k mixes state + (k + 1) steps), so the loop runs in vector lanes.
-  public mutating func fillUniform(_ out: UnsafeMutablePointer<Float>, count: Int, scale: Double) {
-    let start = state
-    for k in 0..<count { out[k] = Float(Double(Self.mix(start &+ UInt64(k) &* Self.step) >> 11) * 0x1.0p-53 * scale) }
-    state = start &+ UInt64(count) &* Self.step
-  }
-
   /// Uniform integer in 0..<bound.
   @inline(__always)
   public mutating func below(_ bound: Int) -> Int { Int(uniform() * Double(bound)) }

@@ -38,7 +38,7 @@ public final class FactorMatrix: @unchecked Sendable {
     let floats = UnsafeMutableRawPointer(m.storage.baseAddress!).assumingMemoryBound(to: Float.self), stride = m.lanes * 8
     for r in 0..<rows {
       var random = CounterRandom(seed: seed, stream: stream, index: UInt64(r))
-      random.fillUniform(floats + r * stride, count: factors, scale: 0.01)
+      for f in 0..<factors { floats[r * stride + f] = Float(random.uniform() * 0.01) }
     }
     return m
   }

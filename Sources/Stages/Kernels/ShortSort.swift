@@ -4,7 +4,6 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Compara
   /// customer's two dozen purchases) by insertion, longer ones by an introsort in place. Only for
   /// elements whose equal values are indistinguishable (integers, keys with a tie-breaker): the
   /// result is then the standard sort's.
-
   mutating func sortShortRuns() {
     if count <= ShortSort.insertionLimit { return insertionSort() }
     let sorted: Void? = withContiguousMutableStorageIfAvailable { values in
@@ -38,7 +37,6 @@ enum ShortSort {
 extension UnsafeMutableBufferPointer where Element: Comparable {
   /// Quicksort down to short runs, each finished by insertion; after `depth` levels (an adversarial
   /// order) the standard sort takes over, so the worst case stays n log n.
-
   func introsort(depth: Int) {
     var low = 0, high = count - 1, depth = depth
     while high - low >= ShortSort.insertionLimit {
@@ -65,7 +63,6 @@ extension UnsafeMutableBufferPointer where Element: Comparable {
   /// Hoare partition of `low...high` around the median of its first, middle and last elements:
   /// afterwards everything in `low...j` is at most the pivot, everything in `i...high` at least,
   /// and anything between equals it (j < i).
-
   func partition(_ low: Int, _ high: Int) -> (j: Int, i: Int) {
     let middle = low + (high - low) / 2
     let pivot = Swift.max(Swift.min(self[low], self[middle]), Swift.min(Swift.max(self[low], self[middle]), self[high]))
