@@ -403,30 +403,37 @@ public enum ImplicitALS {
     }
   }
 
-  /// Copies the fixed side's rows of the cells together, with their confidences. The rows are
-  /// scattered over hundreds of megabytes: each is prefetched several cells ahead, so their cache
-  /// misses overlap instead of queueing one behind another.
+  /// How many cells ahead a fixed-side row is prefetched.
+  static let prefetchDistance = 16
+
+  /// Asks for every cache line of row `column` of `ys`: the rows are scattered over tens to
+  /// hundreds of megabytes, so each is asked for several cells before it is read and the misses
+  /// overlap instead of queueing one behind another.
+  @inline(__always)
+  static func prefetchRow(_ ys: UnsafePointer<SIMD8<Float>>, _ column: UInt32, lanes: Int) {
+    let start = UnsafeRawPointer(ys + Int(column) * lanes), rowBytes = lanes * MemoryLayout<SIMD8<Float>>.stride
+    var offset = 0
+    while offset < rowBytes {
+      hmpipe_prefetch(start + offset)
+      offset += 64
+    }
+    hmpipe_prefetch(start + rowBytes - 1)
+  }
+
+  /// Copies the fixed side's rows of the cells together, with their confidences (each row
+  /// prefetched `prefetchDistance` cells ahead).
   @inline(__always)
   static func gather(
     _ cells: Range<Int>, _ m: ConfidenceMatrix, _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int,
     into rows: UnsafeMutablePointer<SIMD8<Float>>, confidence c: UnsafeMutablePointer<Float>
   ) {
-    let ahead = 16, rowBytes = lanes * MemoryLayout<SIMD8<Float>>.stride
+    let ahead = prefetchDistance
     m.columns.withUnsafeBufferPointer { columns in
       m.confidence.withUnsafeBufferPointer { confidence in
-        @inline(__always) func prefetch(_ i: Int) {
-          let start = UnsafeRawPointer(ys + Int(columns[i]) * lanes)
-          var offset = 0
-          while offset < rowBytes {
-            hmpipe_prefetch(start + offset)
-            offset += 64
-          }
-          hmpipe_prefetch(start + rowBytes - 1)
-        }
-        for i in cells.prefix(ahead) { prefetch(i) }
+        for i in cells.prefix(ahead) { prefetchRow(ys, columns[i], lanes: lanes) }
         var to = rows
         for i in cells {
-          if i + ahead < cells.upperBound { prefetch(i + ahead) }
+          if i + ahead < cells.upperBound { prefetchRow(ys, columns[i + ahead], lanes: lanes) }
           let from = ys + Int(columns[i]) * lanes
           for l in 0..<lanes { to[l] = from[l] }
           c[i - cells.lowerBound] = confidence[i]
@@ -588,17 +595,25 @@ public enum ImplicitALS {
         let gx = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: lanes)
         defer { gx.deallocate() }
         var loss = 0.0, confidence = 0.0, norm = 0.0
-        for r in Parallel.range(chunk, of: chunks, count: rows) {
-          let row = xs.baseAddress! + r * lanes
-          // G x = Σⱼ xⱼ Gⱼ: the row's own scalars weigh G's rows.
-          let scalars = UnsafeRawPointer(row).assumingMemoryBound(to: Float.self)
-          weightedSum(g.baseAddress!, count: x.factors, weights: scalars, lanes: 0..<lanes, stride: lanes, into: gx)
-          loss += Double(dot(row, gx, lanes: lanes))
-          norm += Double(dot(row, row, lanes: lanes))
-          for i in m.offsets[r]..<m.offsets[r + 1] {
-            let c = Double(m.confidence[i]), s = Double(dot(row, item(ys, m.columns[i], lanes), lanes: lanes))
-            loss += c * (1 - s) * (1 - s) - s * s
-            confidence += c
+        let range = Parallel.range(chunk, of: chunks, count: rows), end = m.offsets[range.upperBound]
+        let ahead = prefetchDistance, ysBase = ys.baseAddress!
+        for i in m.offsets[range.lowerBound]..<min(end, m.offsets[range.lowerBound] + ahead) {
+          prefetchRow(ysBase, m.columns[i], lanes: lanes)
+        }
+        withConstantLanes(lanes) { lanes in
+          for r in range {
+            let row = xs.baseAddress! + r * lanes
+            // G x = Σⱼ xⱼ Gⱼ: the row's own scalars weigh G's rows.
+            let scalars = UnsafeRawPointer(row).assumingMemoryBound(to: Float.self)
+            weightedSum(g.baseAddress!, count: x.factors, weights: scalars, lanes: 0..<lanes, stride: lanes, into: gx)
+            loss += Double(dot(row, gx, lanes: lanes))
+            norm += Double(dot(row, row, lanes: lanes))
+            for i in m.offsets[r]..<m.offsets[r + 1] {
+              if i + ahead < end { prefetchRow(ysBase, m.columns[i + ahead], lanes: lanes) }
+              let c = Double(m.confidence[i]), s = Double(dot(row, item(ys, m.columns[i], lanes), lanes: lanes))
+              loss += c * (1 - s) * (1 - s) - s * s
+              confidence += c
+            }
           }
         }
         return (loss, confidence, norm)
