@@ -71,3 +71,21 @@ import Testing
     }
   }
 }
+
+/// `IDIndex` looks ids up in batches; runs of one id (a basket's rows) share one probe.
+@Suite struct IDIndexTests {
+  @Test func batchedLookupsMatchOneAtATimeWithRunsAndAbsentIDs() {
+    let known: [UInt64] = (0..<1000).map { $0 * 7919 + 3 }
+    let index = IDIndex(known)
+    // Runs of 1–4 of each id, present and absent ones mixed, as transactions' customer ids come.
+    var keys: [UInt64] = []
+    for n in 0..<600 {
+      let id = n % 3 == 0 ? UInt64(n) * 7919 + 4 : known[(n * 37) % known.count]
+      keys += repeatElement(id, count: 1 + n % 4)
+    }
+    var found = [Int32](repeating: -2, count: keys.count)
+    keys.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { index.indexes(of: keys, into: $0) } }
+    #expect(found == keys.map { key in index.index(of: key).map { Int32($0) } ?? -1 })
+    #expect(found.contains(-1) && found.contains { $0 >= 0 }, "both present and absent ids were looked up")
+  }
+}

@@ -68,7 +68,12 @@ public struct IDIndex<Key: IndexKey>: Sendable {
       for i in 0..<min(ahead, keys.count) { prefetch(keys[i]) }
       for i in keys.indices {
         if i + ahead < keys.count { prefetch(keys[i + ahead]) }
-        found[i] = Self.probe(slots, from: home(keys[i]), for: keys[i], mask: mask)
+        // Runs of one key are common (a customer's basket is consecutive rows): one probe serves all.
+        if i > 0 && keys[i] == keys[i - 1] {
+          found[i] = found[i - 1]
+        } else {
+          found[i] = Self.probe(slots, from: home(keys[i]), for: keys[i], mask: mask)
+        }
       }
     }
   }

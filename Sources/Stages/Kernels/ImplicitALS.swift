@@ -488,8 +488,11 @@ public enum ImplicitALS {
   }
 
   /// out = Σⱼ weights[j] rows[j] over `count` rows (added to out's sums when `continuing`), for the
-  /// vectors `lanes` of rows `stride` apart: eight output vectors at a time held in registers while
-  /// the rows stream by, so each row element is loaded once.
+  /// vectors `lanes` of rows `stride` apart: up to sixteen output vectors at a time held in
+  /// registers while the rows stream by, so each row element is loaded once. One block for up to
+  /// 128 factors: each row's multiply-adds are then independent of each other, and the four-cycle
+  /// chain of each sum across rows is hidden behind them (two blocks of 100 factors took twice as
+  /// long, each waiting on its chains).
   @inline(__always)
   static func weightedSum(
     _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, weights: UnsafePointer<Float>, lanes: Range<Int>, stride: Int,
@@ -497,21 +500,24 @@ public enum ImplicitALS {
   ) {
     var lane = lanes.lowerBound
     while lane < lanes.upperBound {
-      let width = min(8, lanes.upperBound - lane)
+      let width = min(maxBlockLanes, lanes.upperBound - lane)
       weightedSum(rows + lane, count: n, weights: weights, stride: stride, width: width, into: out + lane, continuing: continuing)
       lane += width
     }
   }
 
-  /// One block of `width` (at most 8) output vectors, two at a time; a constant width unrolls into
-  /// registers.
+  /// The widest block `weightedSum` holds in registers: 8 of the 32 vector registers of AVX-512.
+  static let maxBlockLanes = 16
+
+  /// One block of `width` (at most `maxBlockLanes`) output vectors, two at a time; a constant
+  /// width unrolls into registers.
   @inline(__always)
   static func weightedSum(
     _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, weights: UnsafePointer<Float>, stride: Int, width: Int,
     into out: UnsafeMutablePointer<SIMD8<Float>>, continuing: Bool
   ) {
     let pairs = width / 2, odd = width % 2 == 1
-    var sums = InlineArray<4, SIMD16<Float>>(repeating: .zero), last = SIMD8<Float>.zero
+    var sums = InlineArray<8, SIMD16<Float>>(repeating: .zero), last = SIMD8<Float>.zero
     if continuing {
       for k in 0..<pairs { sums[k] = pair(out + 2 * k) }
       if odd { last = out[width - 1] }
