@@ -57,8 +57,8 @@ public final class FactorMatrix: @unchecked Sendable {
   }
 
   /// Row `i`'s dot products with rows `js` of `other`, each bit-identical to `dot(i, other, j)`:
-  /// four at a time, so four independent sums overlap, with the rows a few ahead prefetched (they
-  /// are scattered over tens of megabytes).
+  /// eight at a time, so eight independent chains of adds hide each other's latency, with the rows
+  /// two steps ahead prefetched (they are scattered over tens of megabytes).
   public func dots(_ i: Int, _ other: FactorMatrix, rows js: UnsafeBufferPointer<Int32>, into out: UnsafeMutablePointer<Float>) {
     let lanes = self.lanes, u = UnsafePointer(storage.baseAddress! + i * lanes)
     let base = UnsafePointer(other.storage.baseAddress!), rowBytes = lanes * MemoryLayout<SIMD8<Float>>.stride
@@ -68,25 +68,20 @@ public final class FactorMatrix: @unchecked Sendable {
       let start = UnsafeRawPointer(row(k))
       for offset in stride(from: 0, to: rowBytes, by: 64) { hmpipe_prefetch(start + offset) }
     }
-    let ahead = 8
+    let ahead = 16, step = 8
     for k in 0..<min(ahead, js.count) { prefetch(k) }
     var k = 0
-    while k + 4 <= js.count {
-      for a in 0..<4 { prefetch(k + ahead + a) }
-      let r0 = row(k), r1 = row(k + 1), r2 = row(k + 2), r3 = row(k + 3)
-      var s0 = SIMD8<Float>.zero, s1 = s0, s2 = s0, s3 = s0
+    while k + step <= js.count {
+      for a in 0..<step { prefetch(k + ahead + a) }
+      var rows = InlineArray<8, UnsafePointer<SIMD8<Float>>>(repeating: u)
+      for a in 0..<step { rows[a] = row(k + a) }
+      var sums = InlineArray<8, SIMD8<Float>>(repeating: .zero)
       for l in 0..<lanes {
         let x = u[l]
-        s0 += x * r0[l]
-        s1 += x * r1[l]
-        s2 += x * r2[l]
-        s3 += x * r3[l]
+        for a in 0..<step { sums[a] += x * rows[a][l] }
       }
-      out[k] = s0.sum()
-      out[k + 1] = s1.sum()
-      out[k + 2] = s2.sum()
-      out[k + 3] = s3.sum()
-      k += 4
+      for a in 0..<step { out[k + a] = sums[a].sum() }
+      k += step
     }
     for tail in k..<js.count { out[tail] = dot(i, other, Int(js[tail])) }
   }
