@@ -57,16 +57,21 @@ public struct FallbackStage: Stage {
       for i in Int(input.offsets[c])..<Int(input.offsets[c + 1]) {
         chunk.items.append(Prediction(article: input.articles[i], source: PredictionSource(rawValue: input.sources[i]) ?? .rank))
       }
+      // The customer's predictions so far are read by index, never through a slice: a slice alive
+      // while the chunk's array grows makes every append copy the whole array.
+      let has = { (items: [Prediction], a: UInt32) in (start..<items.count).contains { items[$0].article == a } }
       if chunk.items.count - start < p.size {
-        let own = history.cells[history.range(of: c)], present = chunk.items[start...]
-        CoPurchase.suggest(for: recent.row(c), table: coBought, limit: p.size - present.count, scratch: &scratch) { a in
-          !own.contains(article: a) && !present.contains { $0.article == a }
+        do {
+          let own = history.cells[history.range(of: c)], items = chunk.items
+          CoPurchase.suggest(for: recent.row(c), table: coBought, limit: p.size - (items.count - start), scratch: &scratch) { a in
+            !own.contains(article: a) && !has(items, a)
+          }
         }
         for (a, _) in scratch.best { chunk.items.append(Prediction(article: a, source: .copurchase)) }
       }
       for a in popular {
         if chunk.items.count - start == p.size { break }
-        if !chunk.items[start...].contains(where: { $0.article == a }) { chunk.items.append(Prediction(article: a, source: .popularity)) }
+        if !has(chunk.items, a) { chunk.items.append(Prediction(article: a, source: .popularity)) }
       }
     }
     var bySource = [Int](repeating: 0, count: 256)  // by raw value
