@@ -59,6 +59,25 @@ import Testing
     }
   }
 
+  /// Short runs by `sortShortRuns`, long ones by radix over the bytes that differ: purchase keys
+  /// (article << 32 | day) with repeats, keys differing in every byte, sorted and reversed input.
+  @Test(arguments: [0, 1, 96, 97, 300, 5000])
+  func sortKeysSortsLikeTheStandardSort(count: Int) {
+    var rng = CounterRandom(seed: 7, stream: UInt64(count), index: 0)
+    let inputs: [[UInt64]] = [
+      (0..<count).map { _ in UInt64(rng.below(105_000)) << 32 | UInt64(0x8000_0000 + rng.below(734)) },
+      (0..<count).map { _ in UInt64(rng.below(3)) << 40 | 5 }, (0..<count).map { _ in rng.next() },
+      (0..<count).map(UInt64.init), (0..<count).reversed().map(UInt64.init),
+    ]
+    let scratch = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: count)
+    defer { scratch.deallocate() }
+    for input in inputs {
+      var sorted = input
+      sorted.withUnsafeMutableBufferPointer { $0.sortKeys(scratch: scratch) }
+      #expect(sorted == input.sorted())
+    }
+  }
+
   @Test func orderedBitsetHandsBackDistinctMembersInOrderAndEmpties() {
     var set = OrderedBitset(capacity: 300_000), rng = CounterRandom(seed: 6, stream: 0, index: 0)
     for round in 0..<3 {

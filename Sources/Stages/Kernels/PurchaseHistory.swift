@@ -37,9 +37,13 @@ public struct PurchaseHistory: Sendable {
     offsets.withUnsafeMutableBufferPointer { counts in
       let out = UnsafeTransfer(counts)
       Parallel.forEach(chunks: chunks) { chunk in
-        for c in Parallel.range(chunk, of: chunks, count: customers) {
-          var slice = keysOf(c)
-          slice.sortShortRuns()
+        let customersOfChunk = Parallel.range(chunk, of: chunks, count: customers)
+        let longest = customersOfChunk.reduce(0) { Swift.max($0, rowOffsets[$1 + 1] - rowOffsets[$1]) }
+        let scratch = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: longest)
+        defer { scratch.deallocate() }
+        for c in customersOfChunk {
+          let slice = keysOf(c)
+          slice.sortKeys(scratch: scratch)
           var distinct = 0, previous = UInt64.max
           for key in slice where key >> 32 != previous {
             distinct += 1
