@@ -26,7 +26,14 @@ public struct SplitStage: Stage {
     let last = days.max() ?? 0
     let cutoff = params.holdout_days == 0 ? Int32.max : last - Int32(params.holdout_days) + 1
     let isTest = days.map { $0 >= cutoff }
-    try context.write("train", table.filter { !isTest[$0] })
+    // Transactions come in date order, so the training rows are usually the leading ones: then
+    // their compressed chunks are copied, not compressed again.
+    let firstTest = isTest.firstIndex(of: true) ?? isTest.count
+    if !isTest[firstTest...].contains(false) {
+      try context.writeLeadingRows("train", of: "transactions", rows: firstTest)
+    } else {
+      try context.write("train", table.filter { !isTest[$0] })
+    }
     try context.write("test", table.filter { isTest[$0] })
     context.record("train_rows", Double(isTest.count - isTest.filter { $0 }.count))
     context.record("test_rows", Double(isTest.filter { $0 }.count))

@@ -427,3 +427,43 @@ enum InputBytesForTests {
     }
   }
 }
+
+/// split keeps the rows before the holdout as train and the rest as test, whether the file is in
+/// date order (train then copied by chunk from ingest's table) or not (filtered row by row).
+@Suite struct SplitTests {
+  @Test(arguments: [true, false])
+  func trainIsTheRowsBeforeTheHoldoutInFileOrder(dateOrdered: Bool) async throws {
+    let harness = IngestHarness()
+    let dates = ["2018-09-20", "2018-09-21", "2018-09-21", "2018-09-22", "2018-09-23", "2018-09-23"]
+    let order = dateOrdered ? Array(dates.indices) : [4, 0, 3, 5, 1, 2]
+    let rows = order.map {
+      IngestHarness.row(dates[$0], $0 % 2 == 0 ? IngestHarness.customer1 : IngestHarness.customer2, "0108775015", "0.0\($0 + 1)")
+    }
+    harness.write("articles.csv", IngestHarness.articles)
+    harness.write("customers.csv", IngestHarness.customers)
+    harness.write("transactions_train.csv", IngestHarness.transactionsHeader + rows.joined())
+    harness.write(
+      "p.json",
+      """
+      {"store": "store", "stages": [
+        {"name": "ingest", "kind": "ingest", "inputs": {
+          "articles": "file:articles.csv", "customers": "file:customers.csv", "transactions": "file:transactions_train.csv"}},
+        {"name": "split", "kind": "split", "params": {"holdout_days": 2}, "inputs": {"transactions": "ingest.transactions"}}
+      ]}
+      """)
+    let spec = try PipelineLoader(registry: HMStages.registry).load(harness.dir.path + "/p.json")
+    let store = try Store(root: spec.storePath)
+    let record = try await Runner(spec: spec, store: store, options: RunOptions(jobs: 1)).run()
+    #expect(record.stages.allSatisfy { $0.status == .ran }, "\(record.stages.map { $0.error ?? "" })")
+    let prices = { (output: String) in
+      Array(try store.reader(record.stages[1].outputs[output]!).table().column("price").values(Float.self))
+    }
+    // Prices name the rows (0.01 is the first date's row): the holdout is the last two days, 09-22 and 09-23.
+    let expectTrain = order.filter { $0 < 3 }.map { Float("0.0\($0 + 1)")! }
+    let expectTest = order.filter { $0 >= 3 }.map { Float("0.0\($0 + 1)")! }
+    #expect(try prices("train") == expectTrain)
+    #expect(try prices("test") == expectTest)
+    let train = try store.reader(record.stages[1].outputs["train"]!).table()
+    #expect(train.metadata == (try store.reader(record.stages[0].outputs["transactions"]!).table()).metadata)
+  }
+}

@@ -29,11 +29,7 @@ public final class ArtifactWriter {
 
   /// Appends one column. Every column of a table must have the same row count.
   public func append(_ column: Column) throws {
-    if let rows, rows != column.rowCount {
-      throw ArtifactWriteError.rowCountMismatch(column: column.name, rows: column.rowCount, expected: rows)
-    }
-    if columns.contains(where: { $0.name == column.name }) { throw ArtifactWriteError.duplicateColumn(column.name) }
-    rows = column.rowCount
+    try startColumn(column.name, rows: column.rowCount)
     var buffers = [try writeBuffer(column.values, role: .values, element: column.type.valueType)]
     if let offsets = column.offsets { buffers.append(try writeBuffer(offsets, role: .offsets, element: .u64)) }
     columns.append(
@@ -41,27 +37,66 @@ public final class ArtifactWriter {
         name: column.name, type: column.type.description, nullSentinel: column.nullSentinel, buffers: buffers))
   }
 
+  /// Appends the first `rows` rows of the fixed-width column `entry` of `source`. The chunks that
+  /// lie wholly inside those rows are copied compressed as they are: their raw bytes, so their
+  /// SHA-256s and the content id, are what `append` of the same rows gives. Only the chunk the cut
+  /// falls in is decoded (its SHA-256 checked) and compressed again.
+  public func appendLeadingRows(of entry: ColumnManifest, rows: Int, from source: ArtifactReader) throws {
+    guard entry.columnType?.isRagged == false, entry.buffers.count == 1, let buffer = entry.buffers.first,
+      buffer.role == .values, rows <= buffer.count, source.manifest.chunkBytes == Manifest.chunkBytes
+    else { throw ArtifactWriteError.notFixedWidth(column: entry.name) }
+    try startColumn(entry.name, rows: rows)
+    let width = buffer.element.byteWidth, chunkBytes = Manifest.chunkBytes
+    let whole = rows * width / chunkBytes, rest = rows * width % chunkBytes
+    var chunks = try buffer.chunks.prefix(whole).map { try copyFrame($0, from: source.source) }
+    if rest > 0 {
+      var raw = [UInt8](repeating: 0, count: buffer.chunks[whole].rawSize)
+      try raw.withUnsafeMutableBytes {
+        try ChunkDecoder().decode(buffer.chunks[whole], of: buffer, file: source.source, path: source.path, into: $0, verifyHash: true)
+      }
+      let (frame, sha, rawSize) = try raw.withUnsafeBytes {
+        try ChunkEncoder.encode(
+          UnsafeRawBufferPointer(rebasing: $0[0..<rest]), chunks: 0..<1, chunkBytes: chunkBytes, width: width,
+          filter: buffer.filter, level: level, workers: 1)[0]
+      }
+      try file.writeAll(frame)
+      chunks.append(ChunkManifest(offset: offset, size: frame.count, rawSize: rawSize, sha256: sha))
+      offset += frame.count
+    }
+    columns.append(
+      ColumnManifest(
+        name: entry.name, type: entry.type, nullSentinel: entry.nullSentinel,
+        buffers: [BufferManifest(role: .values, element: buffer.element, count: rows, filter: buffer.filter, chunks: chunks)]))
+  }
+
   /// Appends every column of a verified artifact written elsewhere (by the Python package, for a
   /// command stage) with its compressed chunks copied as they are: the content, and so the id, stay
   /// the same, and nothing is decompressed or compressed again.
   public func appendCopies(of source: ArtifactReader) throws {
-    let input = source.source
     for column in source.manifest.columns {
-      if let rows, rows != source.manifest.rows {
-        throw ArtifactWriteError.rowCountMismatch(column: column.name, rows: source.manifest.rows, expected: rows)
-      }
-      rows = source.manifest.rows
+      try startColumn(column.name, rows: source.manifest.rows)
       var copied = column
       for b in copied.buffers.indices {
-        for c in copied.buffers[b].chunks.indices {
-          let chunk = copied.buffers[b].chunks[c]
-          try file.writeAll(try input.read(count: chunk.size, at: chunk.offset))
-          copied.buffers[b].chunks[c].offset = offset
-          offset += chunk.size
-        }
+        copied.buffers[b].chunks = try copied.buffers[b].chunks.map { try copyFrame($0, from: source.source) }
       }
       columns.append(copied)
     }
+  }
+
+  /// Checks a new column's name and row count against the columns so far.
+  private func startColumn(_ name: String, rows count: Int) throws {
+    if let rows, rows != count { throw ArtifactWriteError.rowCountMismatch(column: name, rows: count, expected: rows) }
+    if columns.contains(where: { $0.name == name }) { throw ArtifactWriteError.duplicateColumn(name) }
+    rows = count
+  }
+
+  /// Copies one compressed frame of `input` to the end of the file; returns its new place.
+  private func copyFrame(_ chunk: ChunkManifest, from input: any ByteSource) throws -> ChunkManifest {
+    try file.writeAll(try input.read(count: chunk.size, at: chunk.offset))
+    var copied = chunk
+    copied.offset = offset
+    offset += chunk.size
+    return copied
   }
 
   /// Writes the manifest and footer, syncs the file, and returns the manifest.
@@ -120,11 +155,13 @@ public final class ArtifactWriter {
 public enum ArtifactWriteError: Error, CustomStringConvertible {
   case rowCountMismatch(column: String, rows: Int, expected: Int)
   case duplicateColumn(String)
+  case notFixedWidth(column: String)
 
   public var description: String {
     switch self {
     case .rowCountMismatch(let c, let r, let e): "column '\(c)' has \(r) rows, the table has \(e)"
     case .duplicateColumn(let c): "column '\(c)' appears twice"
+    case .notFixedWidth(let c): "column '\(c)' is not one buffer of fixed-width values, so its rows cannot be copied by chunk"
     }
   }
 }

@@ -123,6 +123,22 @@ public final class StageContext: Sendable {
     try writer.finish(kind: table.kind, metadata: table.metadata)
   }
 
+  /// Writes the first `rows` rows of the artifact input `slot` as the output `name`: the same
+  /// artifact as writing `table(slot).rows(0..<rows)`, but each fixed-width column's chunks that
+  /// lie wholly inside those rows are copied compressed instead of compressed again.
+  public func writeLeadingRows(_ name: String, of slot: String, rows: Int) throws {
+    let source = try reader(slot)
+    let output = try outputWriter(name)
+    for entry in source.manifest.columns {
+      if entry.columnType?.isRagged == false {
+        try guarding(slot) { try output.appendLeadingRows(of: entry, rows: rows, from: source) }
+      } else {
+        try output.append(try guarding(slot) { try source.column(entry.name) }.rows(0..<rows))
+      }
+    }
+    try output.finish(kind: source.manifest.kind, metadata: source.manifest.metadata)
+  }
+
   /// A streaming writer for the output `name`, for outputs written column by column.
   public func outputWriter(_ name: String) throws -> OutputWriter {
     guard declaredOutputs.contains(name) else {
@@ -259,7 +275,16 @@ public final class OutputWriter {
   }
 
   public func append(_ column: Column) throws {
-    do { try writer.append(column) } catch {
+    try abandoningOnError { try writer.append(column) }
+  }
+
+  /// Appends the first `rows` rows of a fixed-width column of `source` (`ArtifactWriter.appendLeadingRows`).
+  public func appendLeadingRows(of entry: ColumnManifest, rows: Int, from source: ArtifactReader) throws {
+    try abandoningOnError { try writer.appendLeadingRows(of: entry, rows: rows, from: source) }
+  }
+
+  private func abandoningOnError(_ body: () throws -> Void) throws {
+    do { try body() } catch {
       writer.abandon()
       throw error
     }
