@@ -79,6 +79,21 @@ extension Table {
     return out
   }
 
+  /// The named columns (all when nil), in the order asked, as `ArtifactReader.table(columns:)`
+  /// reads them from the stored object.
+  public func selecting(_ names: [String]?) throws -> Table {
+    guard let names else { return self }
+    var out = Table(
+      try names.map { name in
+        guard let column = columns.first(where: { $0.name == name }) else {
+          throw MissingColumnError(column: name, available: columns.map(\.name))
+        }
+        return column
+      }, metadata: metadata)
+    out.kind = kind
+    return out
+  }
+
   /// A run of consecutive rows: each buffer copied in one piece.
   public func rows(_ range: Range<Int>) -> Table {
     var out = Table(columns.map { $0.rows(range) }, metadata: metadata)

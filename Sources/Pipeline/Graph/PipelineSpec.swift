@@ -66,6 +66,12 @@ public struct PipelineSpec: Sendable {
 
   public func stage(_ name: String) -> StageSpec? { stages.first { $0.name == name } }
 
+  /// The output an `.output(producer, output)` reference names: `output`, or the producer's first
+  /// output when the reference names the stage alone (`"source"`).
+  public func outputName(of producer: String, _ output: String) -> String {
+    output.isEmpty ? stage(producer)?.definition.outputs.first ?? "" : output
+  }
+
   /// Stages that read `name`'s outputs directly.
   public func downstream(of name: String) -> [String] {
     stages.filter { $0.upstream.contains(name) }.map(\.name)

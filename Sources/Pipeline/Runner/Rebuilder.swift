@@ -16,6 +16,8 @@ struct Rebuilder: Sendable {
   let spec: PipelineSpec
   let store: Store
   let cancellation: CancellationFlag
+  /// This round's tables in memory (`TableShelf`), handed to every stage it runs.
+  var shelf: TableShelf? = nil
   let emit: @Sendable (RunEvent) -> Void
 
   /// A stage's inputs resolved to content digests.
@@ -35,7 +37,7 @@ struct Rebuilder: Sendable {
     for (slot, reference) in stage.inputs {
       switch reference {
       case .output(let producer, let output):
-        let name = output.isEmpty ? spec.stage(producer)?.definition.outputs.first ?? "" : output
+        let name = spec.outputName(of: producer, output)
         guard let id = upstream[producer]?[name] else {
           throw StageInputError(stage: stage.name, slot: slot, detail: "has no artifact from \(producer).\(name)")
         }
@@ -119,7 +121,7 @@ struct Rebuilder: Sendable {
       inputs: inputs.components.inputs)
     let context = StageContext(
       stage: stage.name, store: store, inputIDs: inputs.artifacts, inputFiles: inputs.files, provenance: provenance,
-      declaredOutputs: stage.definition.outputs, cancellation: cancellation, emit: emit)
+      declaredOutputs: stage.definition.outputs, cancellation: cancellation, shelf: shelf, emit: emit)
     ResourceUsage.resetPeak()
     defer { context.removeScratchDirectories() }
     do {

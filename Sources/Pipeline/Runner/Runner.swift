@@ -111,7 +111,8 @@ public struct Runner: Sendable {
   }
 
   private func runRound(_ targets: [StageSpec]) async -> [String: StageOutcome] {
-    let rebuilder = Rebuilder(spec: spec, store: store, cancellation: cancellation, emit: emit)
+    let shelf = TableShelf(spec: spec, stages: targets)
+    let rebuilder = Rebuilder(spec: spec, store: store, cancellation: cancellation, shelf: shelf, emit: emit)
     let forced = options.rerun ?? options.force
     let forcedReason = options.rerun != nil ? "rerun requested (--stage)" : "forced (--force)"
     let emit = self.emit
@@ -123,10 +124,12 @@ public struct Runner: Sendable {
         let outcome = await offloaded {
           rebuilder.publish(stage, rebuilder.build(stage, upstream: upstream, forced: stage.name == forced ? forcedReason : nil))
         }
+        shelf.finished(stage)
         emit(.stageFinished(outcome.record))
         return outcome
       },
       blocked: { stage, culprit in
+        shelf.finished(stage)
         let reason = culprit.isEmpty ? "interrupted before it started" : "upstream stage '\(culprit)' did not finish"
         let outcome = rebuilder.failure(stage, reason: reason, error: CancelledError(), started: Date(), status: .skipped)
         emit(.stageFinished(outcome.record))

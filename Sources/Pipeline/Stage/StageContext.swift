@@ -25,6 +25,8 @@ public final class StageContext: Sendable {
   let provenance: Provenance
   let declaredOutputs: [String]
   let cancellation: CancellationFlag
+  /// The run's tables in memory, which inputs are taken from when there and outputs left on.
+  let shelf: TableShelf?
   private let emit: @Sendable (RunEvent) -> Void
   private let written = Mutex<[String: Manifest]>([:])
   private let recordedFigures = Mutex<[String: Double]>([:])
@@ -35,9 +37,10 @@ public final class StageContext: Sendable {
 
   init(
     stage: String, store: Store, inputIDs: [String: ArtifactID], inputFiles: [String: String],
-    provenance: Provenance, declaredOutputs: [String], cancellation: CancellationFlag,
+    provenance: Provenance, declaredOutputs: [String], cancellation: CancellationFlag, shelf: TableShelf? = nil,
     emit: @escaping @Sendable (RunEvent) -> Void
   ) {
+    self.shelf = shelf
     self.stage = stage
     self.store = store
     self.inputIDs = inputIDs
@@ -59,13 +62,20 @@ public final class StageContext: Sendable {
   /// Reads an artifact input, all columns or the named ones. Naming a column that the input holds
   /// only as nulls (`Table.absentColumns`) is an error: this stage needs what the source lacked.
   public func table(_ slot: String, columns: [String]? = nil) throws -> Table {
+    if let id = inputIDs[slot], let shelved = shelf?.table(id) {
+      try checkPresent(columns, in: shelved.absentColumns, slot)
+      return try shelved.selecting(columns)
+    }
     let reader = try reader(slot)
-    let absent = Table([], metadata: reader.manifest.metadata).absentColumns
+    try checkPresent(columns, in: Table([], metadata: reader.manifest.metadata).absentColumns, slot)
+    return try guarding(slot) { try reader.table(columns: columns) }
+  }
+
+  private func checkPresent(_ columns: [String]?, in absent: [String], _ slot: String) throws {
     if let columns, let missing = columns.first(where: absent.contains) {
       throw StageInputError(
         stage: stage, slot: slot, detail: "has no column \(missing): its source file lacked it (written as nulls), and this stage needs it")
     }
-    return try guarding(slot) { try reader.table(columns: columns) }
   }
 
   /// Reads one column of an artifact input.
@@ -121,6 +131,12 @@ public final class StageContext: Sendable {
     let writer = try outputWriter(name)
     for column in table.columns { try writer.append(column) }
     try writer.finish(kind: table.kind, metadata: table.metadata)
+    shelve(table, as: name)
+  }
+
+  /// Leaves a table just written on the shelf for the stages that read it next.
+  private func shelve(_ table: Table, as name: String) {
+    if let shelf, let id = outputs[name]?.id { shelf.put(table, as: id, output: TableShelf.key(stage, name)) }
   }
 
   /// Writes the first `rows` rows of the artifact input `slot` as the output `name`: the same
@@ -137,6 +153,7 @@ public final class StageContext: Sendable {
       }
     }
     try output.finish(kind: source.manifest.kind, metadata: source.manifest.metadata)
+    if let id = inputIDs[slot], let shelved = shelf?.table(id) { shelve(shelved.rows(0..<rows), as: name) }
   }
 
   /// A streaming writer for the output `name`, for outputs written column by column.
