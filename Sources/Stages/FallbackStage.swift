@@ -61,11 +61,9 @@ public struct FallbackStage: Stage {
       // while the chunk's array grows makes every append copy the whole array.
       let has = { (items: [Prediction], a: UInt32) in (start..<items.count).contains { items[$0].article == a } }
       if chunk.items.count - start < p.size {
-        do {
-          let own = history.cells[history.range(of: c)], items = chunk.items
-          CoPurchase.suggest(for: recent.row(c), table: coBought, limit: p.size - (items.count - start), scratch: &scratch) { a in
-            !own.contains(article: a) && !has(items, a)
-          }
+        let own = history.cells[history.range(of: c)]
+        CoPurchase.suggest(for: recent.row(c), table: coBought, limit: p.size - (chunk.items.count - start), scratch: &scratch) { a in
+          !own.contains(article: a) && !has(chunk.items, a)
         }
         for (a, _) in scratch.best { chunk.items.append(Prediction(article: a, source: .copurchase)) }
       }

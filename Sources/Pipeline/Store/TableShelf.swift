@@ -22,6 +22,7 @@ final class TableShelf: Sendable {
   }
 
   private let state: Mutex<State>
+  private let spec: PipelineSpec
   let budget: Int
 
   /// Holds up to a sixth of the machine's memory, at most 2 GiB; `HMPIPE_SHELF_BYTES` overrides
@@ -40,8 +41,6 @@ final class TableShelf: Sendable {
     for stage in stages { for key in Self.outputsRead(by: stage, in: spec) { pending[key, default: 0] += 1 } }
     state = Mutex(State(pending: pending))
   }
-
-  private let spec: PipelineSpec
 
   static func key(_ stage: String, _ output: String) -> String { stage + "." + output }
 
