@@ -303,14 +303,15 @@ struct IngestHarness {
     #expect(Set(try fast.column("channel").values(UInt8.self)) == [1, 2])
   }
 
-  /// Pieces write into the file's columns at their first possible row; where they hold fewer rows
-  /// than lines, the merge closes the gaps in order, and the missing-id rows follow, through a drop.
-  @Test func piecesWithFewerRowsThanLinesCloseUp() throws {
-    let columns = TransactionColumns(capacity: 9)
+  /// Pieces write into the file's columns at the row bound of the bytes before them; the merge
+  /// closes the gaps in order, and the missing-id rows follow, through a drop.
+  @Test func piecesWithFewerRowsThanTheirBoundCloseUp() throws {
+    let columns = TransactionColumns(capacity: TransactionColumns.rowBound(bytes: 9 * 64 + 10))
     var parts = [
-      TransactionsReader.Part(columns, CSVPiece(range: 0..<1, firstRecord: 0, maxRecords: 5), days: 0...1000),
-      TransactionsReader.Part(columns, CSVPiece(range: 1..<2, firstRecord: 5, maxRecords: 4), days: 0...1000),
+      TransactionsReader.Part(columns, 10..<(5 * 64 + 10), bodyStart: 10, days: 0...1000),
+      TransactionsReader.Part(columns, (5 * 64 + 10)..<(9 * 64 + 10), bodyStart: 10, days: 0...1000),
     ]
+    #expect(parts.map(\.first) == [0, 5] && parts.map(\.bound) == [5, 4])
     for (p, rows) in [(0, 3), (1, 4)] {
       for r in 0..<rows {
         let row = parts[p].first + r
@@ -347,23 +348,61 @@ struct IngestHarness {
       let reader = try CSVTableReader(input, kind: "articles", required: ["article_id"], optional: ["detail_desc"])
       let descAt = reader.position("detail_desc")!
       func parse(_ piece: Int) throws -> [String] {
-        try reader.parse(badRows: .fail, bytesPerPiece: piece, makePart: { [String]() }) { part, fields, _ in
+        try reader.parse(badRows: .fail, bytesPerPiece: piece, makePart: { _ in [String]() }) { part, fields, _ in
           part.append(reader.scanner.text(fields[descAt]))
         }.parts.flatMap { $0 }
       }
       let whole = try parse(1 << 30)
       #expect(whole.count == 60)
       #expect(whole[7] == "line one\nline \"two\", 7")
-      let pieces = reader.scanner.split(from: reader.bodyStart, pieces: bytes.count / bytesPerPiece)
-      #expect(pieces.count > 1)
       #expect(try parse(bytesPerPiece) == whole)
-      // Each record here spans two lines: a piece's bound is its lines, and the bounds add up.
-      #expect(pieces.map(\.maxRecords).reduce(0, +) == 120)
-      #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $0.firstRecord + $0.maxRecords == $1.firstRecord })
-      #expect(
-        pieces.allSatisfy { piece in
-          piece.maxRecords == bytes[piece.range].filter { $0 == 0x0A }.count
-        })
+      let pieces = bytes.count / bytesPerPiece
+      let guessed = reader.scanner.guessSplit(from: reader.bodyStart, pieces: pieces)
+      let exact = reader.scanner.exactSplit(from: reader.bodyStart, pieces: pieces)
+      // Both cover the body; the guess cuts inside quoted fields here (an odd count of quotes
+      // before a cut), which the parse detects; the exact cuts never do.
+      for cuts in [guessed, exact] {
+        #expect(cuts.count > 1 && cuts.first?.lowerBound == reader.bodyStart && cuts.last?.upperBound == bytes.count)
+        #expect(zip(cuts, cuts.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+      }
+      func insideQuotes(_ cut: Range<Int>) -> Bool { bytes[..<cut.lowerBound].filter { $0 == 0x22 }.count % 2 == 1 }
+      #expect(guessed.contains(where: insideQuotes))
+      #expect(!exact.contains(where: insideQuotes))
+    }
+  }
+
+  /// With guessed cuts, a bad row far into the file is still the error, with its line; an
+  /// unterminated quote in the middle of the file is found by the quote-aware second pass.
+  @Test(arguments: [BadRowPolicy.fail, .skip])
+  func badRowsAfterGuessedCutsAreReportedInFileOrder(policy: BadRowPolicy) throws {
+    var lines = (0..<200).map { "01087750\(String(format: "%03d", $0)),\"name \($0)\"" }
+    lines[150] = "0108775150,\"name, with \"\"quotes\"\", 150\",extra"
+    let text = "article_id,prod_name\n" + lines.joined(separator: "\n") + "\n"
+    let bytes = Array(text.utf8)
+    try bytes.withUnsafeBytes { raw in
+      let reader = try CSVTableReader(
+        InputBytesForTests.make(name: "articles.csv", bytes: raw), kind: "articles", required: ["article_id"])
+      func parse() throws -> Int {
+        try reader.parse(badRows: policy, bytesPerPiece: 100, makePart: { _ in 0 }) { part, _, _ in part += 1 }
+          .parts.reduce(0, +)
+      }
+      if policy == .skip {
+        #expect(try parse() == 199)
+      } else {
+        let error = #expect(throws: CSVError.self) { try parse() }
+        #expect(error?.line == 152 && error?.code == .badFieldCount)
+      }
+    }
+    let open =
+      "article_id,prod_name\n" + lines.prefix(100).joined(separator: "\n") + "\n1,\"never closed\n"
+      + (0..<99).map { "02087750\($0),plain" }.joined(separator: "\n") + "\n"
+    try Array(open.utf8).withUnsafeBytes { raw in
+      let reader = try CSVTableReader(
+        InputBytesForTests.make(name: "articles.csv", bytes: raw), kind: "articles", required: ["article_id"])
+      let error = #expect(throws: CSVError.self) {
+        try reader.parse(badRows: policy, bytesPerPiece: 100, makePart: { _ in 0 }) { part, _, _ in part += 1 }
+      }
+      #expect(error?.code == .unterminatedQuote && error?.line == 102)
     }
   }
 }

@@ -45,7 +45,7 @@ struct ArticlesReader {
     let numberAt = numeric.map { reader.position($0) }
     let categoryAt = categorical.map { reader.position($0) }
     let textAt = text.map { reader.position($0) }
-    let (parts, skipped) = try reader.parse(badRows: badRows, makePart: { Part() }) { part, fields, _ throws(RowError) in
+    let (parts, skipped) = try reader.parse(badRows: badRows, makePart: { _ in Part() }) { part, fields, _ throws(RowError) in
       part.ids.append(try articleID(scanner, fields[idAt]))
       for (n, at) in numberAt.enumerated() {
         guard let at else { continue }

@@ -28,7 +28,7 @@ struct CustomersReader {
     let idAt = reader.position("customer_id")!
     let fnAt = reader.position("FN"), activeAt = reader.position("Active"), clubAt = reader.position("club_member_status")
     let newsAt = reader.position("fashion_news_frequency"), ageAt = reader.position("age"), postalAt = reader.position("postal_code")
-    let (parts, skipped) = try reader.parse(badRows: badRows, makePart: { Part() }) { part, fields, _ throws(RowError) in
+    let (parts, skipped) = try reader.parse(badRows: badRows, makePart: { _ in Part() }) { part, fields, _ throws(RowError) in
       guard let key = FieldParser.hex256(scanner.data, fields[idAt]) else {
         throw RowError("customer_id", "'\(scanner.text(fields[idAt]))' is not a customer id (64 hex digits)")
       }

@@ -29,11 +29,12 @@ struct TransactionsReader {
     let days: ClosedRange<Int32>
     static let batch = 4096
 
-    init(_ columns: TransactionColumns, _ piece: CSVPiece, days: ClosedRange<Int32>) {
+    /// The part of the piece at `range` of a file whose records start at `bodyStart`.
+    init(_ columns: TransactionColumns, _ range: Range<Int>, bodyStart: Int, days: ClosedRange<Int32>) {
       self.columns = columns
       self.days = days
-      first = piece.firstRecord
-      bound = piece.maxRecords
+      first = TransactionColumns.rowBound(bytes: range.lowerBound - bodyStart)
+      bound = TransactionColumns.rowBound(bytes: range.upperBound - bodyStart) - first
     }
 
     /// Resolves the pending ids of the last rows into indexes, a batch at a time.
@@ -80,7 +81,7 @@ struct TransactionsReader {
       day: Int32, customer: CustomerKey, article: UInt64, price: Float, channel: UInt8,
       _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>
     ) {
-      precondition(count < bound, "a piece holds more records than lines")
+      precondition(count < bound, "a piece holds more rows than its bytes allow")
       columns.day.rows[first + count] = day
       columns.price.rows[first + count] = price
       columns.channel.rows[first + count] = channel
@@ -98,17 +99,17 @@ struct TransactionsReader {
     let reader = try CSVTableReader(input, kind: "the H&M transactions file", required: required, optional: optional)
     let scanner = reader.scanner
     let at = (required + optional).map { reader.position($0) ?? -1 }
-    // 32 MB: the 3 GB file still makes ~100 pieces, each with its own id batches and lists.
-    let pieces = reader.pieces(bytesPerPiece: 32 << 20)
-    let columns = TransactionColumns(capacity: pieces.last.map { $0.firstRecord + $0.maxRecords } ?? 0)
+    let columns = TransactionColumns(capacity: TransactionColumns.rowBound(bytes: input.bytes.count - reader.bodyStart))
     let standardLayout = at == Array(0..<5) && reader.header.count == 5
     let fast: (@Sendable (inout Part, inout Int, Int) -> Bool)? =
       standardLayout
       ? { @Sendable part, offset, end in fastRecord(scanner, &part, &offset, end, customers, articles) } : nil
+    let bodyStart = reader.bodyStart
+    // 32 MB: the 3 GB file still makes ~100 pieces, each with its own id batches and lists.
     let (parts, skipped) = try reader.parse(
-      pieces, badRows: badRows, cancellation: { context.isCancelled },
+      badRows: badRows, bytesPerPiece: 32 << 20, cancellation: { context.isCancelled },
       progress: { context.progress($0 * 0.9, "parsing \(FileSystem.basename(of: input.name))") },
-      makePart: { Part(columns, $0, days: days) },
+      makePart: { Part(columns, $0, bodyStart: bodyStart, days: days) },
       finishPart: { $0.lookUp(customers, articles) },
       fastRecord: fast
     ) { part, fields, _ throws(RowError) in
@@ -181,11 +182,16 @@ struct TransactionsReader {
   }
 }
 
-/// The transactions columns of the whole file, at most one row per line (`CSVPiece.maxRecords`),
-/// which the pieces fill in parallel, each in its own rows: no piece is ever copied to join them.
+/// The transactions columns of the whole file, which the pieces fill in parallel, each in its own
+/// rows from the bound of the bytes before it (`rowBound`); `TransactionMerge` closes the gaps.
 final class TransactionColumns: Sendable {
   /// The channel column's null.
   static let noChannel: UInt8 = 255
+
+  /// At most how many rows `bytes` of records hold: a row's customer id alone is 64 bytes, and it
+  /// has at least two commas besides. So the bound of a file's first n bytes, taken at every cut,
+  /// gives each piece room for its rows without knowing how many lines come before it.
+  static func rowBound(bytes: Int) -> Int { bytes / 64 }
 
   let day: ColumnBuffer<Int32>
   let customer: ColumnBuffer<UInt32>

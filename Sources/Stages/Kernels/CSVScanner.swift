@@ -21,14 +21,6 @@ public struct CSVError: Error, Sendable, CustomStringConvertible {
   }
 }
 
-/// A run of whole records that parses on its own, and where its records go: at most `maxRecords`
-/// of them, numbered from `firstRecord` (the bounds of the pieces before it, summed).
-public struct CSVPiece: Sendable {
-  public var range: Range<Int>
-  public var firstRecord: Int
-  public var maxRecords: Int
-}
-
 /// Where one field lies in the buffer; `quoted` fields may hold doubled quotes.
 public struct FieldRange: Sendable {
   public var start: Int
@@ -65,52 +57,59 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
     return (fields.map { text($0).trimmingCharacters(in: .whitespaces) }, at)
   }
 
-  /// Splits `from..<data.count` into about `pieces` pieces that each start at a record boundary,
-  /// with how many records each can hold at most (its newlines, plus one for a last line without).
-  /// Pass 1 counts quotes and newlines per slice in parallel, so each slice knows whether it starts
-  /// inside a quoted field; a boundary is the first newline outside quotes.
+  /// Cuts `from..<data.count` into about `pieces` runs of whole records, without reading the file:
+  /// each cut moves on to the first newline after an even share, as if no quoted field held a
+  /// newline. `CSVTableReader` checks the guess while it parses (see `exactSplit`).
+  public func guessSplit(from start: Int, pieces: Int) -> [Range<Int>] {
+    let slices = slices(from: start, pieces: pieces)
+    var starts = [start]
+    for p in 1..<slices {
+      let cut = start + Parallel.range(p, of: slices, count: data.count - start).lowerBound
+      let newline = UnsafeRawBufferPointer(rebasing: data[cut...]).firstIndex(of: 0x0A)
+      starts.append(newline.map { cut + $0 + 1 } ?? data.count)
+    }
+    return Self.ranges(between: starts + [data.count])
+  }
+
+  /// Cuts `from..<data.count` into about `pieces` runs of whole records, quote-aware: a first pass
+  /// counts quotes per slice in parallel, so each slice knows whether it starts inside a quoted
+  /// field, and a cut is the first newline outside quotes. `release` gets each slice once counted.
   /// - Complexity: O(bytes), in parallel.
-  public func split(from start: Int, pieces: Int, release: (@Sendable (Range<Int>) -> Void)? = nil) -> [CSVPiece] {
+  public func exactSplit(from start: Int, pieces: Int, release: (@Sendable (Range<Int>) -> Void)? = nil) -> [Range<Int>] {
     let count = data.count - start
-    let slices = Swift.max(1, Swift.min(pieces, count / 64))
+    let slices = slices(from: start, pieces: pieces)
     let bytes = UnsafeTransfer(data)
-    let sliceCounts = Parallel.map(chunks: slices) { p in
+    let quotes = Parallel.map(chunks: slices) { p in
       let r = Parallel.range(p, of: slices, count: count)
       let slice = (start + r.lowerBound)..<(start + r.upperBound)
       defer { release?(slice) }
-      return FieldParser.count(0x22, and: 0x0A, in: bytes.wrapped, slice)
+      return FieldParser.count(0x22, and: 0x0A, in: bytes.wrapped, slice).0
     }
-    // starts[p]: where piece p begins; skipped[p]: the newlines between slice p's start and it.
     var inside = false
-    var starts = [start], skipped = [0]
+    var starts = [start]
     for p in 1..<slices {
-      inside = inside != (sliceCounts[p - 1].0 & 1 == 1)
+      inside = inside != (quotes[p - 1] & 1 == 1)
       var i = start + Parallel.range(p, of: slices, count: count).lowerBound
-      var quoted = inside, newlines = 0
+      var quoted = inside
       while i < data.count {
         let c = data[i]
         if c == 0x22 {
           quoted.toggle()
-        } else if c == 0x0A {
-          newlines += 1
-          if !quoted { break }
+        } else if c == 0x0A && !quoted {
+          break
         }
         i += 1
       }
       starts.append(Swift.min(i + 1, data.count))
-      skipped.append(newlines)
     }
-    starts.append(data.count)
-    skipped.append(0)
-    var result: [CSVPiece] = []
-    for p in 0..<slices where starts[p] < starts[p + 1] {
-      let unterminated = starts[p + 1] == data.count && data.last != 0x0A ? 1 : 0
-      result.append(
-        CSVPiece(
-          range: starts[p]..<starts[p + 1], firstRecord: result.last.map { $0.firstRecord + $0.maxRecords } ?? 0,
-          maxRecords: sliceCounts[p].1 - skipped[p] + skipped[p + 1] + unterminated))
-    }
-    return result
+    return Self.ranges(between: starts + [data.count])
+  }
+
+  private func slices(from start: Int, pieces: Int) -> Int { Swift.max(1, Swift.min(pieces, (data.count - start) / 64)) }
+
+  /// The non-empty runs between consecutive cuts.
+  private static func ranges(between cuts: [Int]) -> [Range<Int>] {
+    zip(cuts, cuts.dropFirst()).compactMap { $0 < $1 ? $0..<$1 : nil }
   }
 
   /// Reads the record that starts at `at` into `fields` and moves `at` past it.

@@ -58,52 +58,65 @@ public struct CSVTableReader: Sendable {
   public static let defaultPieceBytes = 8 << 20
 
   /// Parses every record: `row(part, fields, offset)` adds one record to its piece's part.
+  /// `makePart(range)` starts the part of the piece of the file at `range` (whole records).
   /// `fastRecord(part, at, end)`, when given, is tried first at each record: it parses a record of
   /// the expected shape straight from the bytes, moves `at` past it and returns true, or returns
   /// false without touching `part`, and the record goes the general way (which words the errors).
+  ///
+  /// One pass over the file: the pieces are cut by `CSVScanner.guessSplit`, as if no quoted field
+  /// held a newline. A piece that starts at a true record boundary parses as the whole file would
+  /// until its end, where a wrong next cut leaves it inside a quoted field: the first piece to fail
+  /// does so with an unterminated quote. Only then is the file cut again, quote-aware
+  /// (`CSVScanner.exactSplit`, a second pass), and parsed again. Any other first failure is the
+  /// file's first bad row, as the pieces before it started and ended at true boundaries.
   /// - Returns: the parts in file order and the number of rows skipped.
   /// - Throws: the first bad row in file order (under `.fail`), or an unreadable file.
   public func parse<Part: Sendable>(
     badRows: BadRowPolicy, bytesPerPiece: Int = defaultPieceBytes, cancellation: (@Sendable () -> Bool)? = nil,
     progress: (@Sendable (Double) -> Void)? = nil,
-    makePart: @escaping @Sendable () -> Part,
+    makePart: @escaping @Sendable (Range<Int>) -> Part,
     finishPart: @escaping @Sendable (inout Part) -> Void = { _ in },
     fastRecord: (@Sendable (inout Part, inout Int, Int) -> Bool)? = nil,
     row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
   ) throws -> (parts: [Part], skipped: Int) {
-    try parse(
-      pieces(bytesPerPiece: bytesPerPiece), badRows: badRows, cancellation: cancellation, progress: progress,
-      makePart: { _ in makePart() }, finishPart: finishPart, fastRecord: fastRecord, row: row)
+    let pieces = max(1, (scanner.data.count - bodyStart) / bytesPerPiece)
+    func attempt(_ ranges: [Range<Int>]) -> [(part: Part, skipped: Int, error: CSVError?)] {
+      parse(
+        ranges, badRows: badRows, cancellation: cancellation, progress: progress, makePart: makePart,
+        finishPart: finishPart, fastRecord: fastRecord, row: row)
+    }
+    let guessed = scanner.guessSplit(from: bodyStart, pieces: pieces)
+    var results = attempt(guessed)
+    if let failed = results.firstIndex(where: { $0.error != nil }), failed < guessed.count - 1,
+      results[failed].error?.code == .unterminatedQuote
+    {
+      let input = self.input
+      results = attempt(scanner.exactSplit(from: bodyStart, pieces: pieces) { input.release($0) })
+    }
+    if let first = results.first(where: { $0.error != nil })?.error { throw first }
+    return (results.map(\.part), results.reduce(0) { $0 + $1.skipped })
   }
 
-  /// The body cut into pieces of about `bytesPerPiece` that parse independently. The first pass
-  /// over the file; its pages leave memory as it goes.
-  public func pieces(bytesPerPiece: Int = defaultPieceBytes) -> [CSVPiece] {
-    let input = self.input
-    return scanner.split(from: bodyStart, pieces: max(1, (scanner.data.count - bodyStart) / bytesPerPiece)) { input.release($0) }
-  }
-
-  /// Parses `pieces` in parallel; `makePart(piece)` starts the part each fills (see the other
-  /// `parse`).
-  public func parse<Part: Sendable>(
-    _ pieces: [CSVPiece], badRows: BadRowPolicy, cancellation: (@Sendable () -> Bool)? = nil,
-    progress: (@Sendable (Double) -> Void)? = nil,
-    makePart: @escaping @Sendable (CSVPiece) -> Part,
-    finishPart: @escaping @Sendable (inout Part) -> Void = { _ in },
-    fastRecord: (@Sendable (inout Part, inout Int, Int) -> Bool)? = nil,
+  /// Parses the pieces at `ranges` in parallel; a piece's first error ends it.
+  private func parse<Part: Sendable>(
+    _ ranges: [Range<Int>], badRows: BadRowPolicy, cancellation: (@Sendable () -> Bool)?,
+    progress: (@Sendable (Double) -> Void)?,
+    makePart: @escaping @Sendable (Range<Int>) -> Part,
+    finishPart: @escaping @Sendable (inout Part) -> Void,
+    fastRecord: (@Sendable (inout Part, inout Int, Int) -> Bool)?,
     row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
-  ) throws -> (parts: [Part], skipped: Int) {
+  ) -> [(part: Part, skipped: Int, error: CSVError?)] {
     let input = self.input
     let expected = header.count
     let scanner = self.scanner
-    let done = ProgressCounter(total: pieces.count) { progress?($0) }
-    let results = Parallel.map(chunks: pieces.count) { p -> (Part, Int, CSVError?) in
-      var part = makePart(pieces[p])
+    let done = ProgressCounter(total: ranges.count) { progress?($0) }
+    return Parallel.map(chunks: ranges.count) { p -> (part: Part, skipped: Int, error: CSVError?) in
+      var part = makePart(ranges[p])
       var skipped = 0
       var fields: [FieldRange] = []
       fields.reserveCapacity(expected + 1)
-      var at = pieces[p].range.lowerBound
-      let end = pieces[p].range.upperBound
+      var at = ranges[p].lowerBound
+      let end = ranges[p].upperBound
       var records = 0
       do {
         while true {
@@ -141,12 +154,10 @@ public struct CSVTableReader: Sendable {
         return (part, skipped, CSVError(code: .badField, file: scanner.name, line: 0, field: "", message: "\(error)"))
       }
       finishPart(&part)
-      input.release(pieces[p].range)
+      input.release(ranges[p])
       done.advance()
       return (part, skipped, nil)
     }
-    if let first = results.first(where: { $0.2 != nil })?.2 { throw first }
-    return (results.map { $0.0 }, results.reduce(0) { $0 + $1.1 })
   }
 }
 
