@@ -31,24 +31,38 @@ public struct SubmitStage: Stage {
     let inFile = try customers.column("in_customers_file").values(UInt8.self)
     let rows = (0..<customers.rowCount).filter { inFile[$0] == 1 }
     let csv = SubmissionText.csv(rows: rows, words: words, predictions: predictions, articleIDs: articleIDs)
-    let expected = rows.map { c in
-      var hex: [UInt8] = []
-      SubmissionText.appendHex((words[0][c], words[1][c], words[2][c], words[3][c]), to: &hex)
-      return hex
-    }
-    try SubmissionCheck(customers: expected, articleIDs: articleIDs, size: p.size).validate(csv)
+    let expected = SubmissionText.hexIDs(rows: rows, words: words)
+    try SubmissionCheck(customerIDs: expected, idWidth: 64, articleIDs: articleIDs, size: p.size).validate(csv)
     context.record("customers", Double(rows.count))
     try context.write("submission", Table.file(named: "submission.csv", bytes: csv))
   }
 }
 
 enum SubmissionText {
-  /// The 64-hex customer id of its four big-endian words.
-  static func appendHex(_ words: (UInt64, UInt64, UInt64, UInt64), to bytes: inout [UInt8]) {
-    for word in [words.0, words.1, words.2, words.3] { HexText.append(word, to: &bytes) }
+  static let header = Array("customer_id,prediction\n".utf8)
+
+  /// Writes the 64-hex customer id of its four big-endian words at `at`, and returns its end.
+  @inline(__always)
+  static func writeHex(_ words: [TypedValues<UInt64>], row c: Int, at start: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+    var at = start
+    for column in words {
+      let word = column[c]
+      for shift in stride(from: 60, through: 0, by: -4) {
+        at.pointee = HexText.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0xF)
+        at += 1
+      }
+    }
+    return at
   }
 
-  static let header = Array("customer_id,prediction\n".utf8)
+  /// The customers' 64-hex ids, one after another, written in parallel.
+  static func hexIDs(rows: [Int], words: [TypedValues<UInt64>]) -> [UInt8] {
+    [UInt8](unsafeUninitializedCapacity: rows.count * 64) { buffer, count in
+      let out = UnsafeTransfer(buffer.baseAddress!)
+      Parallel.forEachRow(rows.count, rowsPerChunk: 16384) { r in _ = writeHex(words, row: rows[r], at: out.wrapped + 64 * r) }
+      count = rows.count * 64
+    }
+  }
 
   /// The whole file, written in place: each line's length is known from its prediction count
   /// (64 + 1 + 11·n − 1 + 1 bytes), so lines are laid out first and then filled in parallel, with
@@ -69,22 +83,11 @@ enum SubmissionText {
     return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
       buffer.baseAddress!.initialize(from: header, count: header.count)
       let out = UnsafeTransfer(buffer.baseAddress!)
-      let (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
       digits.withUnsafeBufferPointer { digits in
         let digits = UnsafeTransfer(digits.baseAddress!)
         Parallel.forEachRow(rows.count, rowsPerChunk: 4096) { r in
           let c = rows[r]
-          var at = out.wrapped + lineStarts[r]
-          func hex(_ word: UInt64) {
-            for shift in stride(from: 60, through: 0, by: -4) {
-              at.pointee = HexText.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0xF)
-              at += 1
-            }
-          }
-          hex(w0[c])
-          hex(w1[c])
-          hex(w2[c])
-          hex(w3[c])
+          var at = writeHex(words, row: c, at: out.wrapped + lineStarts[r])
           at.pointee = UInt8(ascii: ",")
           at += 1
           for i in Int(predictions.offsets[c])..<Int(predictions.offsets[c + 1]) {
@@ -113,15 +116,28 @@ public struct SubmissionError: Error, Sendable, CustomStringConvertible {
 /// The checks a submission passes before it is written: the header; every customer exactly once,
 /// in order; exactly `size` distinct, known, 10-digit article ids per row; nothing else.
 public struct SubmissionCheck: Sendable {
-  let customers: [[UInt8]]
+  /// The expected customer ids' text, one after another, `idWidth` bytes each.
+  let customerIDs: [UInt8]
+  let idWidth: Int
   let known: IDIndex<UInt64>
   let size: Int
 
-  init(customers: [[UInt8]], articleIDs: [UInt64], size: Int) {
-    self.customers = customers
+  init(customerIDs: [UInt8], idWidth: Int, articleIDs: [UInt64], size: Int) {
+    precondition(idWidth > 0 && customerIDs.count % idWidth == 0, "customer ids of \(idWidth) bytes each")
+    self.customerIDs = customerIDs
+    self.idWidth = idWidth
     self.known = IDIndex(articleIDs)
     self.size = size
   }
+
+  /// The expected customer ids, all of one width.
+  init(customers: [[UInt8]], articleIDs: [UInt64], size: Int) {
+    let width = customers.first?.count ?? 64
+    precondition(customers.allSatisfy { $0.count == width }, "customer ids of one width")
+    self.init(customerIDs: customers.flatMap { $0 }, idWidth: width, articleIDs: articleIDs, size: size)
+  }
+
+  private var customerCount: Int { customerIDs.count / idWidth }
 
   /// Checks every line, in parallel over runs of lines without allocating per line; the error
   /// reported is the one of the first bad line.
@@ -132,7 +148,7 @@ public struct SubmissionCheck: Sendable {
       throw SubmissionError(line: 1, message: "the header must be customer_id,prediction")
     }
     var ends: [Int] = []
-    ends.reserveCapacity(customers.count + 1)
+    ends.reserveCapacity(customerCount + 1)
     csv.withUnsafeBytes { bytes in
       // memchr: the C library's vectorised search, a line at a time.
       var at = header.count
@@ -143,8 +159,8 @@ public struct SubmissionCheck: Sendable {
       }
     }
     guard csv.last == 10 else { throw SubmissionError(line: ends.count + 2, message: "the last line does not end with a newline") }
-    guard ends.count == customers.count else {
-      throw SubmissionError(line: ends.count + 1, message: "\(ends.count) rows for \(customers.count) customers")
+    guard ends.count == customerCount else {
+      throw SubmissionError(line: ends.count + 1, message: "\(ends.count) rows for \(customerCount) customers")
     }
     let chunks = max(1, min(256, ends.count / 8192)), lineEnds = ends
     let errors = csv.withUnsafeBufferPointer { bytes in
@@ -153,11 +169,9 @@ public struct SubmissionCheck: Sendable {
         var seen: [UInt64] = []
         for r in Parallel.range(chunk, of: chunks, count: lineEnds.count) {
           let start = r == 0 ? header.count : lineEnds[r - 1] + 1
-          do throws(SubmissionError) {
-            try check(UnsafeBufferPointer(rebasing: shared.wrapped[start..<lineEnds[r]]), row: r, seen: &seen)
-          } catch {
-            return error
-          }
+          let line = UnsafeBufferPointer(rebasing: shared.wrapped[start..<lineEnds[r]])
+          if isWellFormed(line, row: r, seen: &seen) { continue }
+          do throws(SubmissionError) { try check(line, row: r, seen: &seen) } catch { return error }
         }
         return nil
       }
@@ -165,18 +179,42 @@ public struct SubmissionCheck: Sendable {
     if let first = errors.compactMap({ $0 }).min(by: { $0.line < $1.line }) { throw first }
   }
 
-  /// One line: the expected customer, a comma, `size` distinct known 10-digit article ids.
+  /// Whether a line is the expected customer, a comma and `size` distinct known article ids of
+  /// 10 digits, one space apart: the only layout a good line can have, checked at fixed offsets.
+  /// A line that is not goes to `check`, which says what is wrong.
+  @inline(__always)
+  private func isWellFormed(_ line: UnsafeBufferPointer<UInt8>, row r: Int, seen: inout [UInt64]) -> Bool {
+    guard size > 0, line.count == idWidth + 11 * size, line[idWidth] == UInt8(ascii: ",") else { return false }
+    let matches = customerIDs.withUnsafeBufferPointer { memcmp(line.baseAddress!, $0.baseAddress! + r * idWidth, idWidth) == 0 }
+    guard matches else { return false }
+    seen.removeAll(keepingCapacity: true)
+    let raw = UnsafeRawBufferPointer(line)
+    for i in 0..<size {
+      let at = idWidth + 1 + 11 * i
+      guard i == 0 || line[at - 1] == UInt8(ascii: " "), let high = FieldParser.eightDigits(raw, at),
+        case (let d8, let d9) = (line[at + 8] &- 48, line[at + 9] &- 48), d8 < 10, d9 < 10
+      else { return false }
+      let value = high * 100 + UInt64(d8) * 10 + UInt64(d9)
+      guard known.index(of: value) != nil, !seen.contains(value) else { return false }
+      seen.append(value)
+    }
+    return true
+  }
+
+  /// One line, the slow way with the words for what is wrong: the expected customer, a comma,
+  /// `size` distinct known 10-digit article ids.
   private func check(_ line: UnsafeBufferPointer<UInt8>, row r: Int, seen: inout [UInt64]) throws(SubmissionError) {
     let number = r + 2, comma = UInt8(ascii: ","), space = UInt8(ascii: " ")
     let commas = line.reduce(0) { $0 + ($1 == comma ? 1 : 0) }
     guard commas == 1, let split = line.firstIndex(of: comma) else {
       throw SubmissionError(line: number, message: "has \(commas + 1) fields, not 2")
     }
-    guard line[..<split].elementsEqual(customers[r]) else {
+    let expected = customerIDs[(r * idWidth)..<((r + 1) * idWidth)]
+    guard line[..<split].elementsEqual(expected) else {
       throw SubmissionError(
         line: number,
         message:
-          "customer '\(String(decoding: line[..<split], as: UTF8.self))' is not the expected '\(String(decoding: customers[r], as: UTF8.self))' (every customer once, in customers.csv order)"
+          "customer '\(String(decoding: line[..<split], as: UTF8.self))' is not the expected '\(String(decoding: expected, as: UTF8.self))' (every customer once, in customers.csv order)"
       )
     }
     let ids = line[(split + 1)...]
