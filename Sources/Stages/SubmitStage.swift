@@ -191,8 +191,8 @@ public struct SubmissionCheck: Sendable {
     let raw = UnsafeRawBufferPointer(line)
     for i in 0..<size {
       let at = idWidth + 1 + 11 * i
-      guard i == 0 || line[at - 1] == UInt8(ascii: " "), let high = FieldParser.eightDigits(raw, at),
-        case (let d8, let d9) = (line[at + 8] &- 48, line[at + 9] &- 48), d8 < 10, d9 < 10
+      let (d8, d9) = (line[at + 8] &- 48, line[at + 9] &- 48)
+      guard i == 0 || line[at - 1] == UInt8(ascii: " "), let high = FieldParser.eightDigits(raw, at), d8 < 10, d9 < 10
       else { return false }
       let value = high * 100 + UInt64(d8) * 10 + UInt64(d9)
       guard known.index(of: value) != nil, !seen.contains(value) else { return false }
