@@ -17,7 +17,18 @@ public final class FactorMatrix: @unchecked Sendable {
     self.factors = factors
     lanes = (factors + 7) / 8
     storage = HugePages.allocate(SIMD8<Float>.self, count: rows * lanes)
-    storage.initialize(repeating: .zero)
+    let storage = UnsafeTransfer(self.storage), lanes = self.lanes
+    // In parallel: the first touch of each page (its zeroing by the kernel) is most of the cost.
+    Parallel.forEachRow(rows, rowsPerChunk: 4096) { r in
+      UnsafeMutableBufferPointer(rebasing: storage.wrapped[r * lanes..<(r + 1) * lanes]).initialize(repeating: .zero)
+    }
+  }
+
+  /// Calls `body(r, row)` for every row r in parallel, with a pointer to its `factors` floats.
+  private func forEachRowOfFloats(_ body: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void) {
+    let floats = UnsafeTransfer(UnsafeMutableRawPointer(storage.baseAddress!).assumingMemoryBound(to: Float.self))
+    let stride = lanes * 8
+    Parallel.forEachRow(rows, rowsPerChunk: 4096) { r in body(r, floats.wrapped + r * stride) }
   }
 
   deinit { storage.deallocate() }
@@ -26,8 +37,9 @@ public final class FactorMatrix: @unchecked Sendable {
   public convenience init(rows: Int, factors: Int, flat: TypedValues<Float>) {
     self.init(rows: rows, factors: factors)
     flat.withUnsafeBufferPointer { flat in
-      let lanes = self.lanes, out = UnsafeMutableRawPointer(storage.baseAddress!).assumingMemoryBound(to: Float.self)
-      for r in 0..<rows { for f in 0..<factors { out[r * lanes * 8 + f] = flat[r * factors + f] } }
+      guard let base = flat.baseAddress else { return }
+      let source = UnsafeTransfer(base)
+      forEachRowOfFloats { r, row in row.update(from: source.wrapped + r * factors, count: factors) }
     }
   }
 
@@ -35,10 +47,9 @@ public final class FactorMatrix: @unchecked Sendable {
   /// thread count.
   public static func random(rows: Int, factors: Int, seed: UInt64, stream: UInt64) -> FactorMatrix {
     let m = FactorMatrix(rows: rows, factors: factors)
-    let floats = UnsafeMutableRawPointer(m.storage.baseAddress!).assumingMemoryBound(to: Float.self), stride = m.lanes * 8
-    for r in 0..<rows {
+    m.forEachRowOfFloats { r, row in
       var random = CounterRandom(seed: seed, stream: stream, index: UInt64(r))
-      for f in 0..<factors { floats[r * stride + f] = Float(random.uniform() * 0.01) }
+      for f in 0..<factors { row[f] = Float(random.uniform() * 0.01) }
     }
     return m
   }
@@ -89,8 +100,10 @@ public final class FactorMatrix: @unchecked Sendable {
   /// The rows unpadded, one after another.
   public var flat: [Float] {
     [Float](unsafeUninitializedCapacity: rows * factors) { out, count in
-      let lanes = self.lanes, all = UnsafeRawPointer(storage.baseAddress!).assumingMemoryBound(to: Float.self)
-      for r in 0..<rows { for f in 0..<factors { out[r * factors + f] = all[r * lanes * 8 + f] } }
+      if let base = out.baseAddress {
+        let target = UnsafeTransfer(base), factors = self.factors
+        forEachRowOfFloats { r, row in (target.wrapped + r * factors).initialize(from: row, count: factors) }
+      }
       count = rows * factors
     }
   }
