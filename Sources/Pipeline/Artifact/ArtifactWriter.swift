@@ -9,6 +9,7 @@ import Foundation
 public final class ArtifactWriter {
   public let path: String
   private let file: FileDescriptor
+  private let writes: OrderedWrites
   private let level: Int32
   private let workers: Int
   private var offset: Int
@@ -21,6 +22,7 @@ public final class ArtifactWriter {
     self.level = level
     self.workers = workers
     file = try FileDescriptor.open(path, .createExclusive)
+    writes = OrderedWrites(file)
     try file.writeAll(Footer.magic)
     offset = Footer.magic.count
   }
@@ -59,7 +61,7 @@ public final class ArtifactWriter {
           UnsafeRawBufferPointer(rebasing: $0[0..<rest]), chunks: 0..<1, chunkBytes: chunkBytes, width: width,
           filter: buffer.filter, level: level, workers: 1)[0]
       }
-      try file.writeAll(frame)
+      try writes.write([frame])
       chunks.append(ChunkManifest(offset: offset, size: frame.count, rawSize: rawSize, sha256: sha))
       offset += frame.count
     }
@@ -92,7 +94,7 @@ public final class ArtifactWriter {
 
   /// Copies one compressed frame of `input` to the end of the file; returns its new place.
   private func copyFrame(_ chunk: ChunkManifest, from input: any ByteSource) throws -> ChunkManifest {
-    try file.writeAll(try input.read(count: chunk.size, at: chunk.offset))
+    try writes.write([try input.read(count: chunk.size, at: chunk.offset)])
     var copied = chunk
     copied.offset = offset
     offset += chunk.size
@@ -111,8 +113,8 @@ public final class ArtifactWriter {
     encoder.outputFormatting = [.sortedKeys]
     let json = Array(try encoder.encode(manifest))
     let footer = json.withUnsafeBytes { Footer(manifestOffset: offset, manifestLength: json.count, manifestSHA256: Digest.rawSHA256($0)) }
-    try file.writeAll(json)
-    try file.writeAll(footer.bytes)
+    try writes.write([json, footer.bytes])
+    try writes.drain()
     try file.sync()
     file.close()
     finished = true
@@ -123,6 +125,7 @@ public final class ArtifactWriter {
   public func abandon() {
     guard !finished else { return }
     finished = true
+    try? writes.drain()
     file.close()
     FileSystem.remove(path)
   }
@@ -141,13 +144,44 @@ public final class ArtifactWriter {
         raw, chunks: start..<(start + count), chunkBytes: chunkBytes, width: element.byteWidth,
         filter: filter, level: level, workers: workers)
       for (frame, sha, rawSize) in encoded {
-        try file.writeAll(frame)
         chunks.append(ChunkManifest(offset: offset, size: frame.count, rawSize: rawSize, sha256: sha))
         offset += frame.count
       }
+      try writes.write(encoded.map(\.frame))
     }
     return BufferManifest(
       role: role, element: element, count: raw.count / element.byteWidth, filter: filter, chunks: chunks)
+  }
+}
+
+/// Writes an artifact's bytes to its file in order on a queue of their own, so that copying one
+/// batch of frames into the page cache (a serial system call) overlaps compressing the next. One
+/// batch is in flight at most, which bounds the memory held; a failed write is thrown by the next
+/// call, and `drain` waits for the last.
+private final class OrderedWrites: @unchecked Sendable {  // `failure` is handed over by `idle`
+  private let file: FileDescriptor
+  private let queue = DispatchQueue(label: "hmpipe.artifact-writes")
+  private let idle = DispatchSemaphore(value: 1)
+  private var failure: (any Error)?
+
+  init(_ file: FileDescriptor) { self.file = file }
+
+  func write(_ pieces: [[UInt8]]) throws {
+    idle.wait()
+    if let failure {
+      idle.signal()
+      throw failure
+    }
+    queue.async {
+      do { for piece in pieces { try self.file.writeAll(piece) } } catch { self.failure = error }
+      self.idle.signal()
+    }
+  }
+
+  func drain() throws {
+    idle.wait()
+    defer { idle.signal() }
+    if let failure { throw failure }
   }
 }
 
