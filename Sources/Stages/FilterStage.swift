@@ -63,12 +63,19 @@ struct ArticleGroups: Sendable {
   let index: [UInt32]
   let departmentCount: Int
   let indexCount: Int
+  /// Per article, `department << 32 | index`, the candidate check's one load per neighbour. An
+  /// article with either unknown has the spare codes `departmentCount << 32 | indexCount`, which
+  /// no customer's sets ever hold (they have room for them), so it fails the check without a branch.
+  let both: [UInt64]
 
   init(department: [UInt32], index: [UInt32]) {
     self.department = department
     self.index = index
-    departmentCount = Int(department.filter { $0 != Self.none }.max().map { $0 + 1 } ?? 0)
-    indexCount = Int(index.filter { $0 != Self.none }.max().map { $0 + 1 } ?? 0)
+    let departmentCount = Int(department.filter { $0 != Self.none }.max().map { $0 + 1 } ?? 0)
+    let indexCount = Int(index.filter { $0 != Self.none }.max().map { $0 + 1 } ?? 0)
+    let spare = UInt64(departmentCount) << 32 | UInt64(indexCount)
+    both = zip(department, index).map { d, i in d == Self.none || i == Self.none ? spare : UInt64(d) << 32 | UInt64(i) }
+    (self.departmentCount, self.indexCount) = (departmentCount, indexCount)
   }
 
   init(_ articles: Table) throws {
@@ -98,25 +105,29 @@ enum Candidates {
     let neighbourOffsets = neighbours.offsetBuffer, neighbourLists = try neighbours.values(UInt32.self)
     return neighbourOffsets.withUnsafeBufferPointer { offsets in
       neighbourLists.withUnsafeBufferPointer { lists in
-        candidateLists(history, UnsafeTransfer((offsets, lists)), groups, excludePurchased: excludePurchased, since: since)
+        groups.both.withUnsafeBufferPointer { both in
+          candidateLists(history, UnsafeTransfer((offsets, lists, both)), groups, excludePurchased: excludePurchased, since: since)
+        }
       }
     }
   }
 
-  /// `filter` over the neighbour lists' raw buffers, which it prefetches from.
+  /// `filter` over the neighbour lists' raw buffers, which it prefetches from, and the articles'
+  /// packed groups.
   private static func candidateLists(
-    _ history: PurchaseHistory, _ neighbours: UnsafeTransfer<(UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<UInt32>)>,
+    _ history: PurchaseHistory,
+    _ neighbours: UnsafeTransfer<(UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt64>)>,
     _ groups: ArticleGroups, excludePurchased: Bool, since: Int32
   ) -> (offsets: [UInt64], items: [UInt32]) {
     ListBuilder.build(
       rows: history.customerCount,
       scratch: {
         Scratch(
-          departments: Bitset(capacity: groups.departmentCount), indexes: Bitset(capacity: groups.indexCount),
+          departments: Bitset(capacity: groups.departmentCount + 1), indexes: Bitset(capacity: groups.indexCount + 1),
           candidates: OrderedBitset(capacity: groups.department.count))
       }
     ) { customer, scratch, chunk in
-      let (offsets, lists) = neighbours.wrapped
+      let (offsets, lists, both) = neighbours.wrapped
       let bought = history.cells[history.range(of: customer)]
       for cell in bought {
         let a = Int(cell.article)
@@ -131,12 +142,11 @@ enum Candidates {
       }
       for cell in bought where cell.lastDay >= since {
         for n in Int(offsets[Int(cell.article)])..<Int(offsets[Int(cell.article) + 1]) {
-          let candidate = lists[n], c = Int(candidate)
-          guard groups.department[c] != ArticleGroups.none, groups.index[c] != ArticleGroups.none,
-            scratch.departments.contains(Int(groups.department[c])), scratch.indexes.contains(Int(groups.index[c]))
-          else { continue }
-          if excludePurchased && bought.contains(article: candidate) { continue }
-          scratch.candidates.insert(c)
+          let candidate = lists[n], group = both[Int(candidate)]
+          // Whether a neighbour passes is a coin toss to the branch predictor: computed as a bit.
+          var passes = scratch.departments.bit(Int(group >> 32)) & scratch.indexes.bit(Int(group & 0xFFFF_FFFF))
+          if excludePurchased && bought.contains(article: candidate) { passes = 0 }
+          scratch.candidates.insert(Int(candidate), if: passes)
         }
       }
       scratch.candidates.drain(into: &chunk.items)

@@ -81,9 +81,12 @@ import Testing
   @Test func orderedBitsetHandsBackDistinctMembersInOrderAndEmpties() {
     var set = OrderedBitset(capacity: 300_000), rng = CounterRandom(seed: 6, stream: 0, index: 0)
     for round in 0..<3 {
-      let members = (0..<(round * 400)).map { _ in rng.below(300_000) }
+      let members = (0..<(round * 400)).map { _ in rng.below(299_999) }
       var fresh = Set<Int>()
       for m in members { #expect(set.insert(m) == fresh.insert(m).inserted) }
+      // The branchless form: flag 0 leaves the set as it is, flag 1 adds.
+      for (n, m) in members.enumerated() { set.insert(m + 1, if: UInt64(n & 1)) }
+      for (n, m) in members.enumerated() where n & 1 == 1 { fresh.insert(m + 1) }
       var out: [UInt32] = [7]
       set.drain(into: &out)
       #expect(out == [7] + fresh.sorted().map(UInt32.init))

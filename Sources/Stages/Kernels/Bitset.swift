@@ -8,6 +8,8 @@ public struct Bitset: Sendable {
   public init(capacity: Int) { words = [UInt64](repeating: 0, count: (capacity + 63) / 64) }
 
   @inline(__always) public func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+  /// 1 when `i` is in the set, else 0: for tests combined without branches.
+  @inline(__always) public func bit(_ i: Int) -> UInt64 { words[i >> 6] >> UInt64(i & 63) & 1 }
   @inline(__always) public mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
   @inline(__always) public mutating func remove(_ i: Int) { words[i >> 6] &= ~(1 << UInt64(i & 63)) }
 
@@ -41,6 +43,13 @@ struct OrderedBitset {
     words[w] |= bit
     nonEmpty[w >> 6] |= 1 << UInt64(w & 63)
     return true
+  }
+
+  /// Adds `i` when `flag` is 1, and nothing when it is 0, without a branch.
+  @inline(__always) mutating func insert(_ i: Int, if flag: UInt64) {
+    let w = i >> 6
+    words[w] |= flag << UInt64(i & 63)
+    nonEmpty[w >> 6] |= flag << UInt64(w & 63)
   }
 
   /// Appends the members to `out` in ascending order and empties the set.
