@@ -53,6 +53,19 @@ import Testing
     #expect(!result.neighbours.contains(20) && !result.neighbours.contains(21))
   }
 
+  /// Blocks 600 wide merge their columns in bands (two or more workers) with a scalar tail: still
+  /// the reference's neighbours.
+  @Test func wideBlocksMergeColumnsInBands() {
+    let (rows, dims, k) = (1300, 12, 10)
+    let m = Self.matrix(rows: rows, dims: dims, seed: 5)
+    let result = m.withUnsafeBufferPointer { TopKCosine.neighbours(of: $0, rows: rows, dims: dims, k: k, block: 600) }
+    let expected = Self.reference(m, rows: rows, dims: dims, k: k)
+    for q in 0..<rows {
+      let got = Array(Int(result.offsets[q])..<Int(result.offsets[q + 1]))
+      #expect(got.map { Int(result.neighbours[$0]) } == expected[q].map(\.0), "row \(q)")
+    }
+  }
+
   /// The deciding score is the true inner product to Float precision, and BLAS stays within the
   /// error bound of it.
   @Test func exactSimilarityIsTheInnerProductAndBLASIsWithinTheBound() {

@@ -206,45 +206,50 @@ public enum TopKCosine {
   }
 
   /// Folds a block into the running top-K of its column queries (query q's similarities are column
-  /// `q - queries.lowerBound`) without transposing it: sixteen columns (a cache line) walk down the
-  /// rows together, each row's sixteen similarities compared at once with the sixteen queries' k-th
-  /// bests. Bands of columns in parallel; rows (targets) in increasing order, as ties need.
+  /// `q - queries.lowerBound`) without transposing it. The block is read row by row, as it lies in
+  /// memory: each worker takes a band of columns (a multiple of 32 wide) and walks it down the rows,
+  /// comparing 32 similarities at a time with the band's k-th bests, which it keeps in a small array
+  /// beside (refreshed only after an offer). Rows are a whole row of the block apart, too far for the
+  /// hardware prefetcher: the band's part of the row eight rows down is asked for as it goes. Rows
+  /// (targets) reach each query in increasing order, as ties need, however the bands fall.
   static func mergeColumns(_ block: UnsafeBufferPointer<Float>, queries: Range<Int>, targets: Range<Int>, into slots: TopKSlots) {
     let shared = UnsafeTransfer((slots, block.baseAddress!))
-    let columns = queries.count, bands = (columns + 15) / 16
-    let chunks = (bands + 3) / 4
-    Parallel.forEach(chunks: chunks) { chunk in
+    let columns = queries.count, workers = max(1, min(Parallel.share, columns / 256))
+    let bandWidth = ((columns + workers - 1) / workers + 31) / 32 * 32
+    Parallel.forEach(chunks: (columns + bandWidth - 1) / bandWidth) { band in
       let (slots, block) = shared.wrapped
-      for band in Parallel.range(chunk, of: chunks, count: bands) {
-        let first = band * 16
-        guard first + 16 <= columns else {
-          for r in 0..<targets.count {
-            for c in first..<columns { slots.offer(block[r * columns + c], target: targets.lowerBound + r, to: queries.lowerBound + c) }
+      let first = band * bandWidth, width = min(bandWidth, columns - first), vectorWidth = width / 32 * 32
+      let query = { (column: Int) in queries.lowerBound + first + column }
+      let thresholds = UnsafeMutablePointer<Float>.allocate(capacity: width)
+      defer { thresholds.deallocate() }
+      for c in 0..<width { thresholds[c] = slots.threshold(query(c)) }
+      for r in 0..<targets.count {
+        let row = block + r * columns + first, target = targets.lowerBound + r
+        var c = 0
+        let ahead = r + 8 < targets.count ? UnsafeRawPointer(row + 8 * columns) : nil
+        while c < vectorWidth {
+          let v = UnsafeRawPointer(row + c), t = UnsafeRawPointer(thresholds + c)
+          if let ahead {
+            hmpipe_prefetch(ahead + 4 * c)
+            hmpipe_prefetch(ahead + 4 * c + 64)
           }
-          continue
-        }
-        let q0 = queries.lowerBound + first
-        var low = SIMD8<Float>(), high = SIMD8<Float>()
-        func refresh() {
-          for lane in 0..<8 {
-            low[lane] = slots.threshold(q0 + lane)
-            high[lane] = slots.threshold(q0 + 8 + lane)
-          }
-        }
-        refresh()
-        for r in 0..<targets.count {
-          // Rows are a whole row of the block apart (16 KB): too far for the hardware prefetcher.
-          hmpipe_prefetch(block + (r + 16) * columns + first)
-          let v = UnsafeRawPointer(block + r * columns + first)
-          let lowRow = v.loadUnaligned(as: SIMD8<Float>.self), highRow = v.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-          if (exceeds(lowRow, low) | exceeds(highRow, high)) != SIMD8() {
-            for lane in 0..<8 {
-              slots.offer(lowRow[lane], target: targets.lowerBound + r, to: q0 + lane)
-              slots.offer(highRow[lane], target: targets.lowerBound + r, to: q0 + 8 + lane)
+          let beats =
+            exceeds(v.loadUnaligned(as: SIMD8<Float>.self), t.loadUnaligned(as: SIMD8<Float>.self))
+            | exceeds(
+              v.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), t.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            | exceeds(
+              v.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), t.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            | exceeds(
+              v.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), t.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+          if beats != SIMD8() {
+            for lane in c..<(c + 32) {
+              slots.offer(row[lane], target: target, to: query(lane))
+              thresholds[lane] = slots.threshold(query(lane))
             }
-            refresh()
           }
+          c += 32
         }
+        for lane in vectorWidth..<width { slots.offer(row[lane], target: target, to: query(lane)) }
       }
     }
   }
