@@ -25,7 +25,38 @@ public enum FieldParser {
     return unsigned(data, f).map { Int64($0) }
   }
 
-  private static let powers: [Double] = (0...22).map { p in (0..<p).reduce(1.0) { r, _ in r * 10 } }
+  /// 10^e for 0 ≤ e ≤ 22, each exact in a Double. A switch over literals, which the compiler lays out
+  /// as a table in read-only data: a `static let` array would be a lazily initialised global,
+  /// checked (a `swift_once` call) on every number parsed.
+  @inline(__always)
+  static func powerOfTen(_ e: Int) -> Double {
+    switch e {
+    case 0: 1e0
+    case 1: 1e1
+    case 2: 1e2
+    case 3: 1e3
+    case 4: 1e4
+    case 5: 1e5
+    case 6: 1e6
+    case 7: 1e7
+    case 8: 1e8
+    case 9: 1e9
+    case 10: 1e10
+    case 11: 1e11
+    case 12: 1e12
+    case 13: 1e13
+    case 14: 1e14
+    case 15: 1e15
+    case 16: 1e16
+    case 17: 1e17
+    case 18: 1e18
+    case 19: 1e19
+    case 20: 1e20
+    case 21: 1e21
+    case 22: 1e22
+    default: .nan
+    }
+  }
 
   /// A decimal number `[-]digits[.digits][e[±]digits]`. Up to 19 significant digits are kept:
   /// ample for Float32 columns, exact for prices.
@@ -95,7 +126,7 @@ public enum FieldParser {
       value *= 1e22
       e -= 22
     }
-    value = e < 0 ? value / powers[-e] : value * powers[e]
+    value = e < 0 ? value / powerOfTen(-e) : value * powerOfTen(e)
     return negative ? -value : value
   }
 
