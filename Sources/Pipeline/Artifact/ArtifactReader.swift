@@ -69,8 +69,9 @@ public struct ArtifactReader: Sendable {
 
   /// Whether this object's compressed chunks are byte for byte those of `other` (same id, same
   /// chunk layout): then, `other` being sound, so is this one, whatever the provenance beside them.
-  /// Reads both files once, chunks in parallel, in pieces of a mebibyte; decompresses nothing.
-  public func hasSameChunks(as other: ArtifactReader) throws -> Bool {
+  /// Reads both files once, chunks in parallel, in pieces of a mebibyte; decompresses nothing. A
+  /// piece that cannot be read counts as a difference.
+  public func hasSameChunks(as other: ArtifactReader) -> Bool {
     let mine = manifest.columns.flatMap { $0.buffers.flatMap(\.chunks) }
     let theirs = other.manifest.columns.flatMap { $0.buffers.flatMap(\.chunks) }
     guard manifest.id == other.manifest.id, mine.count == theirs.count,

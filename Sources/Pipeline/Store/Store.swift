@@ -106,7 +106,7 @@ public final class Store: Sendable {
 
   private static func isSoundCopy(_ existing: String, of new: String) -> Bool {
     guard let old = try? ArtifactReader(path: existing), let fresh = try? ArtifactReader(path: new) else { return false }
-    return (try? old.hasSameChunks(as: fresh)) == true
+    return old.hasSameChunks(as: fresh)
   }
 
   /// Writes a whole table as one object.

@@ -104,7 +104,7 @@ public struct IngestStage: Stage {
   }
 }
 
-/// The parsed rows closed up into one run (pieces may hold fewer rows than lines), with the
+/// The parsed rows closed up into one run (a piece holds fewer rows than its byte bound), with the
 /// missing-id policies applied in place.
 struct TransactionMerge {
   let columns: TransactionColumns
