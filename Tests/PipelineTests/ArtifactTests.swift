@@ -208,4 +208,31 @@ import Testing
     #expect(back.metadata["filename"] == "out.csv")
     #expect(String(decoding: try back.column("bytes").values(UInt8.self), as: UTF8.self) == "a,b\n1,2\n")
   }
+
+  /// A file of several batches of chunks and a short last chunk comes out whole; a damaged chunk
+  /// leaves nothing at the path.
+  @Test func fileArtifactsAreWrittenOutAFewChunksAtATime() throws {
+    let dir = TemporaryDirectory()
+    let store = try Store(root: dir.path)
+    let count = 5 * Manifest.chunkBytes + 12_345
+    let bytes = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+      var state: UInt64 = 7
+      for i in 0..<count {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        out[i] = UInt8(truncatingIfNeeded: state >> 58)
+      }
+      initialized = count
+    }
+    let manifest = try store.write(Table.file(named: "big.bin", bytes: bytes))
+    for workers in [1, 2] {
+      try store.reader(manifest.id).writeFile(to: dir.path + "/out\(workers).bin", workers: workers)
+      #expect(try FileSystem.readAll(dir.path + "/out\(workers).bin") == bytes)
+    }
+    let object = store.objectPath(manifest.id)
+    var damaged = try FileSystem.readAll(object)
+    damaged[manifest.columns[0].buffers[0].chunks[3].offset + 100] ^= 0x40
+    try FileSystem.writeAtomically(damaged, to: object)
+    #expect(throws: CorruptObjectError.self) { try store.reader(manifest.id).writeFile(to: dir.path + "/damaged.bin", workers: 1) }
+    #expect(try FileSystem.list(dir.path).filter { $0.hasPrefix("damaged") }.isEmpty)
+  }
 }

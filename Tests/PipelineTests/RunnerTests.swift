@@ -155,6 +155,27 @@ import Testing
     }
   }
 
+  /// A loop begun beside another stage holds one of two threads; when that stage ends, its thread
+  /// joins the loop rather than idling until the loop ends. In a process of its own, so that no other
+  /// test's stages change the share.
+  @Test func threadOfAStageThatEndsJoinsALoopStillRunning() throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write(
+      "spread.json",
+      """
+      {"name": "spread", "store": "store", "stages": [
+        {"name": "source", "kind": "toy-source", "params": {"columns": 3, "delay_ms": 100}},
+        {"name": "spread", "kind": "toy-spread", "params": {"chunks": 400, "chunk_ms": 2}}
+      ]}
+      """)
+    let run = try startToy(["run", path, "--jobs", "2"], in: dir.path, tag: "run", environment: ["HMPIPE_THREADS": "2"])
+    run.waitUntilExit()
+    let log = contents(dir.path + "/run.err")
+    #expect(run.terminationStatus == 0, "\(log)")
+    #expect(log.contains("spread: began at a share of 1 of 2 threads"), "\(log)")
+    #expect(log.contains("spread: ran on 2 threads, at most 2 at once"), "\(log)")
+  }
+
   @Test func damagedInputIsRecomputedByItsProducer() async throws {
     let dir = TemporaryDirectory()
     let path = dir.write("toy.json", toyPipeline(count: 5000))

@@ -30,11 +30,13 @@ func statuses(_ record: RunRecord) -> [String: RunRecord.StageRecord.Status] {
   Dictionary(uniqueKeysWithValues: record.stages.map { ($0.name, $0.status) })
 }
 
-/// Starts `pipeline-toy` with `arguments`, stdout and stderr to files in `directory`.
-func startToy(_ arguments: [String], in directory: String, tag: String) throws -> Process {
+/// Starts `pipeline-toy` with `arguments` (and `environment` added to this process's), stdout and
+/// stderr to files in `directory`.
+func startToy(_ arguments: [String], in directory: String, tag: String, environment: [String: String] = [:]) throws -> Process {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: builtExecutable("pipeline-toy"))
   process.arguments = arguments
+  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   process.currentDirectoryURL = URL(fileURLWithPath: directory)
   _ = FileManager.default.createFile(atPath: "\(directory)/\(tag).out", contents: nil)
   _ = FileManager.default.createFile(atPath: "\(directory)/\(tag).err", contents: nil)

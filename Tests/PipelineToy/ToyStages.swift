@@ -1,11 +1,13 @@
 import Foundation
 import Pipeline
+import Synchronization
 
 /// Toy stage kinds with nothing to do with H&M: they prove the framework stands alone, and give the
 /// tests stages whose outputs and timing they control.
 public enum ToyStages {
   public static let registry = StageRegistry([
-    ToySource.self, ToyScale.self, ToyClamp.self, ToySum.self, ToyLines.self, ToyFail.self, ToyReport.self, CommandStage.self,
+    ToySource.self, ToyScale.self, ToyClamp.self, ToySum.self, ToyLines.self, ToyFail.self, ToyReport.self, ToySpread.self,
+    CommandStage.self,
   ])
 }
 
@@ -128,4 +130,37 @@ public struct ToyFail: Stage {
   public struct Params: StageParams { public init() {} }
   public struct Failure: Error, CustomStringConvertible { public var description: String { "toy-fail always fails" } }
   public static func run(_ params: Params, _ context: StageContext) throws { throw Failure() }
+}
+
+/// One `Parallel.forEach` loop of `chunks` chunks of `chunk_ms` each, begun while another stage runs
+/// (so at a part of the cores): it logs how many threads ran its chunks and the most at once, to
+/// show that a thread freed by a stage that ends joins the loop, and that the loop never holds more
+/// threads than the machine has.
+public struct ToySpread: Stage {
+  public static let kind = "toy-spread"
+  public static let version = 1
+  public static let inputs: [InputSlot] = []
+  public static let outputs = ["squares"]
+  public struct Params: StageParams {
+    public var chunks = 400
+    public var chunk_ms = 2
+    public init() {}
+  }
+
+  public static func run(_ params: Params, _ context: StageContext) throws {
+    let deadline = Date().addingTimeInterval(10)
+    while Parallel.share == Parallel.coreCount && Date() < deadline { usleep(1000) }
+    context.log("began at a share of \(Parallel.share) of \(Parallel.coreCount) threads")
+    let threads = Mutex<Set<pthread_t>>([]), inside = Atomic<Int>(0), most = Atomic<Int>(0)
+    let squares = Parallel.map(chunks: params.chunks) { chunk in
+      let now = inside.add(1, ordering: .relaxed).newValue
+      most.max(now, ordering: .relaxed)
+      threads.withLock { _ = $0.insert(pthread_self()) }
+      usleep(UInt32(params.chunk_ms * 1000))
+      inside.subtract(1, ordering: .relaxed)
+      return Int64(chunk * chunk)
+    }
+    context.log("ran on \(threads.withLock { $0.count }) threads, at most \(most.load(ordering: .relaxed)) at once")
+    try context.write("squares", Table([Column("square", squares)]))
+  }
 }

@@ -129,20 +129,52 @@ public struct ArtifactReader: Sendable {
   }
 
   private func readBuffer(_ buffer: BufferManifest, file: any ByteSource, verifyHashes: Bool, workers: Int) throws -> ByteStorage {
-    let starts = buffer.chunks.indices.map { $0 * manifest.chunkBytes }
-    return try ByteStorage(count: buffer.count * buffer.element.byteWidth) { destination in
-      let out = UnsafeTransfer(destination)
-      let failure = Mutex<(any Error)?>(nil)
-      let path = self.path
-      Parallel.forEach(chunks: buffer.chunks.count, workers: workers, makeState: { _ in ChunkDecoder() }) { decoder, index in
-        let chunk = buffer.chunks[index]
-        // Chunk `index` writes only bytes starts[index] ..< starts[index] + rawSize.
-        let target = UnsafeMutableRawBufferPointer(rebasing: out.wrapped[starts[index]..<(starts[index] + chunk.rawSize)])
-        do { try decoder.decode(chunk, of: buffer, file: file, path: path, into: target, verifyHash: verifyHashes) } catch {
-          failure.withLock { if $0 == nil { $0 = error } }
-        }
+    try ByteStorage(count: buffer.count * buffer.element.byteWidth) { destination in
+      try decode(buffer, chunks: buffer.chunks.indices, file: file, into: destination, verifyHashes: verifyHashes, workers: workers)
+    }
+  }
+
+  /// Decompresses `chunks` of `buffer` in parallel into `destination`, one after another from its start.
+  private func decode(
+    _ buffer: BufferManifest, chunks: Range<Int>, file: any ByteSource, into destination: UnsafeMutableRawBufferPointer,
+    verifyHashes: Bool, workers: Int
+  ) throws {
+    let chunkBytes = manifest.chunkBytes, first = chunks.lowerBound
+    let out = UnsafeTransfer(destination)
+    let failure = Mutex<(any Error)?>(nil)
+    let path = self.path
+    Parallel.forEach(chunks: chunks.count, workers: workers, makeState: { _ in ChunkDecoder() }) { decoder, n in
+      let chunk = buffer.chunks[first + n], start = n * chunkBytes
+      // Chunk n writes only bytes start ..< start + rawSize.
+      let target = UnsafeMutableRawBufferPointer(rebasing: out.wrapped[start..<(start + chunk.rawSize)])
+      do { try decoder.decode(chunk, of: buffer, file: file, path: path, into: target, verifyHash: verifyHashes) } catch {
+        failure.withLock { if $0 == nil { $0 = error } }
       }
-      if let error = failure.withLock({ $0 }) { throw error }
+    }
+    if let error = failure.withLock({ $0 }) { throw error }
+  }
+
+  /// Writes a file artifact's bytes to `path`, atomically and synced, a few chunks at a time: the
+  /// memory it takes is a batch of chunks whatever the file's size, and no copy of the whole file is
+  /// ever made in memory. Nothing is left at `path` when it fails.
+  public func writeFile(to path: String, workers: Int = Parallel.share) throws {
+    guard let column = manifest.column("bytes"), let buffer = column.buffers.first(where: { $0.role == .values }) else {
+      throw MissingColumnError(column: "bytes", available: manifest.columns.map(\.name))
+    }
+    let batch = 2 * max(1, workers), file = try AtomicFile(path: path)
+    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: batch * manifest.chunkBytes, alignment: 64)
+    defer { scratch.deallocate() }
+    do {
+      for first in stride(from: 0, to: buffer.chunks.count, by: batch) {
+        let chunks = first..<min(first + batch, buffer.chunks.count)
+        try decode(buffer, chunks: chunks, file: source, into: scratch, verifyHashes: false, workers: workers)
+        let bytes = chunks.reduce(0) { $0 + buffer.chunks[$1].rawSize }
+        try file.write(UnsafeRawBufferPointer(rebasing: scratch[0..<bytes]))
+      }
+      try file.commit()
+    } catch {
+      file.abandon()
+      throw error
     }
   }
 

@@ -124,7 +124,7 @@ public struct CommandStage: SlotsFromParams {
       let name = manifest.metadata["filename"].map { FileSystem.basename(of: $0) } ?? slot
       try FileSystem.makeDirectories(folder + "/" + slot)
       let copy = folder + "/" + slot + "/" + name
-      try FileSystem.writeAtomically(Array(try context.table(slot).column("bytes").values(UInt8.self)), to: copy)
+      try context.writeFile(slot, to: copy)
       paths[slot] = copy
     }
     return paths

@@ -14,7 +14,7 @@ public enum Exporter {
   @discardableResult
   public static func export(_ table: Table, as format: Format, to path: String) throws -> [String] {
     if table.kind == .file {
-      let bytes = Array(try table.column("bytes").values(UInt8.self))
+      let bytes = try table.column("bytes").values.bytes
       if format == .npy && !bytes.starts(with: NumpyFormat.magic) {
         let name = table.metadata["filename"].map { " (\($0))" } ?? ""
         throw ExportError(

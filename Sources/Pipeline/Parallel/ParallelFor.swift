@@ -30,10 +30,14 @@ public enum Parallel {
 
   private static let runningStages = Atomic<Int>(0)
 
-  /// Runs `body` (a stage's work) counted as one running stage for `share`.
+  /// Runs `body` (a stage's work) counted as one running stage for `share`. When it ends, its thread
+  /// is lent to the loops still running (`OpenLoops.lend`): they took a smaller share when they began.
   public static func asStage<T>(_ body: () throws -> T) rethrows -> T {
     runningStages.add(1, ordering: .relaxed)
-    defer { runningStages.subtract(1, ordering: .relaxed) }
+    defer {
+      runningStages.subtract(1, ordering: .relaxed)
+      OpenLoops.lend()
+    }
     return try body()
   }
 
@@ -45,25 +49,20 @@ public enum Parallel {
 
   /// As `forEach(chunks:workers:_:)`, with per-worker scratch state (a zstd context, a buffer) made
   /// once per worker by `makeState(worker)` and handed to every chunk that worker runs.
+  ///
+  /// A loop that takes its whole share but fewer threads than the machine has stays open to the
+  /// threads of stages that end while it runs (`OpenLoops`): otherwise a half-step of ALS begun beside
+  /// another stage would keep one core idle until it ends.
   public static func forEach<State>(
     chunks: Int, workers: Int = share,
     makeState: @Sendable (Int) -> State, _ body: @Sendable (inout State, Int) -> Void
   ) {
     guard chunks > 0 else { return }
     let threads = max(1, min(workers, chunks))
-    if threads == 1 {
-      var state = makeState(0)
-      for chunk in 0..<chunks { body(&state, chunk) }
-      return
-    }
-    let next = Atomic<Int>(0)
-    DispatchQueue.concurrentPerform(iterations: threads) { worker in
+    let loop = OpenLoop(chunks: chunks)
+    OpenLoops.run(loop, threads: threads, open: threads < min(coreCount, chunks) && workers >= share) { worker, lent in
       var state = makeState(worker)
-      while true {
-        let chunk = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        if chunk >= chunks { break }
-        body(&state, chunk)
-      }
+      while let chunk = loop.claim(lent: lent) { body(&state, chunk) }
     }
   }
 

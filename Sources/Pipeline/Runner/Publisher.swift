@@ -50,12 +50,12 @@ extension Rebuilder {
             detail: "it holds the output of a run with \(theirs), and this run has \(mine): name the variable in the publish path "
               + "(as ${holdout_days} is), set output to another folder, or rerun with --overwrite-published")
         }
-        let table = try store.reader(id).table()
-        guard table.kind == .file else {
+        let reader = try store.reader(id)
+        guard reader.manifest.kind == .file else {
           throw PublishError(stage: stage.name, output: output, path: path, detail: "it is a table, not a file (use hmpipe export)")
         }
         try FileSystem.makeDirectories(FileSystem.dirname(of: path))
-        try FileSystem.writeAtomically(Array(table.columns[0].values.bytes), to: path)
+        try reader.writeFile(to: path)
         try store.putPublishRecord(PublishRecord(path: path, id: id, stamp: try FileSystem.stamp(path), variant: variant))
         emit(.stageMessage(stage: stage.name, message: "published \(output) to \(path)"))
       } catch let error as PublishError {

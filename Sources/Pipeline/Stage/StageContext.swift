@@ -104,6 +104,16 @@ public final class StageContext: Sendable {
     return InputBytes(name: table.metadata["filename"] ?? slot, bytes: column.values.bytes, owner: column.values)
   }
 
+  /// Writes a file artifact input's bytes to `path` (atomically), from memory when the artifact is
+  /// shelved, else streamed from the store a few chunks at a time.
+  public func writeFile(_ slot: String, to path: String) throws {
+    if let id = inputIDs[slot], let shelved = shelf?.table(id) {
+      return try FileSystem.writeAtomically(try shelved.column("bytes").values.bytes, to: path)
+    }
+    let reader = try reader(slot)
+    try guarding(slot) { try reader.writeFile(to: path) }
+  }
+
   private func reader(_ slot: String) throws -> ArtifactReader {
     guard let id = inputIDs[slot] else {
       throw StageInputError(stage: stage, slot: slot, detail: inputFiles[slot] == nil ? "is not connected" : "is a file, not an artifact")

@@ -21,6 +21,8 @@ public struct AtomicFile: Sendable {
 
   public func write(_ bytes: [UInt8]) throws(SystemError) { try file.writeAll(bytes) }
 
+  public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) { try file.writeAll(bytes) }
+
   /// Syncs the file and renames it into place.
   public func commit() throws(SystemError) {
     do { try file.sync() } catch {

@@ -87,6 +87,11 @@ public enum FileSystem {
 
   /// Writes `bytes` to `path` atomically (see `AtomicFile`).
   public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SystemError) {
+    try bytes.withUnsafeBytes { b in Result { () throws(SystemError) in try writeAtomically(b, to: path) } }.get()
+  }
+
+  /// Writes `bytes` to `path` atomically (see `AtomicFile`).
+  public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String) throws(SystemError) {
     let file = try AtomicFile(path: path)
     do {
       try file.write(bytes)
