@@ -465,6 +465,24 @@ enum InputBytesForTests {
       }
     }
   }
+
+  /// Up to 19 significant digits and no exponent, a number is exactly its digits read as an integer
+  /// over ten to the count of its fraction digits, however the fraction's length splits into
+  /// eight-digit steps and single digits, and whatever bytes surround the field: prices keep their
+  /// values (and artifacts their ids) across changes to how they are read.
+  @Test func numbersOfUpTo19DigitsAreTheirDigitsOverAPowerOfTen() {
+    var rng = CounterRandom(seed: 9, stream: 1, index: 0)
+    for _ in 0..<20_000 {
+      let whole = rng.below(4), fraction = 1 + rng.below(19 - whole)
+      let digits = (0..<(whole + fraction)).map { _ in UInt8(48 + (rng.chance(0.3) ? 0 : rng.below(10))) }
+      let text = (whole == 0 ? Array("0".utf8) : Array(digits[0..<whole])) + [0x2E] + digits[whole...]
+      let prefix = Array("2018-09-20,0123456789,".utf8.prefix(rng.below(23)))
+      let bytes = prefix + text + Array(",2\n".utf8.prefix(rng.below(4)))
+      let parsed = bytes.withUnsafeBytes { FieldParser.number($0, FieldRange(start: prefix.count, end: prefix.count + text.count, quoted: false)) }
+      let integer = digits.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - 48) }
+      #expect(parsed == Double(integer) / Double("1e\(fraction)")!, "\(String(decoding: text, as: UTF8.self))")
+    }
+  }
 }
 
 /// split keeps the rows before the holdout as train and the rest as test, whether the file is in
