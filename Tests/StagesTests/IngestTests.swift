@@ -478,7 +478,9 @@ enum InputBytesForTests {
       let text = (whole == 0 ? Array("0".utf8) : Array(digits[0..<whole])) + [0x2E] + digits[whole...]
       let prefix = Array("2018-09-20,0123456789,".utf8.prefix(rng.below(23)))
       let bytes = prefix + text + Array(",2\n".utf8.prefix(rng.below(4)))
-      let parsed = bytes.withUnsafeBytes { FieldParser.number($0, FieldRange(start: prefix.count, end: prefix.count + text.count, quoted: false)) }
+      let parsed = bytes.withUnsafeBytes {
+        FieldParser.number($0, FieldRange(start: prefix.count, end: prefix.count + text.count, quoted: false))
+      }
       let integer = digits.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - 48) }
       #expect(parsed == Double(integer) / Double("1e\(fraction)")!, "\(String(decoding: text, as: UTF8.self))")
     }
