@@ -121,6 +121,25 @@ struct IngestHarness {
     #expect(Array(try transactions.column("customer").values(UInt32.self)) == [0, 1])
   }
 
+  /// A repeated customer id reuses the row before's key; an id that differs from it in one digit
+  /// only, or in a byte that is not a hex digit, is read (or rejected) on its own.
+  @Test func repeatedCustomerIDsAreReadOnlyWhenTheyRepeatExactly() async throws {
+    let harness = IngestHarness()
+    let c1 = IngestHarness.customer1, c2 = IngestHarness.customer2
+    let nearC2 = String(c2.dropLast()) + "d"
+    let customers = IngestHarness.customers + "\(nearC2),,,ACTIVE,NONE,,\n"
+    let rows = [c1, c1, c2, nearC2, nearC2, c2, c1].map { IngestHarness.row("2018-09-20", $0) }.joined()
+    let result = try await harness.run(customers: customers, transactions: IngestHarness.transactionsHeader + rows)
+    let stage = result.record.stages[0]
+    #expect(stage.status == .ran, "\(stage.error ?? "")")
+    let transactions = try result.store.reader(stage.outputs["transactions"]!).table()
+    #expect(Array(try transactions.column("customer").values(UInt32.self)) == [0, 0, 1, 2, 2, 1, 0])
+    let broken = String(c1.dropLast()) + "g"
+    let error = try await harness.error(
+      customers: customers, transactions: IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row("2018-09-20", broken))
+    #expect(error.hasPrefix("transactions_train.csv:3: customer_id: "), "\(error)")
+  }
+
   /// (transaction row, expected field, words of the message)
   static let malformed: [(String, String, String)] = [
     ("2018-09-20,\(IngestHarness.customer1),0108775015,0.05\n", "", "has 4 fields, the header has 5"),

@@ -25,6 +25,10 @@ struct TransactionsReader {
     /// The file is in date order: the last date's text and day, to skip parsing repeats.
     var lastDate: (UInt64, UInt16) = (0, 0)
     var lastDay: Int32 = -1
+    /// A basket is consecutive rows of one customer (two rows in three repeat the one before): where
+    /// the last customer id parsed starts in the file, and its key, to skip decoding repeats.
+    var lastCustomerAt = -1
+    var lastCustomer = CustomerKey(a: 0, b: 0, c: 0, d: 0)
     /// Plausible days: a date outside is a bad row.
     let days: ClosedRange<Int32>
     static let batch = 4096
@@ -73,6 +77,27 @@ struct TransactionsReader {
         data.loadUnaligned(fromByteOffset: field.start + 8, as: UInt16.self)
       )
       return parsed
+    }
+
+    /// The 64-hex-digit customer id at `at`: the last one's key when the text repeats it, else
+    /// decoded (nil when it is not 64 hex digits).
+    @inline(__always)
+    mutating func customer(_ data: UnsafeRawBufferPointer, at: Int) -> CustomerKey? {
+      if lastCustomerAt >= 0, Self.sameID(data, at, lastCustomerAt) { return lastCustomer }
+      guard let key = FieldParser.hex256(data, FieldRange(start: at, end: at + 64, quoted: false)) else { return nil }
+      lastCustomerAt = at
+      lastCustomer = key
+      return key
+    }
+
+    /// Whether the 64 bytes at `a` and at `b` are the same.
+    @inline(__always)
+    static func sameID(_ data: UnsafeRawBufferPointer, _ a: Int, _ b: Int) -> Bool {
+      var difference: UInt64 = 0
+      for w in stride(from: 0, to: 64, by: 8) {
+        difference |= data.loadUnaligned(fromByteOffset: a + w, as: UInt64.self) ^ data.loadUnaligned(fromByteOffset: b + w, as: UInt64.self)
+      }
+      return difference == 0
     }
 
     /// Adds one row; its ids are looked up with the batch.
@@ -159,9 +184,7 @@ struct TransactionsReader {
     _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>
   ) -> Bool {
     let data = scanner.data, s = at
-    guard s + 81 <= end, data[s + 10] == 0x2C, data[s + 75] == 0x2C,
-      let key = FieldParser.hex256(data, FieldRange(start: s + 11, end: s + 75, quoted: false))
-    else { return false }
+    guard s + 81 <= end, data[s + 10] == 0x2C, data[s + 75] == 0x2C, let key = part.customer(data, at: s + 11) else { return false }
     let articleEnd = scanner.nextDelimiter(from: s + 76, end: end)
     guard articleEnd < end, data[articleEnd] == 0x2C,
       let article = ArticlesReader.articleNumber(data, FieldRange(start: s + 76, end: articleEnd, quoted: false))
