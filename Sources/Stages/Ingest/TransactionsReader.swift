@@ -95,7 +95,8 @@ struct TransactionsReader {
     static func sameID(_ data: UnsafeRawBufferPointer, _ a: Int, _ b: Int) -> Bool {
       var difference: UInt64 = 0
       for w in stride(from: 0, to: 64, by: 8) {
-        difference |= data.loadUnaligned(fromByteOffset: a + w, as: UInt64.self) ^ data.loadUnaligned(fromByteOffset: b + w, as: UInt64.self)
+        difference |=
+          data.loadUnaligned(fromByteOffset: a + w, as: UInt64.self) ^ data.loadUnaligned(fromByteOffset: b + w, as: UInt64.self)
       }
       return difference == 0
     }
