@@ -121,12 +121,14 @@ struct TransactionMerge {
     self.columns = columns
     self.customersInFile = customersInFile
     self.articlesInFile = articlesInFile
+    var runs: [(source: Int, target: Int, count: Int)] = []
     for part in parts {
-      columns.move(from: part.first, to: rows, count: part.count)
+      runs.append((part.first, rows, part.count))
       missingCustomers += part.missingCustomers.map { [rows] in ($0.0 + rows, $0.1) }
       missingArticles += part.missingArticles.map { [rows] in ($0.0 + rows, $0.1) }
       rows += part.count
     }
+    columns.move(runs)
   }
 
   /// Applies the policy to rows whose customer is not in customers.csv; returns the ids added.
@@ -174,12 +176,13 @@ struct TransactionMerge {
   /// Removes rows, keeping order: the runs between them move down; the missing-id lists follow.
   private mutating func drop(_ doomed: [Int]) {
     let doomed = Array(Set(doomed)).sorted()
-    var kept = 0, from = 0
+    var kept = 0, from = 0, runs: [(source: Int, target: Int, count: Int)] = []
     for end in doomed + [rows] {
-      columns.move(from: from, to: kept, count: end - from)
+      runs.append((from, kept, end - from))
       kept += end - from
       from = end + 1
     }
+    columns.move(runs)
     rows = kept
     func renumber<Key>(_ list: [(Int, Key)]) -> [(Int, Key)] {
       list.compactMap { row, key in

@@ -231,13 +231,13 @@ final class TransactionColumns: Sendable {
     channel = ColumnBuffer(capacity: capacity)
   }
 
-  /// Moves `count` rows of every column down from `source` to `target`.
-  func move(from source: Int, to target: Int, count: Int) {
-    day.move(from: source, to: target, count: count)
-    customer.move(from: source, to: target, count: count)
-    article.move(from: source, to: target, count: count)
-    price.move(from: source, to: target, count: count)
-    channel.move(from: source, to: target, count: count)
+  /// Moves runs of rows of every column down, in order (a run may overlap the one before's source);
+  /// the columns in parallel.
+  func move(_ runs: [(source: Int, target: Int, count: Int)]) {
+    let columns: [@Sendable (Int, Int, Int) -> Void] = [day.move, customer.move, article.move, price.move, channel.move]
+    Parallel.forEach(chunks: columns.count) { c in
+      for run in runs { columns[c](run.source, run.target, run.count) }
+    }
   }
 
   /// The first `rows` rows as the transactions table; the columns pass to it.
