@@ -35,6 +35,7 @@ for column in columns {
     let writer = try ArtifactWriter(path: path, level: level)
     try writer.append(column)
     let manifest = try writer.finish()
+    try FileSystem.sync(path)  // as the store does before an object goes in place
     let t1 = now()
     _ = try ArtifactReader(path: path).table()
     let t2 = now()

@@ -4,8 +4,9 @@ import Foundation
 /// larger than it holds in memory. Chunks are filtered, compressed and hashed in parallel and written
 /// in order; nothing about the result depends on the worker count.
 ///
-/// The file is written at `path` (a temporary name in the store); `finish` syncs it and returns its
-/// manifest, whose id names it. The store then renames it into place.
+/// The file is written at `path` (a temporary name in the store); `finish` returns its manifest,
+/// whose id names it. The store then syncs it and renames it into place (or, when a sound copy is
+/// there already, drops it without waiting for the disk).
 public final class ArtifactWriter {
   public let path: String
   private let file: FileDescriptor
@@ -101,7 +102,8 @@ public final class ArtifactWriter {
     return copied
   }
 
-  /// Writes the manifest and footer, syncs the file, and returns the manifest.
+  /// Writes the manifest and footer and returns the manifest. The file is not synced: whoever puts
+  /// it in place syncs it first (`Store.commit`).
   public func finish(
     kind: Table.Kind = .table, metadata: [String: String] = [:], provenance: Provenance? = nil
   ) throws -> Manifest {
@@ -115,7 +117,6 @@ public final class ArtifactWriter {
     let footer = json.withUnsafeBytes { Footer(manifestOffset: offset, manifestLength: json.count, manifestSHA256: Digest.rawSHA256($0)) }
     try writes.write([json, footer.bytes])
     try writes.drain()
-    try file.sync()
     file.close()
     finished = true
     return manifest

@@ -73,17 +73,20 @@ public final class Store: Sendable {
       writer.abandon()
       throw error
     }
-    try place(writer.path, as: manifest.id)
+    try place(writer.path, as: manifest.id, syncing: true)
     return manifest
   }
 
-  /// Moves the object file at `path` (in tmp/) into place as `id`, unless a sound copy is there.
-  private func place(_ path: String, as id: ArtifactID) throws {
+  /// Moves the object file at `path` (in tmp/) into place as `id`, unless a sound copy is there;
+  /// `syncing` syncs it first, so that an object in place is on disk whole. A rerun whose output is
+  /// already stored so never waits for the disk.
+  private func place(_ path: String, as id: ArtifactID, syncing: Bool = false) throws {
     let destination = objectPath(id)
     do {
       if FileSystem.exists(destination), Self.isSoundCopy(destination, of: path) {
         FileSystem.remove(path)
       } else {
+        if syncing { try FileSystem.sync(path) }
         try FileSystem.makeDirectories(FileSystem.dirname(of: destination))
         try FileSystem.rename(path, to: destination)
       }

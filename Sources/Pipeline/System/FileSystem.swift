@@ -85,6 +85,13 @@ public enum FileSystem {
     return names.sorted()
   }
 
+  /// Flushes the file at `path` to disk.
+  public static func sync(_ path: String) throws(SystemError) {
+    let file = try FileDescriptor.open(path, .read)
+    defer { file.close() }
+    try file.sync()
+  }
+
   /// Writes `bytes` to `path` atomically (see `AtomicFile`).
   public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SystemError) {
     try bytes.withUnsafeBytes { b in Result { () throws(SystemError) in try writeAtomically(b, to: path) } }.get()
