@@ -3,7 +3,7 @@ import PackageDescription
 
 /// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
 /// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
-/// hmpipe → Stages, S3Remote → Pipeline → CZstd, CSpawn (a command stage's process supervisor); Stages → COpenBLAS, CXGBoost (gradient-boosted ranking),
+/// hmpipe → Stages, S3Remote → Pipeline → CZstd, CSpawn (a command stage's process supervisor), CWriteback; Stages → COpenBLAS, CXGBoost (gradient-boosted ranking),
 /// CPrefetch (a header: the prefetch instruction Swift lacks). Linux only: the system layer calls Glibc.
 let package = Package(
   name: "hmpipe",
@@ -33,7 +33,7 @@ let package = Package(
     .target(name: "CSpawn"),
     .target(
       name: "Pipeline",
-      dependencies: ["CZstd", "CSpawn", .product(name: "Crypto", package: "swift-crypto")]
+      dependencies: ["CZstd", "CSpawn", "CWriteback", .product(name: "Crypto", package: "swift-crypto")]
     ),
     // The team cache on any S3-compatible service: the S3 API, SigV4 signing, transfers.
     .target(
@@ -44,6 +44,8 @@ let package = Package(
       ]
     ),
     .systemLibrary(name: "CPrefetch"),
+    // A header: Linux's sync_file_range, to start an artifact's writeback as its frames are written.
+    .systemLibrary(name: "CWriteback"),
     .systemLibrary(name: "CXGBoost", providers: [.apt(["libxgboost-dev"])]),
     .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS", "CPrefetch", "CXGBoost"]),
     .executableTarget(

@@ -1,3 +1,4 @@
+import CWriteback
 import Foundation
 
 /// Streams a table into a new object file, one column at a time, so a stage can write an artifact
@@ -23,9 +24,9 @@ public final class ArtifactWriter {
     self.level = level
     self.workers = workers
     file = try FileDescriptor.open(path, .createExclusive)
-    writes = OrderedWrites(file)
     try file.writeAll(Footer.magic)
     offset = Footer.magic.count
+    writes = OrderedWrites(file, at: offset)
   }
 
   deinit { if !finished { abandon() } }
@@ -156,16 +157,21 @@ public final class ArtifactWriter {
 }
 
 /// Writes an artifact's bytes to its file in order on a queue of their own, so that copying one
-/// batch of frames into the page cache (a serial system call) overlaps compressing the next. One
-/// batch is in flight at most, which bounds the memory held; a failed write is thrown by the next
-/// call, and `drain` waits for the last.
-private final class OrderedWrites: @unchecked Sendable {  // `failure` is handed over by `idle`
+/// batch of frames into the page cache (a serial system call) overlaps compressing the next, and
+/// starts the batch's writeback to disk at once (the store syncs the file before it goes in place).
+/// One batch is in flight at most, which bounds the memory held; a failed write is thrown by the
+/// next call, and `drain` waits for the last.
+private final class OrderedWrites: @unchecked Sendable {  // `failure` and `position` are handed over by `idle`
   private let file: FileDescriptor
   private let queue = DispatchQueue(label: "hmpipe.artifact-writes")
   private let idle = DispatchSemaphore(value: 1)
   private var failure: (any Error)?
+  private var position: Int
 
-  init(_ file: FileDescriptor) { self.file = file }
+  init(_ file: FileDescriptor, at position: Int) {
+    self.file = file
+    self.position = position
+  }
 
   func write(_ pieces: [[UInt8]]) throws {
     idle.wait()
@@ -174,7 +180,15 @@ private final class OrderedWrites: @unchecked Sendable {  // `failure` is handed
       throw failure
     }
     queue.async {
-      do { for piece in pieces { try self.file.writeAll(piece) } } catch { self.failure = error }
+      let start = self.position
+      do {
+        for piece in pieces {
+          try self.file.writeAll(piece)
+          self.position += piece.count
+        }
+      } catch { self.failure = error }
+      // Advice only: where the file system cannot, the sync does it all later.
+      _ = hmpipe_start_writeback(self.file.raw, start, self.position - start)
       self.idle.signal()
     }
   }
