@@ -121,7 +121,7 @@ struct TransactionMerge {
     self.columns = columns
     self.customersInFile = customersInFile
     self.articlesInFile = articlesInFile
-    var runs: [(source: Int, target: Int, count: Int)] = []
+    var runs: [TransactionColumns.Run] = []
     for part in parts {
       runs.append((part.first, rows, part.count))
       missingCustomers += part.missingCustomers.map { [rows] in ($0.0 + rows, $0.1) }
@@ -176,7 +176,7 @@ struct TransactionMerge {
   /// Removes rows, keeping order: the runs between them move down; the missing-id lists follow.
   private mutating func drop(_ doomed: [Int]) {
     let doomed = Array(Set(doomed)).sorted()
-    var kept = 0, from = 0, runs: [(source: Int, target: Int, count: Int)] = []
+    var kept = 0, from = 0, runs: [TransactionColumns.Run] = []
     for end in doomed + [rows] {
       runs.append((from, kept, end - from))
       kept += end - from

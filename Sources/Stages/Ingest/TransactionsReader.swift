@@ -231,9 +231,12 @@ final class TransactionColumns: Sendable {
     channel = ColumnBuffer(capacity: capacity)
   }
 
+  /// `count` rows to move down from row `source` to row `target`.
+  typealias Run = (source: Int, target: Int, count: Int)
+
   /// Moves runs of rows of every column down, in order (a run may overlap the one before's source);
   /// the columns in parallel.
-  func move(_ runs: [(source: Int, target: Int, count: Int)]) {
+  func move(_ runs: [Run]) {
     let columns: [@Sendable (Int, Int, Int) -> Void] = [day.move, customer.move, article.move, price.move, channel.move]
     Parallel.forEach(chunks: columns.count) { c in
       for run in runs { columns[c](run.source, run.target, run.count) }
