@@ -4,7 +4,7 @@ import PackageDescription
 /// hmpipe: a staged, resumable data-pipeline framework (`Pipeline`) and the H&M recommendation
 /// pipeline built on it (`Stages`), driven by the `hmpipe` command. Imports point one way:
 /// hmpipe → Stages, S3Remote → Pipeline → CZstd, CSpawn (a command stage's process supervisor), CWriteback; Stages → COpenBLAS, CXGBoost (gradient-boosted ranking),
-/// CPrefetch (a header: the prefetch instruction Swift lacks). Linux only: the system layer calls Glibc.
+/// CIntrinsics (a header: prefetch, the target's vector register count and an 8-float FMA, which Swift lacks). Linux only: the system layer calls Glibc.
 let package = Package(
   name: "hmpipe",
   products: [
@@ -43,11 +43,11 @@ let package = Package(
         .product(name: "Crypto", package: "swift-crypto"),
       ]
     ),
-    .systemLibrary(name: "CPrefetch"),
+    .systemLibrary(name: "CIntrinsics"),
     // A header: Linux's sync_file_range, to start an artifact's writeback as its frames are written.
     .systemLibrary(name: "CWriteback"),
     .systemLibrary(name: "CXGBoost", providers: [.apt(["libxgboost-dev"])]),
-    .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS", "CPrefetch", "CXGBoost"]),
+    .target(name: "Stages", dependencies: ["Pipeline", "COpenBLAS", "CIntrinsics", "CXGBoost"]),
     .executableTarget(
       name: "hmpipe",
       dependencies: ["Stages", "Pipeline", "S3Remote", .product(name: "ArgumentParser", package: "swift-argument-parser")]

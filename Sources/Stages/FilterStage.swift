@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 import Pipeline
 
 /// filter: each customer's candidates, as the seed chose them: the neighbours of every article the

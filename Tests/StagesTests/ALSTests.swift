@@ -167,4 +167,48 @@ import Testing
       }
     }
   }
+
+  /// The kernels' register tiles (32 registers, AVX-512's; 16, AVX2's and below) change no bit: G's
+  /// products for a whole batch and a short one, and the cells' dot products (groups of four and a
+  /// tail), both shapes against the one-row sums. A build uses one shape; this tries both.
+  @Test(arguments: [5, 64, 100, 128]) func registerTilesChangeNoBit(factors: Int) {
+    let y = FactorMatrix.random(rows: 64, factors: factors, seed: 5, stream: 1)
+    let lanes = y.lanes, batch = ImplicitALS.rowsPerBatch
+    let g = ImplicitALS.gram(y, regularization: 0.1)
+    let weights = (0..<batch * factors).map { y[20 + $0 / factors, $0 % factors] * ($0 % 3 == 0 ? -1 : 1) }
+    let ys = UnsafePointer(y.storage.baseAddress!)
+    func same(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> Bool { (0..<8).allSatisfy { a[$0].bitPattern == b[$0].bitPattern } }
+    g.withUnsafeBufferPointer { g in
+      weights.withUnsafeBufferPointer { w in
+        for rows in [batch, batch - 1] {
+          var reference = [SIMD8<Float>](repeating: .zero, count: batch * lanes)
+          reference.withUnsafeMutableBufferPointer { out in
+            for i in 0..<rows {
+              ImplicitALS.weightedSum(
+                g.baseAddress!, count: factors, weights: w.baseAddress! + i * factors, lanes: 0..<lanes, stride: lanes,
+                into: out.baseAddress! + i * lanes)
+            }
+          }
+          for registers in [16, 32] {
+            var out = [SIMD8<Float>](repeating: .zero, count: batch * lanes)
+            out.withUnsafeMutableBufferPointer {
+              ImplicitALS.gramProducts(
+                g.baseAddress!, factors: factors, weights: w.baseAddress!, rows: rows, lanes: lanes, into: $0.baseAddress!,
+                registers: registers)
+            }
+            #expect((0..<rows * lanes).allSatisfy { same(out[$0], reference[$0]) }, "G products, \(rows) rows, \(registers) registers")
+          }
+        }
+      }
+    }
+    let cells = 11, v = ys + 40 * lanes
+    let reference = (0..<cells).map { ImplicitALS.dot(ys + $0 * lanes, v, lanes: lanes) }
+    for registers in [16, 32] {
+      var out = [Float](repeating: 0, count: cells)
+      out.withUnsafeMutableBufferPointer {
+        ImplicitALS.dots(ys, count: cells, with: v, lanes: lanes, into: $0.baseAddress!, registers: registers)
+      }
+      #expect(out.map(\.bitPattern) == reference.map(\.bitPattern), "dot products, \(registers) registers")
+    }
+  }
 }

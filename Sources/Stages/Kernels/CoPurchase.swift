@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 import Pipeline
 
 /// Bounded "customers who bought this also bought".

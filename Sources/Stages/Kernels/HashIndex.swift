@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 
 /// A key an `IDIndex` can hold: it supplies its own 64-bit hash, so lookups inline it.
 public protocol IndexKey: Hashable, Sendable {

@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 import Pipeline
 
 /// A dense factor matrix, each row padded to a whole number of `SIMD8<Float>` lanes with zeros (the
@@ -369,15 +369,19 @@ public enum ImplicitALS {
   }
 
   /// out_i = Σⱼ weights_i[j] Gⱼ for `rows` weight vectors, `factors` apart, into outputs `lanes`
-  /// apart. For a whole batch, tiles of up to six output vectors (three 16-float vectors) × four
-  /// rows in registers: each of G's vectors loaded serves all four rows, and each broadcast weight
-  /// three vectors, so the loads keep up with the multiply-adds. Each sum runs over j in order from
-  /// zero, as `weightedSum` runs it (which takes the odd lane and smaller batches).
+  /// apart. For a whole batch, tiles of output vectors × four rows in registers: each of G's vectors
+  /// loaded serves all four rows, and each broadcast weight the tile's vectors, so the loads keep up
+  /// with the multiply-adds. Each sum runs over j in order from zero, as `weightedSum` runs it
+  /// (which takes what the tiles leave, and smaller batches), so the tile shape never changes a bit.
   @inline(__always)
   static func gramProducts(
     _ g: UnsafePointer<SIMD8<Float>>, factors: Int, weights: UnsafePointer<Float>, rows: Int, lanes: Int,
-    into out: UnsafeMutablePointer<SIMD8<Float>>
+    into out: UnsafeMutablePointer<SIMD8<Float>>, registers: Int = vectorRegisters
   ) {
+    if registers < 32 {
+      narrowGramProducts(g, factors: factors, weights: weights, rows: rows, lanes: lanes, into: out)
+      return
+    }
     /// One tile: `pairs` 16-float vectors of the four rows' outputs from `lane` on.
     @inline(__always) func tile(_ lane: Int, pairs: Int) {
       var sums = InlineArray<12, SIMD16<Float>>(repeating: .zero)
@@ -408,6 +412,51 @@ public enum ImplicitALS {
     guard lane < lanes else { return }
     for i in 0..<rows {
       weightedSum(g, count: factors, weights: weights + i * factors, lanes: lane..<lanes, stride: lanes, into: out + i * lanes)
+    }
+  }
+
+  /// The vector registers of the build's target: 32 with AVX-512, 16 on AVX2 and below. The
+  /// kernels take their register tiles from it (`registers:`, which tests set to try both shapes).
+  static let vectorRegisters = Int(HMPIPE_VECTOR_REGISTERS)
+
+  /// `gramProducts` for 16 vector registers: tiles of up to three 8-float vectors × four rows (12
+  /// sums), where the 32-register tile of three 16-float vectors × four rows (24 on AVX2) would
+  /// spill its sums to memory on every multiply-add.
+  @inline(__always)
+  static func narrowGramProducts(
+    _ g: UnsafePointer<SIMD8<Float>>, factors: Int, weights: UnsafePointer<Float>, rows: Int, lanes: Int,
+    into out: UnsafeMutablePointer<SIMD8<Float>>
+  ) {
+    @inline(__always) func tile(_ lane: Int, width: Int) {
+      var sums = InlineArray<12, SIMD8<Float>>(repeating: .zero)
+      var row = g + lane, w = weights
+      for _ in 0..<factors {
+        for r in 0..<rowsPerBatch {
+          let weight = SIMD8<Float>(repeating: w[r * factors])
+          for v in 0..<width { sums[r * width + v] = sums[r * width + v].addingProduct(row[v], weight) }
+        }
+        row += lanes
+        w += 1
+      }
+      for r in 0..<rowsPerBatch {
+        for v in 0..<width { out[r * lanes + lane + v] = sums[r * width + v] }
+      }
+    }
+    var lane = 0
+    if rows == rowsPerBatch {
+      while lane + 3 <= lanes {
+        tile(lane, width: 3)
+        lane += 3
+      }
+      switch lanes - lane {
+      case 2: tile(lane, width: 2)
+      case 1: tile(lane, width: 1)
+      default: break
+      }
+      return
+    }
+    for i in 0..<rows {
+      weightedSum(g, count: factors, weights: weights + i * factors, lanes: 0..<lanes, stride: lanes, into: out + i * lanes)
     }
   }
 
@@ -468,8 +517,12 @@ public enum ImplicitALS {
   @inline(__always)
   static func dots(
     _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, with v: UnsafePointer<SIMD8<Float>>, lanes: Int,
-    into out: UnsafeMutablePointer<Float>
+    into out: UnsafeMutablePointer<Float>, registers: Int = vectorRegisters
   ) {
+    if registers < 32 {
+      narrowDots(rows, count: n, with: v, lanes: lanes, into: out)
+      return
+    }
     var j = 0
     while j + 4 <= n {
       let r0 = rows + j * lanes, r1 = r0 + lanes, r2 = r1 + lanes, r3 = r2 + lanes
@@ -487,6 +540,45 @@ public enum ImplicitALS {
       out[j + 1] = finishDot(a1, r1, v, from: l, lanes: lanes)
       out[j + 2] = finishDot(a2, r2, v, from: l, lanes: lanes)
       out[j + 3] = finishDot(a3, r3, v, from: l, lanes: lanes)
+      j += 4
+    }
+    while j < n {
+      out[j] = dot(rows + j * lanes, v, lanes: lanes)
+      j += 1
+    }
+  }
+
+  /// `dots` for 16 vector registers, the same sums lane for lane: each row's even and odd lanes
+  /// in two 8-float sums, each step one 8-float fused multiply-add (`hmpipe_fma8`). On AVX2 the
+  /// 16-float sums were lowered as a 256-bit half and two 128-bit quarters joined by inserts, and
+  /// 8-float `addingProduct`s (a loop over lanes) as 128-bit halves, spilled every step: 128
+  /// factors took 1.1–1.4× as long.
+  @inline(__always)
+  static func narrowDots(
+    _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, with v: UnsafePointer<SIMD8<Float>>, lanes: Int,
+    into out: UnsafeMutablePointer<Float>
+  ) {
+    var j = 0
+    while j + 4 <= n {
+      let r0 = rows + j * lanes, r1 = r0 + lanes, r2 = r1 + lanes, r3 = r2 + lanes
+      var e0 = SIMD8<Float>.zero, e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0
+      var l = 0
+      while l + 2 <= lanes {
+        let even = v[l], odd = v[l + 1]
+        e0 = hmpipe_fma8(r0[l], even, e0)
+        o0 = hmpipe_fma8(r0[l + 1], odd, o0)
+        e1 = hmpipe_fma8(r1[l], even, e1)
+        o1 = hmpipe_fma8(r1[l + 1], odd, o1)
+        e2 = hmpipe_fma8(r2[l], even, e2)
+        o2 = hmpipe_fma8(r2[l + 1], odd, o2)
+        e3 = hmpipe_fma8(r3[l], even, e3)
+        o3 = hmpipe_fma8(r3[l + 1], odd, o3)
+        l += 2
+      }
+      out[j] = finishDot(even: e0, odd: o0, r0, v, from: l, lanes: lanes)
+      out[j + 1] = finishDot(even: e1, odd: o1, r1, v, from: l, lanes: lanes)
+      out[j + 2] = finishDot(even: e2, odd: o2, r2, v, from: l, lanes: lanes)
+      out[j + 3] = finishDot(even: e3, odd: o3, r3, v, from: l, lanes: lanes)
       j += 4
     }
     while j < n {
@@ -570,8 +662,18 @@ public enum ImplicitALS {
     _ sums: SIMD16<Float>, _ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, from l: Int, lanes: Int
   ) -> Float {
     guard l < lanes else { return horizontalSum(sums.lowHalf + sums.highHalf) }
-    let even = sums.low8.addingProduct(a[l], b[l]) + sums.high8
-    let half = even.low4 + even.high4
+    return finishDot(even: sums.low8, odd: sums.high8, a, b, from: l, lanes: lanes)
+  }
+
+  /// `finishDot` from the two halves held apart.
+  @inline(__always)
+  static func finishDot(
+    even: SIMD8<Float>, odd: SIMD8<Float>, _ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, from l: Int,
+    lanes: Int
+  ) -> Float {
+    guard l < lanes else { return horizontalSum(even + odd) }
+    let sum = even.addingProduct(a[l], b[l]) + odd
+    let half = sum.low4 + sum.high4
     return (half[0] + half[2]) + (half[1] + half[3])
   }
 

@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 import Pipeline
 
 /// Exact top-K cosine neighbours of every row of a matrix, by blocked matrix products through BLAS
