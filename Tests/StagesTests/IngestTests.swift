@@ -322,13 +322,28 @@ struct IngestHarness {
     #expect(Set(try fast.column("channel").values(UInt8.self)) == [1, 2])
   }
 
+  /// Pieces write into the file's columns at the tighter of the row bounds of the bytes and of the
+  /// lines before them: lines where the file has long lines, bytes where it has many blank ones.
+  @Test func piecesStartAtTheTighterRowBound() {
+    let columns = TransactionColumns(capacity: TransactionColumns.rowBound(bytes: 9 * 64 + 10))
+    func part(_ bytes: Range<Int>, _ lines: Range<Int>?) -> TransactionsReader.Part {
+      TransactionsReader.Part(columns, CSVTableReader.Piece(bytes: bytes, lines: lines), bodyStart: 10, days: 0...1000)
+    }
+    let byLines = [part(10..<(5 * 64 + 10), 0..<3), part((5 * 64 + 10)..<(9 * 64 + 10), 3..<6)]
+    #expect(byLines.map(\.first) == [0, 3] && byLines.map(\.bound) == [3, 3])
+    let byBytes = [part(10..<(5 * 64 + 10), 0..<40), part((5 * 64 + 10)..<(9 * 64 + 10), 40..<90)]
+    #expect(byBytes.map(\.first) == [0, 5] && byBytes.map(\.bound) == [5, 4])
+    let unnumbered = [part(10..<(5 * 64 + 10), nil), part((5 * 64 + 10)..<(9 * 64 + 10), nil)]
+    #expect(unnumbered.map(\.first) == [0, 5] && unnumbered.map(\.bound) == [5, 4])
+  }
+
   /// Pieces write into the file's columns at the row bound of the bytes before them; the merge
   /// closes the gaps in order, and the missing-id rows follow, through a drop.
   @Test func piecesWithFewerRowsThanTheirBoundCloseUp() throws {
     let columns = TransactionColumns(capacity: TransactionColumns.rowBound(bytes: 9 * 64 + 10))
     var parts = [
-      TransactionsReader.Part(columns, 10..<(5 * 64 + 10), bodyStart: 10, days: 0...1000),
-      TransactionsReader.Part(columns, (5 * 64 + 10)..<(9 * 64 + 10), bodyStart: 10, days: 0...1000),
+      TransactionsReader.Part(columns, CSVTableReader.Piece(bytes: 10..<(5 * 64 + 10)), bodyStart: 10, days: 0...1000),
+      TransactionsReader.Part(columns, CSVTableReader.Piece(bytes: (5 * 64 + 10)..<(9 * 64 + 10)), bodyStart: 10, days: 0...1000),
     ]
     #expect(parts.map(\.first) == [0, 5] && parts.map(\.bound) == [5, 4])
     for (p, rows) in [(0, 3), (1, 4)] {
@@ -387,6 +402,45 @@ struct IngestHarness {
       func insideQuotes(_ cut: Range<Int>) -> Bool { bytes[..<cut.lowerBound].filter { $0 == 0x22 }.count % 2 == 1 }
       #expect(guessed.contains(where: insideQuotes))
       #expect(!exact.contains(where: insideQuotes))
+    }
+  }
+
+  /// Numbered pieces know the lines that start in them, as counted from the whole text: blank
+  /// lines and CRLF ends count, a quoted line break counts (the lines bound the records, which is
+  /// all a reader needs), an unterminated last line counts; on guessed and on exact cuts alike.
+  @Test(arguments: [40, 97, 333, 1 << 20])
+  func numberedPiecesKnowTheirLines(bytesPerPiece: Int) throws {
+    var text = "article_id,detail_desc\n"
+    for n in 0..<80 {
+      text += n % 9 == 0 ? "\n" : ""
+      text += n % 7 == 0 ? "0\(n),\"two\nlines\"\r\n" : "0\(n),plain \(n)\n"
+    }
+    text += "999,last line without its end"
+    let bytes = Array(text.utf8)
+    try bytes.withUnsafeBytes { raw in
+      let reader = try CSVTableReader(InputBytesForTests.make(name: "a.csv", bytes: raw), kind: "articles", required: ["article_id"])
+      let body = Array(bytes[reader.bodyStart...])
+      let totalLines = body.filter { $0 == 0x0A }.count + 1
+      let parsed = try reader.parse(badRows: .fail, bytesPerPiece: bytesPerPiece, numberLines: true) {
+        (piece: $0, records: 0)
+      } row: { part, _, _ in
+        part.records += 1
+      }.parts
+      #expect(parsed.reduce(0) { $0 + $1.records } == 81)
+      var next = 0
+      for (piece, records) in parsed {
+        let lines = try #require(piece.lines)
+        let endsBefore = bytes[reader.bodyStart..<piece.bytes.lowerBound].filter { $0 == 0x0A }.count
+        #expect(lines.lowerBound == endsBefore && lines.lowerBound == next)
+        #expect(records <= lines.count)
+        next = lines.upperBound
+      }
+      #expect(next == totalLines)
+      let unnumbered = try reader.parse(badRows: .fail, bytesPerPiece: bytesPerPiece) {
+        $0.lines
+      } row: { _, _, _ in
+      }
+      #expect(unnumbered.parts.allSatisfy { $0 == nil })
     }
   }
 

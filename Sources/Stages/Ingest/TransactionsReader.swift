@@ -33,12 +33,12 @@ struct TransactionsReader {
     let days: ClosedRange<Int32>
     static let batch = 4096
 
-    /// The part of the piece at `range` of a file whose records start at `bodyStart`.
-    init(_ columns: TransactionColumns, _ range: Range<Int>, bodyStart: Int, days: ClosedRange<Int32>) {
+    /// The part of `piece` of a file whose records start at `bodyStart`.
+    init(_ columns: TransactionColumns, _ piece: CSVTableReader.Piece, bodyStart: Int, days: ClosedRange<Int32>) {
       self.columns = columns
       self.days = days
-      first = TransactionColumns.rowBound(bytes: range.lowerBound - bodyStart)
-      bound = TransactionColumns.rowBound(bytes: range.upperBound - bodyStart) - first
+      first = TransactionColumns.rowBound(lines: piece.lines?.lowerBound, bytes: piece.bytes.lowerBound - bodyStart)
+      bound = TransactionColumns.rowBound(lines: piece.lines?.upperBound, bytes: piece.bytes.upperBound - bodyStart) - first
     }
 
     /// Resolves the pending ids of the last rows into indexes, a batch at a time.
@@ -132,8 +132,9 @@ struct TransactionsReader {
       ? { @Sendable part, offset, end in fastRecord(scanner, &part, &offset, end, customers, articles) } : nil
     let bodyStart = reader.bodyStart
     // 32 MB: the 3 GB file still makes ~100 pieces, each with its own id batches and lists.
+    // Numbered lines place each piece's rows where the rows before it end, so the merge moves none.
     let (parts, skipped) = try reader.parse(
-      badRows: badRows, bytesPerPiece: 32 << 20, cancellation: { context.isCancelled },
+      badRows: badRows, bytesPerPiece: 32 << 20, numberLines: true, cancellation: { context.isCancelled },
       progress: { context.progress($0 * 0.9, "parsing \(FileSystem.basename(of: input.name))") },
       makePart: { Part(columns, $0, bodyStart: bodyStart, days: days) },
       finishPart: { $0.lookUp(customers, articles) },
@@ -207,7 +208,8 @@ struct TransactionsReader {
 }
 
 /// The transactions columns of the whole file, which the pieces fill in parallel, each in its own
-/// rows from the bound of the bytes before it (`rowBound`); `TransactionMerge` closes the gaps.
+/// rows from the bound of the records before it (`rowBound`); `TransactionMerge` closes the gaps
+/// (none in a clean file).
 final class TransactionColumns: Sendable {
   /// The channel column's null.
   static let noChannel: UInt8 = 255
@@ -216,6 +218,11 @@ final class TransactionColumns: Sendable {
   /// has at least two commas besides. So the bound of a file's first n bytes, taken at every cut,
   /// gives each piece room for its rows without knowing how many lines come before it.
   static func rowBound(bytes: Int) -> Int { bytes / 64 }
+
+  /// The tighter of two bounds on the rows before a cut: its bytes', and the lines before it (a
+  /// record takes at least one). Each bound grows from cut to cut by at least the rows between, so
+  /// their minimum does too, and the pieces never overlap.
+  static func rowBound(lines: Int?, bytes: Int) -> Int { min(lines ?? .max, rowBound(bytes: bytes)) }
 
   let day: ColumnBuffer<Int32>
   let customer: ColumnBuffer<UInt32>

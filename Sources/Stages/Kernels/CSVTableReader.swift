@@ -1,4 +1,6 @@
+import Foundation
 import Pipeline
+import Synchronization
 
 /// What to do with a malformed row.
 public enum BadRowPolicy: String, ParamChoice {
@@ -57,8 +59,23 @@ public struct CSVTableReader: Sendable {
   /// in a file of tens of MB.
   public static let defaultPieceBytes = 8 << 20
 
+  /// A run of whole records that one worker parses: its bytes and, when `parse` was asked to
+  /// number lines, the body lines that start in it (line 0 is the first after the header). A record
+  /// takes at least one line, so `lines.count` bounds the piece's records and `lines.lowerBound`
+  /// the records before it: a reader that fills shared columns puts each piece's rows there, and
+  /// in a file without blank lines, quoted line breaks or skipped rows they meet with no gap.
+  public struct Piece: Sendable {
+    public var bytes: Range<Int>
+    public var lines: Range<Int>?
+    public init(bytes: Range<Int>, lines: Range<Int>? = nil) {
+      self.bytes = bytes
+      self.lines = lines
+    }
+  }
+
   /// Parses every record: `row(part, fields, offset)` adds one record to its piece's part.
-  /// `makePart(range)` starts the part of the piece of the file at `range` (whole records).
+  /// `makePart(piece)` starts the part of a piece of the file (whole records); with `numberLines`
+  /// the piece knows its lines (`LineNumbers`).
   /// `fastRecord(part, at, end)`, when given, is tried first at each record: it parses a record of
   /// the expected shape straight from the bytes, moves `at` past it and returns true, or returns
   /// false without touching `part`, and the record goes the general way (which words the errors).
@@ -72,9 +89,9 @@ public struct CSVTableReader: Sendable {
   /// - Returns: the parts in file order and the number of rows skipped.
   /// - Throws: the first bad row in file order (under `.fail`), or an unreadable file.
   public func parse<Part: Sendable>(
-    badRows: BadRowPolicy, bytesPerPiece: Int = defaultPieceBytes, cancellation: (@Sendable () -> Bool)? = nil,
-    progress: (@Sendable (Double) -> Void)? = nil,
-    makePart: @escaping @Sendable (Range<Int>) -> Part,
+    badRows: BadRowPolicy, bytesPerPiece: Int = defaultPieceBytes, numberLines: Bool = false,
+    cancellation: (@Sendable () -> Bool)? = nil, progress: (@Sendable (Double) -> Void)? = nil,
+    makePart: @escaping @Sendable (Piece) -> Part,
     finishPart: @escaping @Sendable (inout Part) -> Void = { _ in },
     fastRecord: (@Sendable (inout Part, inout Int, Int) -> Bool)? = nil,
     row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
@@ -82,8 +99,8 @@ public struct CSVTableReader: Sendable {
     let pieces = max(1, (scanner.data.count - bodyStart) / bytesPerPiece)
     func attempt(_ ranges: [Range<Int>]) -> [(part: Part, skipped: Int, error: CSVError?)] {
       parse(
-        ranges, badRows: badRows, cancellation: cancellation, progress: progress, makePart: makePart,
-        finishPart: finishPart, fastRecord: fastRecord, row: row)
+        ranges, numberLines: numberLines, badRows: badRows, cancellation: cancellation, progress: progress,
+        makePart: makePart, finishPart: finishPart, fastRecord: fastRecord, row: row)
     }
     let guessed = scanner.guessSplit(from: bodyStart, pieces: pieces)
     var results = attempt(guessed)
@@ -99,9 +116,9 @@ public struct CSVTableReader: Sendable {
 
   /// Parses the pieces at `ranges` in parallel; a piece's first error ends it.
   private func parse<Part: Sendable>(
-    _ ranges: [Range<Int>], badRows: BadRowPolicy, cancellation: (@Sendable () -> Bool)?,
+    _ ranges: [Range<Int>], numberLines: Bool, badRows: BadRowPolicy, cancellation: (@Sendable () -> Bool)?,
     progress: (@Sendable (Double) -> Void)?,
-    makePart: @escaping @Sendable (Range<Int>) -> Part,
+    makePart: @escaping @Sendable (Piece) -> Part,
     finishPart: @escaping @Sendable (inout Part) -> Void,
     fastRecord: (@Sendable (inout Part, inout Int, Int) -> Bool)?,
     row: @escaping @Sendable (inout Part, UnsafeBufferPointer<FieldRange>, Int) throws(RowError) -> Void
@@ -110,8 +127,15 @@ public struct CSVTableReader: Sendable {
     let expected = header.count
     let scanner = self.scanner
     let done = ProgressCounter(total: ranges.count) { progress?($0) }
+    let lines = numberLines ? LineNumbers(pieces: ranges.count) : nil
     return Parallel.map(chunks: ranges.count) { p -> (part: Part, skipped: Int, error: CSVError?) in
-      var part = makePart(ranges[p])
+      var piece = Piece(bytes: ranges[p])
+      if let lines {
+        let unterminated = p == ranges.count - 1 && !ranges[p].isEmpty && scanner.data[ranges[p].upperBound - 1] != 0x0A
+        let count = FieldParser.count(0x0A, and: 0x22, in: scanner.data, ranges[p]).0 + (unterminated ? 1 : 0)
+        piece.lines = lines.number(p, count: count)
+      }
+      var part = makePart(piece)
       var skipped = 0
       var fields: [FieldRange] = []
       fields.reserveCapacity(expected + 1)
@@ -157,6 +181,29 @@ public struct CSVTableReader: Sendable {
       input.release(ranges[p])
       done.advance()
       return (part, skipped, nil)
+    }
+  }
+}
+
+/// Numbers the lines of a file's pieces as they are parsed, with no pass of its own: a piece counts
+/// its line ends (mapping its pages, which its parse then reads) and waits for the pieces before it
+/// to have counted theirs. Those were claimed before it and count without waiting, so the wait is
+/// short and always ends.
+final class LineNumbers: Sendable {
+  private let counts: Mutex<[Int?]>
+
+  init(pieces: Int) { counts = Mutex([Int?](repeating: nil, count: pieces)) }
+
+  /// Records that piece `p` has `count` lines; returns their numbers once every earlier piece's
+  /// count is in.
+  func number(_ p: Int, count: Int) -> Range<Int> {
+    counts.withLock { $0[p] = count }
+    while true {
+      let before = counts.withLock { counts in
+        counts[..<p].reduce(Int?(0)) { sum, count in sum.flatMap { sum in count.map { sum + $0 } } }
+      }
+      if let before { return before..<(before + count) }
+      usleep(50)
     }
   }
 }
