@@ -209,6 +209,29 @@ struct IngestHarness {
         "articles.csv:5: a quoted field opened here is never closed"))
   }
 
+  /// A category column with more distinct values than its codes hold is one sentence naming the
+  /// file and column (it crashed ingest when a customers file had 256 statuses); at the limit it
+  /// ingests.
+  @Test func categoryColumnsBeyondTheirCodesAreOneSentence() async throws {
+    func customers(statuses: Int) -> String {
+      var text = "customer_id,FN,Active,club_member_status,fashion_news_frequency,age,postal_code\n"
+      for n in 0..<300 {
+        let id = String(repeating: "0", count: 60) + String(format: "%04x", n)
+        text += "\(id),,,STATUS \(n % statuses),NONE,30,\(String(repeating: "f", count: 64))\n"
+      }
+      return text
+    }
+    let ok = IngestHarness.transactionsHeader + IngestHarness.row("2018-09-20", String(repeating: "0", count: 64))
+    #expect(
+      try await IngestHarness().error(customers: customers(statuses: 256), transactions: ok)
+        == "customers.csv: club_member_status: has 256 distinct values; a category column holds at most 255 (is it free text, or the wrong column?)"
+    )
+    let result = try await IngestHarness().run(customers: customers(statuses: 255), transactions: ok)
+    #expect(result.record.stages[0].status == .ran)
+    let table = try result.store.reader(result.record.stages[0].outputs["customers"]!).table()
+    #expect(Set(try table.column("club_member_status").values(UInt8.self)) == Set(0..<255))
+  }
+
   /// The run's day is the default last plausible date; `last_date` moves it.
   @Test func lastDateBoundsTheDates() async throws {
     let tx = IngestHarness.transactionsHeader + IngestHarness.row() + IngestHarness.row("2020-09-22")
@@ -476,6 +499,37 @@ struct IngestHarness {
         try reader.parse(badRows: policy, bytesPerPiece: 100, makePart: { _ in 0 }) { part, _, _ in part += 1 }
       }
       #expect(error?.code == .unterminatedQuote && error?.line == 102)
+    }
+  }
+}
+
+/// Category columns: each piece codes its values by their bytes; the merge gives every row the code
+/// of its text in one sorted dictionary, as coding the rows' texts directly would.
+@Suite struct CategoryPartTests {
+  @Test(arguments: [1, 3, 40])
+  func mergedCodesAreTheRowsTextsInOneSortedDictionary(pieces: Int) throws {
+    var rng = CounterRandom(seed: 5, stream: 2, index: UInt64(pieces))
+    // Quoted values with doubled quotes, empty fields, and "é" spelled two ways (one text).
+    let pool =
+      ["ACTIVE", "PRE-CREATE", "\"say \"\"hi\"\"\"", "\"plain quoted\"", "", "caf\u{E9}", "cafe\u{301}"] + (0..<300).map { "v\($0)" }
+    let fields = (0..<3000).map { _ in pool[rng.below(rng.chance(0.5) ? 7 : pool.count)] }
+    let text = fields.joined(separator: "\n") + "\n"
+    let bytes = Array(text.utf8)
+    try bytes.withUnsafeBytes { raw in
+      let scanner = CSVScanner(name: "c.csv", data: raw)
+      var parts = [CategoryPart](repeating: CategoryPart(), count: pieces)
+      var texts: [String] = []
+      var at = 0, buffer: [FieldRange] = []
+      for row in fields.indices {
+        _ = try scanner.nextRecord(from: &at, end: raw.count, fields: &buffer)
+        parts[row * pieces / fields.count].append(scanner, buffer[0])
+        texts.append(scanner.text(buffer[0]))
+      }
+      let (codes, values) = try CategoryPart.merge(parts, as: UInt16.self)
+      let expected = Array(Set(texts.filter { !$0.isEmpty })).sorted()
+      #expect(values == expected && values.contains("say \"hi\"") && values.filter { $0 == "caf\u{E9}" }.count == 1)
+      #expect(codes == texts.map { $0.isEmpty ? UInt16.max : UInt16(expected.firstIndex(of: $0)!) })
+      #expect(throws: CategoryPart.TooManyValues.self) { try CategoryPart.merge(parts, as: UInt8.self) }
     }
   }
 }

@@ -21,15 +21,17 @@ struct ArticlesReader {
   struct Part: Sendable {
     var ids: [UInt64] = []
     var numbers: [[Int32]] = Array(repeating: [], count: ArticlesReader.numeric.count)
-    var categories: [[String]] = Array(repeating: [], count: ArticlesReader.categorical.count)
+    var categories = [CategoryPart](repeating: CategoryPart(), count: ArticlesReader.categorical.count)
     var texts: [StringColumnBuilder] = Array(repeating: StringColumnBuilder(), count: ArticlesReader.text.count)
   }
 
   /// The parsed articles: ids in file order and their columns.
   struct Result {
     var ids: [UInt64]
-    /// The pieces' columns joined, but for the text, which the table joins in one copy.
-    var part: Part
+    /// The pieces' numeric columns joined.
+    var numbers: [[Int32]]
+    /// Each category column's codes and values, in the order of `categorical`.
+    var categories: [(codes: [UInt16], values: [String])]
     var texts: [[StringColumnBuilder]]
     var skipped: Int
     /// Known columns the file lacks.
@@ -59,17 +61,12 @@ struct ArticlesReader {
         }
         part.numbers[n].append(Int32(v))
       }
-      for (n, at) in categoryAt.enumerated() { if let at { part.categories[n].append(scanner.text(fields[at])) } }
+      for (n, at) in categoryAt.enumerated() { if let at { part.categories[n].append(scanner, fields[at]) } }
       for (n, at) in textAt.enumerated() { if let at { part.texts[n].append(scanner, fields[at]) } }
     }
-    var merged = Part()
-    for part in parts {
-      merged.ids += part.ids
-      for n in numeric.indices { merged.numbers[n] += part.numbers[n] }
-      for n in categorical.indices { merged.categories[n] += part.categories[n] }
-    }
+    let ids = parts.flatMap(\.ids)
     var seen: [UInt64: Int] = [:]
-    for (row, id) in merged.ids.enumerated() {
+    for (row, id) in ids.enumerated() {
       if let first = seen[id] {
         throw CSVError(
           code: .badField, file: input.name, line: 0, field: "article_id",
@@ -77,8 +74,17 @@ struct ArticlesReader {
       }
       seen[id] = row
     }
+    let merged = Parallel.map(chunks: categorical.count) { n -> Swift.Result<(codes: [UInt16], values: [String]), CSVError> in
+      do throws(CategoryPart.TooManyValues) {
+        return .success(try CategoryPart.merge(parts.map { $0.categories[n] }, as: UInt16.self))
+      } catch {
+        return .failure(error.csvError(file: input.name, column: categorical[n]))
+      }
+    }
+    let categories = try merged.map { try $0.get() }
     return Result(
-      ids: merged.ids, part: merged, texts: text.indices.map { n in parts.map { $0.texts[n] } }, skipped: skipped,
+      ids: ids, numbers: numeric.indices.map { n in parts.flatMap { $0.numbers[n] } }, categories: categories,
+      texts: text.indices.map { n in parts.map { $0.texts[n] } }, skipped: skipped,
       absent: Set((numeric + categorical + text).filter { reader.position($0) == nil }))
   }
 
@@ -105,11 +111,10 @@ struct ArticlesReader {
       let values =
         result.absent.contains(name)
         ? ids.map { name == "product_code" ? productCode($0) : Int32.min }
-        : result.part.numbers[n] + added.map { name == "product_code" ? productCode($0) : Int32.min }
+        : result.numbers[n] + added.map { name == "product_code" ? productCode($0) : Int32.min }
       columns.append(Column(name, values, nullSentinel: Int64(Int32.min)))
     }
-    let encoded = Parallel.map(chunks: categorical.count) { DictionaryBuilder.encode(result.part.categories[$0]) }
-    for (n, (values, codes)) in encoded.enumerated() {
+    for (n, (codes, values)) in result.categories.enumerated() {
       dictionaries.add(categorical[n], values: values)
       let nulls = result.absent.contains(categorical[n]) ? ids.count : added.count
       columns.append(Column(categorical[n], codes + repeatElement(UInt16.max, count: nulls), nullSentinel: Int64(UInt16.max)))
@@ -124,17 +129,10 @@ struct ArticlesReader {
   }
 }
 
-/// Category values → dense codes, in sorted order of the values, one dictionary per column; the
-/// `dictionaries` output lists them all.
+/// The category columns' dictionaries (`CategoryPart.merge`: the values sorted, a code is an
+/// index), gathered for the `dictionaries` output.
 struct DictionaryBuilder {
   var entries: [(column: String, values: [String])] = []
-
-  /// The sorted distinct non-empty values, and each row's code among them (empty: 65535).
-  static func encode(_ values: [String]) -> (values: [String], codes: [UInt16]) {
-    let distinct = Array(Set(values.filter { !$0.isEmpty })).sorted()
-    let code = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt16($0)) })
-    return (distinct, values.map { code[$0] ?? UInt16.max })
-  }
 
   mutating func add(_ column: String, values: [String]) { entries.append((column, values)) }
 

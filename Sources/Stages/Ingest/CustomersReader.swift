@@ -9,8 +9,8 @@ struct CustomersReader {
     var keys: [CustomerKey] = []
     var fn: [UInt8] = []
     var active: [UInt8] = []
-    var club = SmallDictionary()
-    var news = SmallDictionary()
+    var club = CategoryPart()
+    var news = CategoryPart()
     var age: [UInt8] = []
     var postal = StringColumnBuilder()
   }
@@ -18,6 +18,8 @@ struct CustomersReader {
   struct Result {
     var keys: [CustomerKey]
     var parts: [Part]
+    /// `club_member_status` and `fashion_news_frequency`: each row's code, and the values.
+    var categories: [(name: String, codes: [UInt8], values: [String])]
     var skipped: Int
     var has: Set<String>
   }
@@ -50,7 +52,15 @@ struct CustomersReader {
       }
       if let postalAt { part.postal.append(scanner, fields[postalAt]) }
     }
-    return Result(keys: parts.flatMap(\.keys), parts: parts, skipped: skipped, has: Set(reader.positions.keys))
+    var categories: [(name: String, codes: [UInt8], values: [String])] = []
+    for (name, path) in [("club_member_status", \Part.club), ("fashion_news_frequency", \Part.news)] {
+      do throws(CategoryPart.TooManyValues) {
+        let (codes, values) = try CategoryPart.merge(parts.map { $0[keyPath: path] }, as: UInt8.self)
+        categories.append((name, codes, values))
+      } catch { throw error.csvError(file: input.name, column: name) }
+    }
+    return Result(
+      keys: parts.flatMap(\.keys), parts: parts, categories: categories, skipped: skipped, has: Set(reader.positions.keys))
   }
 
   /// `1.0`/`1` → 1, `0` → 0, empty → null (255).
@@ -80,8 +90,7 @@ struct CustomersReader {
     }
     columns.append(Column("FN", pad("FN", result.parts.flatMap(\.fn)), nullSentinel: 255))
     columns.append(Column("Active", pad("Active", result.parts.flatMap(\.active)), nullSentinel: 255))
-    for (name, path) in [("club_member_status", \Part.club), ("fashion_news_frequency", \Part.news)] {
-      let (codes, values) = SmallDictionary.merge(result.parts.map { $0[keyPath: path] })
+    for (name, codes, values) in result.categories {
       dictionaries.add(name, values: values)
       columns.append(Column(name, pad(name, codes), nullSentinel: 255))
     }
@@ -93,37 +102,5 @@ struct CustomersReader {
     var table = Table(columns, metadata: ["id_format": "id_word0..3: the 64-hex customer_id as four big-endian 64-bit words"])
     table.absentColumns = optional.filter { !result.has.contains($0) }
     return table
-  }
-}
-
-/// A per-piece dictionary of a few category values, kept as bytes so rows allocate nothing.
-struct SmallDictionary: Sendable {
-  var values: [[UInt8]] = []
-  var codes: [UInt8] = []  // 255 = empty
-
-  mutating func append(_ scanner: CSVScanner, _ f: FieldRange) {
-    guard f.count > 0 else {
-      codes.append(255)
-      return
-    }
-    let bytes = UnsafeRawBufferPointer(rebasing: scanner.data[f.start..<f.end])
-    if let n = values.firstIndex(where: { $0.elementsEqual(bytes) }) {
-      codes.append(UInt8(n))
-      return
-    }
-    values.append(Array(bytes))
-    codes.append(UInt8(min(values.count - 1, 254)))
-  }
-
-  /// One sorted dictionary for all pieces, and every row's code in it.
-  static func merge(_ parts: [SmallDictionary]) -> (codes: [UInt8], values: [String]) {
-    let all = Array(Set(parts.flatMap { $0.values.map { String(decoding: $0, as: UTF8.self) } })).sorted()
-    let index = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($1, UInt8($0)) })
-    var codes: [UInt8] = []
-    for part in parts {
-      let remap = part.values.map { index[String(decoding: $0, as: UTF8.self)]! }
-      codes += part.codes.map { $0 == 255 ? 255 : remap[Int($0)] }
-    }
-    return (codes, all)
   }
 }

@@ -116,7 +116,8 @@ public enum FieldParser {
       exponent += sign * e
     }
     guard i == f.end else { return nil }
-    var value = Double(mantissa)
+    // The same double either way; without AVX-512 an unsigned conversion takes a dozen instructions.
+    var value = mantissa <= UInt64(Int64.max) ? Double(Int64(mantissa)) : Double(mantissa)
     var e = exponent
     while e < -22 {
       value /= 1e22
