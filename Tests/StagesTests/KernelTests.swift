@@ -96,6 +96,26 @@ import Testing
 
 /// `IDIndex` looks ids up in batches; runs of one id (a basket's rows) share one probe.
 @Suite struct IDIndexTests {
+  /// Built region by region in parallel, the index answers as a dictionary of first positions
+  /// would, at sizes with one region and with sixteen (where probes wrap within a region), and
+  /// names the first key met again.
+  @Test(arguments: [0, 1, 9, 2_000, 50_000])
+  func lookupsMatchADictionaryOfFirstPositions(count: Int) {
+    var rng = CounterRandom(seed: 8, stream: 3, index: UInt64(count))
+    let keys = (0..<count).map { _ in CustomerKey(a: rng.next() % 40_000, b: 1, c: 2, d: rng.next() % 3) }
+    var first: [CustomerKey: Int] = [:], firstMetAgain: CustomerKey?
+    for (n, key) in keys.enumerated() {
+      if first[key] == nil { first[key] = n } else if firstMetAgain == nil { firstMetAgain = key }
+    }
+    let index = IDIndex(keys)
+    #expect(index.firstDuplicate == firstMetAgain)
+    let probes = keys + (0..<200).map { CustomerKey(a: UInt64($0), b: 9, c: 9, d: 9) }
+    #expect(probes.allSatisfy { index.index(of: $0) == first[$0] })
+    var found = [Int32](repeating: -2, count: probes.count)
+    probes.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { index.indexes(of: keys, into: $0) } }
+    #expect(found == probes.map { first[$0].map(Int32.init) ?? -1 })
+  }
+
   @Test func batchedLookupsMatchOneAtATimeWithRunsAndAbsentIDs() {
     let known: [UInt64] = (0..<1000).map { $0 * 7919 + 3 }
     let index = IDIndex(known)
