@@ -47,14 +47,14 @@ public struct IDIndex<Key: IndexKey>: Sendable {
     }
     // The keys' positions grouped by region, in key order within each (a counting sort).
     let bits = regionBits, regionCount = 1 << bits
-    let regionOf = { (key: Key) in bits == 0 ? 0 : Int(key.hash64 >> UInt64(64 - bits)) }
     var counts = [Int](repeating: 0, count: regionCount + 1)
-    for key in keys { counts[regionOf(key) + 1] += 1 }
+    for key in keys { counts[Self.region(key.hash64, bits: bits) + 1] += 1 }
     for r in 0..<regionCount { counts[r + 1] += counts[r] }
     var grouped = [Int32](repeating: 0, count: keys.count), next = counts
     for (n, key) in keys.enumerated() {
-      grouped[next[regionOf(key)]] = Int32(n)
-      next[regionOf(key)] += 1
+      let r = Self.region(key.hash64, bits: bits)
+      grouped[next[r]] = Int32(n)
+      next[r] += 1
     }
     let starts = counts, order = grouped
     let regionMask = regionMask, perRegion = regionMask + 1
@@ -79,12 +79,15 @@ public struct IDIndex<Key: IndexKey>: Sendable {
     firstDuplicate = duplicates.compactMap { $0 }.min().map { keys[Int($0)] }
   }
 
+  /// The region of a key with this hash: the hash's top `bits` bits.
+  @inline(__always)
+  private static func region(_ hash: UInt64, bits: Int) -> Int { bits == 0 ? 0 : Int(hash >> UInt64(64 - bits)) }
+
   /// The slot where the search for `key` starts: its region's first slot plus its hash's low bits.
   @inline(__always)
   private func home(_ key: Key) -> Int {
     let hash = key.hash64
-    let region = regionBits == 0 ? 0 : Int(hash >> UInt64(64 - regionBits))
-    return region << slotBits | Int(truncatingIfNeeded: hash) & regionMask
+    return Self.region(hash, bits: regionBits) << slotBits | Int(truncatingIfNeeded: hash) & regionMask
   }
 
   /// The index of each key of `keys` (-1 when absent) into `found`. Each key's slot is prefetched
