@@ -186,8 +186,9 @@ struct TransactionsReader {
     _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>
   ) -> Bool {
     let data = scanner.data, s = at
-    guard s + 81 <= end, data[s + 10] == 0x2C, data[s + 75] == 0x2C, let key = part.customer(data, at: s + 11) else { return false }
-    let articleEnd = scanner.nextDelimiter(from: s + 76, end: end)
+    guard s + 87 <= end, data[s + 10] == 0x2C, data[s + 75] == 0x2C, let key = part.customer(data, at: s + 11) else { return false }
+    // Kaggle's article ids are ten digits: look for the comma where ten digits put it first.
+    let articleEnd = data[s + 86] == 0x2C ? s + 86 : scanner.nextDelimiter(from: s + 76, end: end)
     guard articleEnd < end, data[articleEnd] == 0x2C,
       let article = ArticlesReader.articleNumber(data, FieldRange(start: s + 76, end: articleEnd, quoted: false))
     else { return false }

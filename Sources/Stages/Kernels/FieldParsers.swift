@@ -2,15 +2,22 @@ import Pipeline
 
 /// Typed parsing of CSV fields straight from bytes: no `String`, no allocation.
 public enum FieldParser {
-  /// An unsigned decimal integer of at most 19 digits.
+  /// An unsigned decimal integer of at most 19 digits, eight digits at a time while eight remain
+  /// (an article id is ten).
   @inline(__always)
   public static func unsigned(_ data: UnsafeRawBufferPointer, _ f: FieldRange) -> UInt64? {
     guard f.count > 0 && f.count <= 19 else { return nil }
     var value: UInt64 = 0
-    for i in f.start..<f.end {
+    var i = f.start
+    while i + 8 <= f.end, let eight = eightDigits(data, i) {
+      value = value &* 100_000_000 &+ eight
+      i += 8
+    }
+    while i < f.end {
       let d = data[i] &- 48
       guard d < 10 else { return nil }
       value = value &* 10 &+ UInt64(d)
+      i += 1
     }
     return value
   }
