@@ -127,9 +127,14 @@ public struct EvaluateStage: Stage {
           try test.column("article").values(UInt32.self).max() ?? 0)) + 1
     let baseline = Array(try Popularity.ranking(train, articles: articles, days: p.baseline_days).prefix(p.k))
     let candidates = try ArticleLists.candidates.lists(context, "candidates")
-    let history = try PurchaseHistory(train, customers: customers)
-    let repurchase = Evaluation.repurchaseThenPopular(history, popular: baseline, days: p.repurchase_days, k: p.k)
-    var segments = [CustomerSegments.byHistoryLength(history)]
+    let (trainCustomer, trainArticle, trainDay) = (
+      try train.column("customer").values(UInt32.self), try train.column("article").values(UInt32.self),
+      try train.column("day").values(Int32.self)
+    )
+    let repurchase = Evaluation.repurchaseThenPopular(
+      customer: trainCustomer, article: trainArticle, day: trainDay, customers: customers, popular: baseline,
+      days: p.repurchase_days, k: p.k)
+    var segments = [CustomerSegments.byHistoryLength(customer: trainCustomer, customers: customers)]
     if context.hasInput("customers") {
       let ages = try context.table("customers", columns: ["age"])
       guard ages.rowCount == customers else {
@@ -265,17 +270,58 @@ enum Evaluation {
   }
 
   /// Per customer: their own purchases of the last `days` of training, latest first (ties: more
-  /// rows, then the lower index), then the `popular` articles they lack, `k` in all.
-  static func repurchaseThenPopular(_ history: PurchaseHistory, popular: [UInt32], days: Int, k: Int) -> (
-    offsets: [UInt64], items: [UInt32]
-  ) {
-    let last = history.cells.map(\.lastDay).max() ?? 0
-    return ListBuilder.build(rows: history.customerCount, scratch: { [PurchaseHistory.Cell]() }) { c, own, chunk in
+  /// rows in the whole history, then the lower index), then the `popular` articles they lack, `k`
+  /// in all. Only the window's rows are grouped by customer (a few percent of the history); one
+  /// pass over the whole history then counts the rows of the pairs the window holds.
+  static func repurchaseThenPopular(
+    customer: TypedValues<UInt32>, article: TypedValues<UInt32>, day: TypedValues<Int32>, customers: Int,
+    popular: [UInt32], days: Int, k: Int
+  ) -> (offsets: [UInt64], items: [UInt32]) {
+    let window = day.withUnsafeBufferPointer { day in
+      let after = (day.max() ?? 0) - Int32(days)
+      return day.indices.filter { day[$0] > after }
+    }
+    let recent = PurchaseHistory(
+      customer: TypedValues(copying: window.map { customer[$0] }), article: TypedValues(copying: window.map { article[$0] }),
+      day: TypedValues(copying: window.map { day[$0] }), customers: customers)
+    let rows = rowsOfPairs(in: recent, customer: customer, article: article)
+    return ListBuilder.build(rows: customers, scratch: { [(cell: PurchaseHistory.Cell, rows: UInt32)]() }) { c, own, chunk in
       own.removeAll(keepingCapacity: true)
-      for cell in history.cells[history.range(of: c)] where cell.lastDay > last - Int32(days) { own.append(cell) }
-      own.sort { ($0.lastDay, $0.rows, UInt32.max - $0.article) > ($1.lastDay, $1.rows, UInt32.max - $1.article) }
-      for cell in own.prefix(k) { chunk.items.append(cell.article) }
+      for i in recent.range(of: c) { own.append((recent.cells[i], rows[i])) }
+      own.sort {
+        ($0.cell.lastDay, $0.rows, UInt32.max - $0.cell.article) > ($1.cell.lastDay, $1.rows, UInt32.max - $1.cell.article)
+      }
+      for (cell, _) in own.prefix(k) { chunk.items.append(cell.article) }
       for a in popular where chunk.currentRow.count < k && !chunk.currentRow.contains(a) { chunk.items.append(a) }
+    }
+  }
+
+  /// For each cell of `pairs`, how many rows of (`customer`, `article`) are its customer and
+  /// article: one parallel pass; a row whose customer has cells (a bitset that stays in cache says
+  /// which) has them searched by article.
+  static func rowsOfPairs(in pairs: PurchaseHistory, customer: TypedValues<UInt32>, article: TypedValues<UInt32>) -> [UInt32] {
+    var present = Bitset(capacity: pairs.customerCount)
+    for c in 0..<pairs.customerCount where !pairs.range(of: c).isEmpty { present.insert(c) }
+    let pieces = max(1, min(Parallel.share, customer.count / (1 << 20))), known = present
+    let partial = customer.withUnsafeBufferPointer { customer in
+      article.withUnsafeBufferPointer { article in
+        let columns = UnsafeTransfer((customer, article))
+        return Parallel.map(chunks: pieces) { piece -> [UInt32] in
+          let (customer, article) = columns.wrapped
+          var counts = [UInt32](repeating: 0, count: pairs.cells.count)
+          for r in Parallel.range(piece, of: pieces, count: customer.count) {
+            let c = Int(customer[r])
+            guard c < pairs.customerCount, known.contains(c) else { continue }
+            let range = pairs.range(of: c)
+            let at = pairs.cells[range].sortedLowerBound(article[r], by: \.article)
+            if at < range.upperBound && pairs.cells[at].article == article[r] { counts[at] += 1 }
+          }
+          return counts
+        }
+      }
+    }
+    return partial.dropFirst().reduce(into: partial[0]) { total, counts in
+      for i in total.indices { total[i] += counts[i] }
     }
   }
 

@@ -78,17 +78,52 @@ import Testing
     // Repurchase + popularity: customer 0 bought 2 on day 9 and 7 on day 5 (and 4 on day 1, before
     // the 5-day window); lists: [2, 7, 5, 1], [5, 1], [5, 1]. Customer 0: hit 2 at 1, 1 at 4 →
     // (1 + 2/4) / 2; customer 2: 5 at 1 → 1.
-    let train = PurchaseHistory(
-      customer: try Column("c", [0, 0, 0] as [UInt32]).values(UInt32.self),
-      article: try Column("a", [4, 7, 2] as [UInt32]).values(UInt32.self),
-      day: try Column("d", [1, 5, 9] as [Int32]).values(Int32.self), customers: 3)
-    let lists = Evaluation.repurchaseThenPopular(train, popular: [5, 1], days: 5, k: 12)
+    let lists = Evaluation.repurchaseThenPopular(
+      customer: TypedValues(copying: [0, 0, 0]), article: TypedValues(copying: [4, 7, 2]), day: TypedValues(copying: [1, 5, 9]),
+      customers: 3, popular: [5, 1], days: 5, k: 12)
     #expect(lists.offsets == [0, 4, 6, 8] && lists.items == [2, 7, 5, 1, 5, 1, 5, 1])
     let withBaseline = Dictionary(
       uniqueKeysWithValues: try Evaluation.measure(
         try! PredictionsTable.read(table), truth: truth, candidates: candidates, baseline: [5, 1], k: 12, repurchaseBaseline: lists))
     #expect(abs(withBaseline["baseline_repurchase_popularity_map@12"]! - ((1 + 0.5) / 2 + 1) / 2) < 1e-12)
     #expect(abs(withBaseline["ratio_to_popularity"]! - withBaseline["map@12"]! / withBaseline["baseline_popularity_map@12"]!) < 1e-12)
+  }
+}
+
+/// evaluate's repurchase baseline groups only the window's rows; it must list what the whole
+/// history's cells give (a pair's rows counted over all of training, not the window alone).
+@Suite struct RepurchaseBaselineTests {
+  @Test func windowedListsMatchTheWholeHistorysCells() {
+    var rng = CounterRandom(seed: 21, stream: 0, index: 0)
+    let rows = 20_000, customers = 300
+    // Days ascend, as split writes them; few articles, so pairs repeat inside and outside the window.
+    let day = (0..<rows).map { Int32($0 * 60 / rows) }
+    let customer = (0..<rows).map { _ in UInt32(rng.below(customers)) }
+    let article = (0..<rows).map { _ in UInt32(rng.below(12)) }
+    let (c, a, d) = (TypedValues(copying: customer), TypedValues(copying: article), TypedValues(copying: day))
+    let history = PurchaseHistory(customer: c, article: a, day: d, customers: customers)
+    for days in [1, 7, 28, 100] {
+      let lists = Evaluation.repurchaseThenPopular(
+        customer: c, article: a, day: d, customers: customers, popular: [3, 30, 7], days: days, k: 5)
+      var expected: [UInt32] = [], offsets: [UInt64] = [0]
+      for cust in 0..<customers {
+        let own = history.cells[history.range(of: cust)].filter { $0.lastDay > 59 - Int32(days) }
+          .sorted { ($0.lastDay, $0.rows, UInt32.max - $0.article) > ($1.lastDay, $1.rows, UInt32.max - $1.article) }
+        var list = own.prefix(5).map(\.article)
+        for p in [3, 30, 7] as [UInt32] where list.count < 5 && !list.contains(p) { list.append(p) }
+        expected += list
+        offsets.append(UInt64(expected.count))
+      }
+      #expect(lists.items == expected && lists.offsets == offsets, "window of \(days) days")
+    }
+    let bands = CustomerSegments.byHistoryLength(customer: c, customers: customers).band
+    let upper = [0, 4, 19, 49]
+    #expect(
+      bands
+        == (0..<customers).map { cust in
+          let n = history.cells[history.range(of: cust)].reduce(0) { $0 + Int($1.rows) }
+          return UInt8(upper.firstIndex { n <= $0 } ?? 4)
+        })
   }
 }
 
@@ -101,11 +136,7 @@ import Testing
       article: try Column("a", [1, 2, 3] as [UInt32]).values(UInt32.self),
       day: try Column("d", [0, 0, 0] as [Int32]).values(Int32.self), customers: 3)
     // Training rows: customer 0 none, customer 1 two rows, customer 2 six rows.
-    let train = PurchaseHistory(
-      customer: try Column("c", [1, 1, 2, 2, 2, 2, 2, 2] as [UInt32]).values(UInt32.self),
-      article: try Column("a", [7, 8, 7, 7, 8, 8, 9, 9] as [UInt32]).values(UInt32.self),
-      day: try Column("d", [1, 2, 1, 2, 3, 4, 5, 6] as [Int32]).values(Int32.self), customers: 3)
-    let history = CustomerSegments.byHistoryLength(train)
+    let history = CustomerSegments.byHistoryLength(customer: TypedValues(copying: [1, 1, 2, 2, 2, 2, 2, 2]), customers: 3)
     #expect(history.band == [0, 1, 2], "0 rows, 1-4, 5-19")
     let ages = CustomerSegments.byAge(try Column("age", [25, 255, 27] as [UInt8]).values(UInt8.self))
     #expect(ages.band == [1, 6, 1], "20s, unknown, 20s")

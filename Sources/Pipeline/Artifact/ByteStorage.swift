@@ -55,6 +55,9 @@ public struct TypedValues<Element: BitwiseCopyable>: RandomAccessCollection, @un
     buffer = storage.elements(as: Element.self)
   }
 
+  /// A copy of `values`.
+  public init(copying values: some Collection<Element>) { self.init(ByteStorage(copying: values)) }
+
   public var startIndex: Int { 0 }
   public var endIndex: Int { buffer.count }
   @inlinable public func index(after i: Int) -> Int { i + 1 }

@@ -9,14 +9,32 @@ public struct CustomerSegments: Sendable {
   /// Per customer, the index of their band in `labels`.
   public var band: [UInt8]
 
-  /// Training rows bought: none, 1–4, 5–19, 20–49, 50 and more.
-  public static func byHistoryLength(_ history: PurchaseHistory) -> CustomerSegments {
+  /// Training rows bought: none, 1–4, 5–19, 20–49, 50 and more; `customer` is the training rows'
+  /// customer column.
+  public static func byHistoryLength(customer: TypedValues<UInt32>, customers: Int) -> CustomerSegments {
     let upper = [0, 4, 19, 49]
-    let band = (0..<history.customerCount).map { c in
-      let rows = history.cells[history.range(of: c)].reduce(0) { $0 + Int($1.rows) }
-      return UInt8(upper.firstIndex { rows <= $0 } ?? upper.count)
+    let band = rowsPerCustomer(customer, customers: customers).map { rows in
+      UInt8(upper.firstIndex { Int(rows) <= $0 } ?? upper.count)
     }
     return CustomerSegments(name: "history", labels: historyLabels, band: band)
+  }
+
+  /// How many rows each customer below `customers` has in `customer`, counted in parallel pieces.
+  static func rowsPerCustomer(_ customer: TypedValues<UInt32>, customers: Int) -> [UInt32] {
+    let pieces = max(1, min(Parallel.share, customer.count / (1 << 20)))
+    let partial = customer.withUnsafeBufferPointer { rows in
+      let rows = UnsafeTransfer(rows)
+      return Parallel.map(chunks: pieces) { piece -> [UInt32] in
+        var counts = [UInt32](repeating: 0, count: customers)
+        for r in Parallel.range(piece, of: pieces, count: rows.wrapped.count) where Int(rows.wrapped[r]) < customers {
+          counts[Int(rows.wrapped[r])] += 1
+        }
+        return counts
+      }
+    }
+    return partial.dropFirst().reduce(into: partial[0]) { total, counts in
+      for c in total.indices { total[c] += counts[c] }
+    }
   }
 
   /// The age bands of trending (under 20, 20s … 50s, 60 and over) and unknown age.
