@@ -302,26 +302,21 @@ enum Evaluation {
   static func rowsOfPairs(in pairs: PurchaseHistory, customer: TypedValues<UInt32>, article: TypedValues<UInt32>) -> [UInt32] {
     var present = Bitset(capacity: pairs.customerCount)
     for c in 0..<pairs.customerCount where !pairs.range(of: c).isEmpty { present.insert(c) }
-    let pieces = max(1, min(Parallel.share, customer.count / (1 << 20))), known = present
-    let partial = customer.withUnsafeBufferPointer { customer in
+    let known = present
+    return customer.withUnsafeBufferPointer { customer in
       article.withUnsafeBufferPointer { article in
         let columns = UnsafeTransfer((customer, article))
-        return Parallel.map(chunks: pieces) { piece -> [UInt32] in
+        return PieceCounts.count(rows: customer.count, bins: pairs.cells.count) { rows, counts in
           let (customer, article) = columns.wrapped
-          var counts = [UInt32](repeating: 0, count: pairs.cells.count)
-          for r in Parallel.range(piece, of: pieces, count: customer.count) {
+          for r in rows {
             let c = Int(customer[r])
             guard c < pairs.customerCount, known.contains(c) else { continue }
             let range = pairs.range(of: c)
             let at = pairs.cells[range].sortedLowerBound(article[r], by: \.article)
             if at < range.upperBound && pairs.cells[at].article == article[r] { counts[at] += 1 }
           }
-          return counts
         }
       }
-    }
-    return partial.dropFirst().reduce(into: partial[0]) { total, counts in
-      for i in total.indices { total[i] += counts[i] }
     }
   }
 

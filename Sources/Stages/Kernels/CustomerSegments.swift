@@ -19,21 +19,13 @@ public struct CustomerSegments: Sendable {
     return CustomerSegments(name: "history", labels: historyLabels, band: band)
   }
 
-  /// How many rows each customer below `customers` has in `customer`, counted in parallel pieces.
+  /// How many rows each customer below `customers` has in `customer`.
   static func rowsPerCustomer(_ customer: TypedValues<UInt32>, customers: Int) -> [UInt32] {
-    let pieces = max(1, min(Parallel.share, customer.count / (1 << 20)))
-    let partial = customer.withUnsafeBufferPointer { rows in
-      let rows = UnsafeTransfer(rows)
-      return Parallel.map(chunks: pieces) { piece -> [UInt32] in
-        var counts = [UInt32](repeating: 0, count: customers)
-        for r in Parallel.range(piece, of: pieces, count: rows.wrapped.count) where Int(rows.wrapped[r]) < customers {
-          counts[Int(rows.wrapped[r])] += 1
-        }
-        return counts
+    customer.withUnsafeBufferPointer { column in
+      let column = UnsafeTransfer(column)
+      return PieceCounts.count(rows: column.wrapped.count, bins: customers) { rows, counts in
+        for r in rows where Int(column.wrapped[r]) < customers { counts[Int(column.wrapped[r])] += 1 }
       }
-    }
-    return partial.dropFirst().reduce(into: partial[0]) { total, counts in
-      for c in total.indices { total[c] += counts[c] }
     }
   }
 
