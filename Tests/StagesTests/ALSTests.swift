@@ -211,4 +211,48 @@ import Testing
       #expect(out.map(\.bitPattern) == reference.map(\.bitPattern), "dot products, \(registers) registers")
     }
   }
+
+  /// A v worked a block of cells at a time (weights, then their rows summed while in cache) has,
+  /// bit for bit, the value of A v from all of a row's weights at once, for rows of no cells, one,
+  /// and more than one block with a ragged end, as products and as the residual.
+  @Test(arguments: [64, 100]) func cellBlocksChangeNoBit(factors: Int) {
+    let block = ImplicitALS.cellsPerBlock, members = ImplicitALS.rowsPerBatch
+    let lengths = [0, 1, block + 3, 2 * block + 6]
+    let starts = lengths.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1) }, total = starts[members]
+    let y = FactorMatrix.random(rows: total + members, factors: factors, seed: 7, stream: 1)
+    let lanes = y.lanes, ys = UnsafePointer(y.storage.baseAddress!)
+    let cells = { (i: Int) in starts[i]..<starts[i + 1] }, vector = { (i: Int) in ys + (total + i) * lanes }
+    let g = ImplicitALS.gram(y, regularization: 0.1)
+    func same(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> Bool { (0..<8).allSatisfy { a[$0].bitPattern == b[$0].bitPattern } }
+    g.withUnsafeBufferPointer { g in
+      let s = ImplicitALS.CGScratch(gram: g.baseAddress!, factors: factors, lanes: lanes)
+      s.reserve(total)
+      s.cellRows.update(from: ys, count: total * lanes)
+      for j in 0..<total { s.confidence[j] = Float(1 + j % 5) }
+      for residual in [false, true] {
+        var out = [SIMD8<Float>](repeating: .zero, count: members * lanes)
+        out.withUnsafeMutableBufferPointer {
+          ImplicitALS.multiply(
+            s, members: members, active: .init(repeating: true), cells: cells, lanes: lanes, residual: residual,
+            into: $0.baseAddress!, vector: vector)
+        }
+        var reference = [SIMD8<Float>](repeating: .zero, count: members * lanes)
+        reference.withUnsafeMutableBufferPointer { reference in
+          for i in 0..<members {
+            let row = reference.baseAddress! + i * lanes, sign: Float = residual ? -1 : 1
+            let gramWeights = (0..<factors).map { sign * y[total + i, $0] }
+            ImplicitALS.weightedSum(g.baseAddress!, count: factors, weights: gramWeights, lanes: 0..<lanes, stride: lanes, into: row)
+            let weights = cells(i).map { j in
+              let d = ImplicitALS.dot(s.cellRows + j * lanes, vector(i), lanes: lanes), c = s.confidence[j]
+              return residual ? c - (c - 1) * d : d * (c - 1)
+            }
+            ImplicitALS.weightedSum(
+              s.cellRows + cells(i).lowerBound * lanes, count: weights.count, weights: weights, lanes: 0..<lanes, stride: lanes,
+              into: row, continuing: true)
+          }
+        }
+        #expect((0..<members * lanes).allSatisfy { same(out[$0], reference[$0]) }, "residual: \(residual)")
+      }
+    }
+  }
 }

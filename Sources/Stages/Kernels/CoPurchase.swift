@@ -12,7 +12,7 @@ enum CoPurchase {
   typealias Entry = (key: UInt32, count: UInt32)
 
   struct Scratch {
-    var counter: SparseCounter
+    let counter: SparseCounter
     var best: [Entry] = []
     var order: [UInt64] = []
     init(articles: Int) { counter = SparseCounter(keys: articles) }

@@ -32,21 +32,27 @@ public enum ListBuilder {
   }
 
   /// As `build(rows:rowsPerChunk:_:)`, with scratch state (a bitset, a counter array) made once per
-  /// chunk by `scratch()` and lent to each of its rows; `fill` must leave it as it found it.
+  /// worker by `scratch()` and lent to each row it builds; `fill` must leave it as it found it.
+  /// (Once per chunk, a stage's hundreds of chunks each had fresh pages of a counter over every
+  /// article zeroed by the kernel.)
   public static func build<Item, Scratch>(
     rows: Int, rowsPerChunk: Int = 2048, scratch: @Sendable () -> Scratch,
     _ fill: @Sendable (Int, inout Scratch, inout Chunk<Item>) -> Void
   ) -> (offsets: [UInt64], items: [Item]) {
     let chunks = max(1, (rows + rowsPerChunk - 1) / rowsPerChunk)
-    let parts = Parallel.map(chunks: chunks) { chunk in
-      var part = Chunk<Item>()
-      var state = scratch()
-      for row in Parallel.range(chunk, of: chunks, count: rows) {
-        fill(row, &state, &part)
-        part.endRow()
+    var slots = [Chunk<Item>?](repeating: nil, count: chunks)
+    slots.withUnsafeMutableBufferPointer { slots in
+      let out = UnsafeTransfer(slots)
+      Parallel.forEach(chunks: chunks, makeState: { _ in scratch() }) { state, chunk in
+        var part = Chunk<Item>()
+        for row in Parallel.range(chunk, of: chunks, count: rows) {
+          fill(row, &state, &part)
+          part.endRow()
+        }
+        out.wrapped[chunk] = part  // each chunk writes only its own slot
       }
-      return part
     }
+    let parts = slots.map { $0! }
     var offsets: [UInt64] = [0]
     offsets.reserveCapacity(rows + 1)
     for part in parts { for n in part.lengths { offsets.append(offsets[offsets.count - 1] + UInt64(n)) } }

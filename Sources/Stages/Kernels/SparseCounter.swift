@@ -1,14 +1,32 @@
 /// Counts over a large key range (articles) where each use touches few keys: a dense array plus the
-/// list of keys touched, so reading out and resetting cost only what was touched. Per-worker scratch.
-public struct SparseCounter: Sendable {
-  private var counts: [UInt32]
-  public private(set) var touched: [UInt32] = []
+/// list of keys touched, so reading out and resetting cost only what was touched. Per-worker scratch
+/// (a class: one worker's buffers, counted into hundreds of millions of times, through pointers
+/// without the copy-on-write checks of arrays in a struct).
+public final class SparseCounter {
+  private let counts: UnsafeMutableBufferPointer<UInt32>
+  /// The keys touched since the last reset, in first-touch order: `touched[0..<touchedCount]`.
+  private let touched: UnsafeMutablePointer<UInt32>
+  private var touchedCount = 0
 
-  public init(keys: Int) { counts = [UInt32](repeating: 0, count: keys) }
+  public init(keys: Int) {
+    counts = .allocate(capacity: keys)
+    counts.initialize(repeating: 0)
+    touched = .allocate(capacity: keys)
+  }
 
-  @inline(__always) public mutating func add(_ key: UInt32, _ amount: UInt32 = 1) {
-    if counts[Int(key)] == 0 { touched.append(key) }
-    counts[Int(key)] += amount
+  deinit {
+    counts.deallocate()
+    touched.deallocate()
+  }
+
+  @inline(__always) public func add(_ key: UInt32, _ amount: UInt32 = 1) {
+    let k = Int(key)
+    precondition(k < counts.count, "key out of range")
+    if counts[k] == 0 {
+      touched[touchedCount] = key
+      touchedCount += 1
+    }
+    counts[k] += amount
   }
 
   @inline(__always) public subscript(key: UInt32) -> UInt32 { counts[Int(key)] }
@@ -17,22 +35,25 @@ public struct SparseCounter: Sendable {
   /// among those passing `keep`. `best` is the caller's buffer, reused across rows.
   public func top(_ limit: Int, into best: inout [(key: UInt32, count: UInt32)], where keep: (UInt32) -> Bool = { _ in true }) {
     best.removeAll(keepingCapacity: true)
-    for key in touched where keep(key) {
+    guard limit > 0 else { return }
+    let better = { (a: (key: UInt32, count: UInt32), b: (key: UInt32, count: UInt32)) in
+      a.count > b.count || (a.count == b.count && a.key < b.key)
+    }
+    for key in UnsafeBufferPointer(start: touched, count: touchedCount) {
       let entry = (key: key, count: counts[Int(key)])
-      let better = { (a: (key: UInt32, count: UInt32), b: (key: UInt32, count: UInt32)) in
-        a.count > b.count || (a.count == b.count && a.key < b.key)
-      }
       if best.count == limit {
-        guard limit > 0, better(entry, best[limit - 1]) else { continue }
+        guard better(entry, best[limit - 1]), keep(key) else { continue }
         best.removeLast()
+      } else if !keep(key) {
+        continue
       }
       let at = best.firstIndex { better(entry, $0) } ?? best.count
       best.insert(entry, at: at)
     }
   }
 
-  public mutating func reset() {
-    for key in touched { counts[Int(key)] = 0 }
-    touched.removeAll(keepingCapacity: true)
+  public func reset() {
+    for key in UnsafeBufferPointer(start: touched, count: touchedCount) { counts[Int(key)] = 0 }
+    touchedCount = 0
   }
 }
