@@ -103,8 +103,10 @@ import Testing
     return (0..<f).map { a[$0][f] / a[$0][$0] }
   }
 
-  @Test func manyCGStepsAgreeWithAnExactSolve() {
-    let data = Planted(users: 12, items: 20, groups: 2, perUser: 6, heldOut: 0, seed: 5)
+  /// Rows of a few cells, and of more than two blocks of them (`ImplicitALS.cellsPerBlock`), which
+  /// are gathered and summed a block at a time.
+  @Test(arguments: [(6, 20), (80, 200)]) func manyCGStepsAgreeWithAnExactSolve(perUser: Int, items: Int) {
+    let data = Planted(users: 12, items: items, groups: 2, perUser: perUser, heldOut: 0, seed: 5)
     let factors = 5
     let y = FactorMatrix.random(rows: data.items, factors: factors, seed: 2, stream: 2)
     let x = FactorMatrix.random(rows: data.users, factors: factors, seed: 2, stream: 1)

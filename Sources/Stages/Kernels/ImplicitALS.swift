@@ -300,12 +300,17 @@ public enum ImplicitALS {
     let all = m.offsets[batch.lowerBound]..<m.offsets[batch.upperBound]
     let cells = { (i: Int) in (m.offsets[batch.lowerBound + i] - all.lowerBound)..<(m.offsets[batch.lowerBound + i + 1] - all.lowerBound) }
     s.reserve(all.count)
-    gather(all, m, ys, lanes: lanes, into: s.cellRows, confidence: s.confidence)
     var rsOld = InlineArray<4, Float>(repeating: 0), active = InlineArray<4, Bool>(repeating: true)
-    // r = b − A x = Σ (c − (c − 1) y·x) y − G x
-    multiply(s, members: members, active: active, cells: cells, lanes: lanes, residual: true, into: s.r) { i in
-      UnsafePointer(xs + (batch.lowerBound + i) * lanes)
-    }
+    // r = b − A x = Σ (c − (c − 1) y·x) y − G x, gathering the cells' rows a block at a time as it goes.
+    multiply(
+      s, members: members, active: active, cells: cells, lanes: lanes, residual: true, into: s.r,
+      vector: { i in UnsafePointer(xs + (batch.lowerBound + i) * lanes) },
+      gathering: { block in
+        gather(
+          (all.lowerBound + block.lowerBound)..<(all.lowerBound + block.upperBound), m, ys, lanes: lanes,
+          into: s.cellRows + block.lowerBound * lanes, confidence: s.confidence + block.lowerBound,
+          prefetchingUpTo: all.upperBound, prefetchFirst: block.lowerBound == 0)
+      })
     for i in 0..<members {
       let r = s.r + i * lanes
       (s.p + i * lanes).update(from: r, count: lanes)
@@ -315,9 +320,9 @@ public enum ImplicitALS {
     for _ in 0..<steps {
       guard (0..<members).contains(where: { active[$0] }) else { break }
       // ap = A p = G p + Σ (c − 1)(y·p) y
-      multiply(s, members: members, active: active, cells: cells, lanes: lanes, residual: false, into: s.ap) { i in
-        UnsafePointer(s.p + i * lanes)
-      }
+      multiply(
+        s, members: members, active: active, cells: cells, lanes: lanes, residual: false, into: s.ap,
+        vector: { i in UnsafePointer(s.p + i * lanes) })
       for i in 0..<members where active[i] {
         let x = xs + (batch.lowerBound + i) * lanes, r = s.r + i * lanes, p = s.p + i * lanes, ap = s.ap + i * lanes
         let alpha = rsOld[i] / dot(p, ap, lanes: lanes)
@@ -348,11 +353,13 @@ public enum ImplicitALS {
   /// for all rows at once, then each row's cells continuing the same sums, a block at a time: the
   /// block's weights (c − 1)(y·v), or c − (c − 1)(y·v) with G's part negated for the residual,
   /// then its rows weighted. (A finished row's product is computed from stale G weights and never
-  /// read.)
+  /// read.) `gathering(block)`, when given, first copies a block's rows into the scratch: the
+  /// residual's pass reads each row as it arrives instead of in a pass of its own.
   @inline(__always)
   static func multiply(
     _ s: CGScratch, members: Int, active: InlineArray<4, Bool>, cells: (Int) -> Range<Int>, lanes: Int, residual: Bool,
-    into out: UnsafeMutablePointer<SIMD8<Float>>, vector: (Int) -> UnsafePointer<SIMD8<Float>>
+    into out: UnsafeMutablePointer<SIMD8<Float>>, vector: (Int) -> UnsafePointer<SIMD8<Float>>,
+    gathering: ((Range<Int>) -> Void)? = nil
   ) {
     let f = s.factors
     for i in 0..<members where active[i] { setGramWeights(s.gramWeights + i * f, from: vector(i), factors: f, negated: residual) }
@@ -368,6 +375,7 @@ public enum ImplicitALS {
       let cs = cells(i), v = vector(i)
       for start in stride(from: cs.lowerBound, to: cs.upperBound, by: cellsPerBlock) {
         let count = min(cellsPerBlock, cs.upperBound - start), rows = s.cellRows + start * lanes, c = s.confidence + start
+        gathering?(start..<(start + count))
         dots(rows, count: count, with: v, lanes: lanes, into: w)
         if residual {
           for j in 0..<count { w[j] = c[j] - (c[j] - 1) * w[j] }
@@ -488,15 +496,16 @@ public enum ImplicitALS {
   @inline(__always)
   static func gather(
     _ cells: Range<Int>, _ m: ConfidenceMatrix, _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int,
-    into rows: UnsafeMutablePointer<SIMD8<Float>>, confidence c: UnsafeMutablePointer<Float>
+    into rows: UnsafeMutablePointer<SIMD8<Float>>, confidence c: UnsafeMutablePointer<Float>,
+    prefetchingUpTo end: Int, prefetchFirst: Bool = true
   ) {
     let ahead = prefetchDistance
     m.columns.withUnsafeBufferPointer { columns in
       m.confidence.withUnsafeBufferPointer { confidence in
-        for i in cells.prefix(ahead) { prefetchRow(ys, columns[i], lanes: lanes) }
+        if prefetchFirst { for i in cells.lowerBound..<min(cells.lowerBound + ahead, end) { prefetchRow(ys, columns[i], lanes: lanes) } }
         var to = rows
         for i in cells {
-          if i + ahead < cells.upperBound { prefetchRow(ys, columns[i + ahead], lanes: lanes) }
+          if i + ahead < end { prefetchRow(ys, columns[i + ahead], lanes: lanes) }
           let from = ys + Int(columns[i]) * lanes
           for l in 0..<lanes { to[l] = from[l] }
           c[i - cells.lowerBound] = confidence[i]
