@@ -92,6 +92,30 @@ import Testing
       #expect(out == [7] + fresh.sorted().map(UInt32.init))
     }
   }
+
+  /// The top of a `SparseCounter` against a sort of a dictionary's counts, over rounds that reuse
+  /// it after `reset`: highest counts first, ties to the lower key, `keep` honoured, adds of 0
+  /// neither counted nor listed.
+  @Test func sparseCounterTopIsTheSortedCountsAndResetEmptiesIt() {
+    let counter = SparseCounter(keys: 500)
+    var rng = CounterRandom(seed: 8, stream: 0, index: 0), best: [(key: UInt32, count: UInt32)] = []
+    for round in 0..<4 {
+      var reference: [UInt32: UInt32] = [:]
+      for _ in 0..<(round * 300) {
+        let key = UInt32(rng.below(round == 3 ? 500 : 40)), amount = UInt32(rng.below(3))
+        counter.add(key, amount)
+        if amount > 0 { reference[key, default: 0] += amount }
+      }
+      for limit in [0, 5, 1000] {
+        counter.top(limit, into: &best) { $0 % 3 != 0 }
+        let expected = reference.filter { $0.key % 3 != 0 }.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.prefix(limit)
+        #expect(best.map(\.key) == expected.map(\.key) && best.map(\.count) == expected.map(\.value), "round \(round), limit \(limit)")
+      }
+      #expect((0..<500).allSatisfy { counter[UInt32($0)] == reference[UInt32($0)] ?? 0 })
+      counter.reset()
+      #expect((0..<500).allSatisfy { counter[UInt32($0)] == 0 })
+    }
+  }
 }
 
 /// `IDIndex` looks ids up in batches; runs of one id (a basket's rows) share one probe.

@@ -19,9 +19,12 @@ public final class SparseCounter {
     touched.deallocate()
   }
 
+  /// Adds `amount` to `key`'s count (nothing for 0: a key is listed as touched once, so the list
+  /// never outgrows the key range).
   @inline(__always) public func add(_ key: UInt32, _ amount: UInt32 = 1) {
     let k = Int(key)
     precondition(k < counts.count, "key out of range")
+    guard amount > 0 else { return }
     if counts[k] == 0 {
       touched[touchedCount] = key
       touchedCount += 1
