@@ -36,6 +36,8 @@ import Testing
     }
   }
 
+  static func sameBits(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> Bool { (0..<8).allSatisfy { a[$0].bitPattern == b[$0].bitPattern } }
+
   static func train(
     _ m: ConfidenceMatrix, items: Int, factors: Int, iterations: Int, reg: Float = 0.1, cgSteps: Int = 3,
     loss: ((Double) -> Void)? = nil
@@ -179,7 +181,6 @@ import Testing
     let g = ImplicitALS.gram(y, regularization: 0.1)
     let weights = (0..<batch * factors).map { y[20 + $0 / factors, $0 % factors] * ($0 % 3 == 0 ? -1 : 1) }
     let ys = UnsafePointer(y.storage.baseAddress!)
-    func same(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> Bool { (0..<8).allSatisfy { a[$0].bitPattern == b[$0].bitPattern } }
     g.withUnsafeBufferPointer { g in
       weights.withUnsafeBufferPointer { w in
         for rows in [batch, batch - 1] {
@@ -198,7 +199,8 @@ import Testing
                 g.baseAddress!, factors: factors, weights: w.baseAddress!, rows: rows, lanes: lanes, into: $0.baseAddress!,
                 registers: registers)
             }
-            #expect((0..<rows * lanes).allSatisfy { same(out[$0], reference[$0]) }, "G products, \(rows) rows, \(registers) registers")
+            #expect(
+              (0..<rows * lanes).allSatisfy { Self.sameBits(out[$0], reference[$0]) }, "G products, \(rows) rows, \(registers) registers")
           }
         }
       }
@@ -225,7 +227,6 @@ import Testing
     let lanes = y.lanes, ys = UnsafePointer(y.storage.baseAddress!)
     let cells = { (i: Int) in starts[i]..<starts[i + 1] }, vector = { (i: Int) in ys + (total + i) * lanes }
     let g = ImplicitALS.gram(y, regularization: 0.1)
-    func same(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> Bool { (0..<8).allSatisfy { a[$0].bitPattern == b[$0].bitPattern } }
     g.withUnsafeBufferPointer { g in
       let s = ImplicitALS.CGScratch(gram: g.baseAddress!, factors: factors, lanes: lanes)
       s.reserve(total)
@@ -253,7 +254,7 @@ import Testing
               into: row, continuing: true)
           }
         }
-        #expect((0..<members * lanes).allSatisfy { same(out[$0], reference[$0]) }, "residual: \(residual)")
+        #expect((0..<members * lanes).allSatisfy { Self.sameBits(out[$0], reference[$0]) }, "residual: \(residual)")
       }
     }
   }

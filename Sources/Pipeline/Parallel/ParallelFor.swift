@@ -68,11 +68,22 @@ public enum Parallel {
 
   /// Maps every chunk to a value, in parallel, returning the values in chunk order.
   public static func map<T>(chunks: Int, workers: Int = share, _ transform: @Sendable (Int) -> T) -> [T] {
+    map(chunks: chunks, workers: workers, makeState: { _ in () }) { _, chunk in transform(chunk) }
+  }
+
+  /// As `map(chunks:workers:_:)`, with per-worker scratch state made once per worker by
+  /// `makeState(worker)` and handed to every chunk that worker maps.
+  public static func map<T, State>(
+    chunks: Int, workers: Int = share,
+    makeState: @Sendable (Int) -> State, _ transform: @Sendable (inout State, Int) -> T
+  ) -> [T] {
     var results = [T?](repeating: nil, count: chunks)
     results.withUnsafeMutableBufferPointer { slots in
       let out = UnsafeTransfer(slots)
       // Each chunk writes only its own slot.
-      forEach(chunks: chunks, workers: workers) { chunk in out.wrapped[chunk] = transform(chunk) }
+      forEach(chunks: chunks, workers: workers, makeState: makeState) { state, chunk in
+        out.wrapped[chunk] = transform(&state, chunk)
+      }
     }
     return results.map { $0! }
   }

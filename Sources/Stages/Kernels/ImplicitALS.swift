@@ -492,12 +492,13 @@ public enum ImplicitALS {
   }
 
   /// Copies the fixed side's rows of the cells together, with their confidences (each row
-  /// prefetched `prefetchDistance` cells ahead).
+  /// prefetched `prefetchDistance` cells ahead, up to `end`: a block's copy asks for the next
+  /// block's first rows; only the first block asks for its own).
   @inline(__always)
   static func gather(
     _ cells: Range<Int>, _ m: ConfidenceMatrix, _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int,
     into rows: UnsafeMutablePointer<SIMD8<Float>>, confidence c: UnsafeMutablePointer<Float>,
-    prefetchingUpTo end: Int, prefetchFirst: Bool = true
+    prefetchingUpTo end: Int, prefetchFirst: Bool
   ) {
     let ahead = prefetchDistance
     m.columns.withUnsafeBufferPointer { columns in

@@ -40,19 +40,14 @@ public enum ListBuilder {
     _ fill: @Sendable (Int, inout Scratch, inout Chunk<Item>) -> Void
   ) -> (offsets: [UInt64], items: [Item]) {
     let chunks = max(1, (rows + rowsPerChunk - 1) / rowsPerChunk)
-    var slots = [Chunk<Item>?](repeating: nil, count: chunks)
-    slots.withUnsafeMutableBufferPointer { slots in
-      let out = UnsafeTransfer(slots)
-      Parallel.forEach(chunks: chunks, makeState: { _ in scratch() }) { state, chunk in
-        var part = Chunk<Item>()
-        for row in Parallel.range(chunk, of: chunks, count: rows) {
-          fill(row, &state, &part)
-          part.endRow()
-        }
-        out.wrapped[chunk] = part  // each chunk writes only its own slot
+    let parts = Parallel.map(chunks: chunks, makeState: { _ in scratch() }) { state, chunk in
+      var part = Chunk<Item>()
+      for row in Parallel.range(chunk, of: chunks, count: rows) {
+        fill(row, &state, &part)
+        part.endRow()
       }
+      return part
     }
-    let parts = slots.map { $0! }
     var offsets: [UInt64] = [0]
     offsets.reserveCapacity(rows + 1)
     for part in parts { for n in part.lengths { offsets.append(offsets[offsets.count - 1] + UInt64(n)) } }
