@@ -327,8 +327,8 @@ public enum ImplicitALS {
         let x = xs + (batch.lowerBound + i) * lanes, r = s.r + i * lanes, p = s.p + i * lanes, ap = s.ap + i * lanes
         let alpha = rsOld[i] / dot(p, ap, lanes: lanes)
         for l in 0..<lanes {
-          x[l] = x[l].addingProduct(p[l], alpha)
-          r[l] = r[l].addingProduct(ap[l], -alpha)
+          x[l] = hmpipe_fma8(p[l], SIMD8(repeating: alpha), x[l])
+          r[l] = hmpipe_fma8(ap[l], SIMD8(repeating: -alpha), r[l])
         }
         let rsNew = dot(r, r, lanes: lanes)
         if rsNew < 1e-20 {
@@ -336,7 +336,7 @@ public enum ImplicitALS {
           continue
         }
         let beta = rsNew / rsOld[i]
-        for l in 0..<lanes { p[l] = r[l].addingProduct(p[l], beta) }
+        for l in 0..<lanes { p[l] = hmpipe_fma8(p[l], SIMD8(repeating: beta), r[l]) }
         rsOld[i] = rsNew
       }
     }
@@ -408,7 +408,7 @@ public enum ImplicitALS {
       for _ in 0..<factors {
         for r in 0..<rowsPerBatch {
           let weight = SIMD16<Float>(repeating: w[r * factors])
-          for p in 0..<pairs { sums[r * pairs + p] = sums[r * pairs + p].addingProduct(pair(row + 2 * p), weight) }
+          for p in 0..<pairs { sums[r * pairs + p] = hmpipe_fma16(pair(row + 2 * p), weight, sums[r * pairs + p]) }
         }
         row += lanes
         w += 1
@@ -452,7 +452,7 @@ public enum ImplicitALS {
       for _ in 0..<factors {
         for r in 0..<rowsPerBatch {
           let weight = SIMD8<Float>(repeating: w[r * factors])
-          for v in 0..<width { sums[r * width + v] = sums[r * width + v].addingProduct(row[v], weight) }
+          for v in 0..<width { sums[r * width + v] = hmpipe_fma8(row[v], weight, sums[r * width + v]) }
         }
         row += lanes
         w += 1
@@ -530,6 +530,9 @@ public enum ImplicitALS {
 
   /// out[j] = rows[j] · v for `count` rows. Four rows at a time, two lanes per step: every load
   /// of v serves four rows, and independent chains of fused multiply-adds keep the FMA units busy.
+  /// Every kernel here multiplies and adds through `hmpipe_fma16` / `hmpipe_fma8`, the same bits as
+  /// `addingProduct`: on AVX-512 the standard library's 16-float one became 128-bit multiply-adds
+  /// joined by inserts in this loop, and 128 factors took 1.15× as long.
   @inline(__always)
   static func dots(
     _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, with v: UnsafePointer<SIMD8<Float>>, lanes: Int,
@@ -546,10 +549,10 @@ public enum ImplicitALS {
       var l = 0
       while l + 2 <= lanes {
         let v01 = pair(v + l)
-        a0 = a0.addingProduct(pair(r0 + l), v01)
-        a1 = a1.addingProduct(pair(r1 + l), v01)
-        a2 = a2.addingProduct(pair(r2 + l), v01)
-        a3 = a3.addingProduct(pair(r3 + l), v01)
+        a0 = hmpipe_fma16(pair(r0 + l), v01, a0)
+        a1 = hmpipe_fma16(pair(r1 + l), v01, a1)
+        a2 = hmpipe_fma16(pair(r2 + l), v01, a2)
+        a3 = hmpipe_fma16(pair(r3 + l), v01, a3)
         l += 2
       }
       out[j] = finishDot(a0, r0, v, from: l, lanes: lanes)
@@ -641,8 +644,8 @@ public enum ImplicitALS {
     var row = rows
     for j in 0..<n {
       let s = SIMD16<Float>(repeating: weights[j])
-      for k in 0..<pairs { sums[k] = sums[k].addingProduct(pair(row + 2 * k), s) }
-      if odd { last = last.addingProduct(row[width - 1], SIMD8(repeating: weights[j])) }
+      for k in 0..<pairs { sums[k] = hmpipe_fma16(pair(row + 2 * k), s, sums[k]) }
+      if odd { last = hmpipe_fma8(row[width - 1], SIMD8(repeating: weights[j]), last) }
       row += stride
     }
     for k in 0..<pairs { store(sums[k], at: out + 2 * k) }
@@ -661,7 +664,7 @@ public enum ImplicitALS {
     var sums = SIMD16<Float>.zero
     var l = 0
     while l + 2 <= lanes {
-      sums = sums.addingProduct(pair(a + l), pair(b + l))
+      sums = hmpipe_fma16(pair(a + l), pair(b + l), sums)
       l += 2
     }
     return finishDot(sums, a, b, from: l, lanes: lanes)
@@ -688,7 +691,7 @@ public enum ImplicitALS {
     lanes: Int
   ) -> Float {
     guard l < lanes else { return horizontalSum(even + odd) }
-    let sum = even.addingProduct(a[l], b[l]) + odd
+    let sum = hmpipe_fma8(a[l], b[l], even) + odd
     let half = sum.low4 + sum.high4
     return (half[0] + half[2]) + (half[1] + half[3])
   }
