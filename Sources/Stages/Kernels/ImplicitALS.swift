@@ -532,7 +532,7 @@ public enum ImplicitALS {
   /// of v serves four rows, and independent chains of fused multiply-adds keep the FMA units busy.
   /// Every kernel here multiplies and adds through `hmpipe_fma16` / `hmpipe_fma8`, the same bits as
   /// `addingProduct`: on AVX-512 the standard library's 16-float one became 128-bit multiply-adds
-  /// joined by inserts in this loop, and 128 factors took 1.15× as long.
+  /// joined by inserts in this loop, and 128 factors took 1.1–1.2× as long.
   @inline(__always)
   static func dots(
     _ rows: UnsafePointer<SIMD8<Float>>, count n: Int, with v: UnsafePointer<SIMD8<Float>>, lanes: Int,
