@@ -530,6 +530,8 @@ public enum ImplicitALS {
 
   /// out[j] = rows[j] · v for `count` rows. Four rows at a time, two lanes per step: every load
   /// of v serves four rows, and independent chains of fused multiply-adds keep the FMA units busy.
+  /// The four rows' sums end side by side (`hmpipe_sum_trees4`): ended one by one, the optimizer
+  /// turned each into scalar adds, and an ALS iteration at 100 factors took 1.1× as long.
   /// Every kernel here multiplies and adds through `hmpipe_fma16` / `hmpipe_fma8`, the same bits as
   /// `addingProduct`: on AVX-512 the standard library's 16-float one became 128-bit multiply-adds
   /// joined by inserts in this loop, and 128 factors took 1.1–1.2× as long.
@@ -555,10 +557,9 @@ public enum ImplicitALS {
         a3 = hmpipe_fma16(pair(r3 + l), v01, a3)
         l += 2
       }
-      out[j] = finishDot(a0, r0, v, from: l, lanes: lanes)
-      out[j + 1] = finishDot(a1, r1, v, from: l, lanes: lanes)
-      out[j + 2] = finishDot(a2, r2, v, from: l, lanes: lanes)
-      out[j + 3] = finishDot(a3, r3, v, from: l, lanes: lanes)
+      hmpipe_sum_trees4(
+        addHalves(a0, r0, v, from: l, lanes: lanes), addHalves(a1, r1, v, from: l, lanes: lanes),
+        addHalves(a2, r2, v, from: l, lanes: lanes), addHalves(a3, r3, v, from: l, lanes: lanes), out + j)
       j += 4
     }
     while j < n {
@@ -594,10 +595,10 @@ public enum ImplicitALS {
         o3 = hmpipe_fma8(r3[l + 1], odd, o3)
         l += 2
       }
-      out[j] = finishDot(even: e0, odd: o0, r0, v, from: l, lanes: lanes)
-      out[j + 1] = finishDot(even: e1, odd: o1, r1, v, from: l, lanes: lanes)
-      out[j + 2] = finishDot(even: e2, odd: o2, r2, v, from: l, lanes: lanes)
-      out[j + 3] = finishDot(even: e3, odd: o3, r3, v, from: l, lanes: lanes)
+      hmpipe_sum_trees4(
+        addHalves(even: e0, odd: o0, r0, v, from: l, lanes: lanes), addHalves(even: e1, odd: o1, r1, v, from: l, lanes: lanes),
+        addHalves(even: e2, odd: o2, r2, v, from: l, lanes: lanes), addHalves(even: e3, odd: o3, r3, v, from: l, lanes: lanes),
+        out + j)
       j += 4
     }
     while j < n {
@@ -670,30 +671,30 @@ public enum ImplicitALS {
     return finishDot(sums, a, b, from: l, lanes: lanes)
   }
 
-  /// A dot product from its even-lane (low half) and odd-lane (high half) partial sums: the odd
-  /// last lane into the even sums, then the tree. The halves are split two ways for speed, with the
-  /// same lanes and so the same bits: at an odd lane count the standard library's `lowHalf` and
-  /// `highHalf` stay calls, each spilling every live vector register (7% of an iteration at 100
-  /// factors), so they are inlined; at an even count, inlined halves let the vectorizer merge the
-  /// four reductions of `dots` through permutes, and an iteration takes 2.5× as long.
+  /// A dot product from its even-lane (low half) and odd-lane (high half) partial sums (shim.h
+  /// says how it ends, and why in C). `dots` ends four rows at once, the same adds lane for lane.
   @inline(__always)
   static func finishDot(
     _ sums: SIMD16<Float>, _ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, from l: Int, lanes: Int
   ) -> Float {
-    guard l < lanes else { return horizontalSum(sums.lowHalf + sums.highHalf) }
-    return finishDot(even: sums.low8, odd: sums.high8, a, b, from: l, lanes: lanes)
+    hmpipe_sum_tree(addHalves(sums, a, b, from: l, lanes: lanes))
   }
 
-  /// `finishDot` from the two halves held apart.
+  /// `finishDot` up to the tree: the 8-float sum whose lanes the tree adds.
   @inline(__always)
-  static func finishDot(
+  static func addHalves(
+    _ sums: SIMD16<Float>, _ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, from l: Int, lanes: Int
+  ) -> SIMD8<Float> {
+    l < lanes ? hmpipe_add_halves_fma(sums, a[l], b[l]) : hmpipe_add_halves(sums)
+  }
+
+  /// `addHalves` from the two halves held apart (`narrowDots`).
+  @inline(__always)
+  static func addHalves(
     even: SIMD8<Float>, odd: SIMD8<Float>, _ a: UnsafePointer<SIMD8<Float>>, _ b: UnsafePointer<SIMD8<Float>>, from l: Int,
     lanes: Int
-  ) -> Float {
-    guard l < lanes else { return horizontalSum(even + odd) }
-    let sum = hmpipe_fma8(a[l], b[l], even) + odd
-    let half = sum.low4 + sum.high4
-    return (half[0] + half[2]) + (half[1] + half[3])
+  ) -> SIMD8<Float> {
+    (l < lanes ? hmpipe_fma8(a[l], b[l], even) : even) + odd
   }
 
   /// Two adjacent 8-float lanes as one 16-float vector: the same arithmetic lane for lane, so the
@@ -706,13 +707,6 @@ public enum ImplicitALS {
   @inline(__always)
   static func store(_ v: SIMD16<Float>, at p: UnsafeMutablePointer<SIMD8<Float>>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-  }
-
-  /// The lanes' sum as a tree (halves, then pairs): three dependent adds instead of seven.
-  @inline(__always)
-  static func horizontalSum(_ v: SIMD8<Float>) -> Float {
-    let half = v.lowHalf + v.highHalf
-    return (half[0] + half[2]) + (half[1] + half[3])
   }
 
   /// The training loss as `implicit` reports it: Σ over all cells of weight × (preference −
