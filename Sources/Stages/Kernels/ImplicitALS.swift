@@ -230,11 +230,13 @@ public enum ImplicitALS {
       Parallel.forEach(chunks: chunks, makeState: { _ in CGScratch(gram: shared.wrapped.2, factors: factors, lanes: lanes) }) {
         scratch, chunk in
         let (xs, ys, _) = shared.wrapped
-        let range = Parallel.range(chunk, of: chunks, count: rows)
+        let range = Parallel.range(chunk, of: chunks, count: rows), end = confidences.offsets[range.upperBound]
         for first in stride(from: range.lowerBound, to: range.upperBound, by: rowsPerBatch) {
-          let batch = first..<min(first + rowsPerBatch, range.upperBound)
+          let batch = first..<min(first + rowsPerBatch, range.upperBound), next = confidences.offsets[batch.upperBound]
           withConstantLanes(lanes) { lanes in
-            conjugateGradient(batch, of: xs, confidences, ys, lanes: lanes, steps: cgSteps, scratch)
+            conjugateGradient(
+              batch, of: xs, confidences, ys, lanes: lanes, steps: cgSteps, scratch, firstPrefetched: first != range.lowerBound,
+              prefetchNext: next..<min(next + prefetchDistance, end))
           }
         }
       }
@@ -289,11 +291,14 @@ public enum ImplicitALS {
   /// Minimises each batch row's ‖weighted error‖ + λ‖x‖² in `steps` CG steps from its current `x`.
   /// A = G + λI + Σ (c − 1) y yᵀ and b = Σ c y over the row's cells. The rows go side by side but
   /// each one's arithmetic is its own, in the order it would have alone: a row's result does not
-  /// depend on its neighbours in the batch.
+  /// depend on its neighbours in the batch. Once its cells are gathered, it asks for the rows of
+  /// the cells `prefetchNext` (the next batch's first), so that they arrive during the CG steps
+  /// and the next batch, `firstPrefetched`, starts without waiting on memory.
   @inline(__always)
   static func conjugateGradient(
     _ batch: Range<Int>, of xs: UnsafeMutablePointer<SIMD8<Float>>, _ m: ConfidenceMatrix,
-    _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int, steps: Int, _ s: CGScratch
+    _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int, steps: Int, _ s: CGScratch, firstPrefetched: Bool = false,
+    prefetchNext: Range<Int> = 0..<0
   ) {
     let members = batch.count
     // A batch's cells are one run of the CSR arrays; row i's are a sub-run of it.
@@ -309,8 +314,9 @@ public enum ImplicitALS {
         gather(
           (all.lowerBound + block.lowerBound)..<(all.lowerBound + block.upperBound), m, ys, lanes: lanes,
           into: s.cellRows + block.lowerBound * lanes, confidence: s.confidence + block.lowerBound,
-          prefetchingUpTo: all.upperBound, prefetchFirst: block.lowerBound == 0)
+          prefetchingUpTo: all.upperBound, prefetchFirst: block.lowerBound == 0 && !firstPrefetched)
       })
+    prefetchRows(prefetchNext, m, ys, lanes: lanes)
     for i in 0..<members {
       let r = s.r + i * lanes
       (s.p + i * lanes).update(from: r, count: lanes)
@@ -491,6 +497,14 @@ public enum ImplicitALS {
     hmpipe_prefetch(start + rowBytes - 1)
   }
 
+  /// Asks for the fixed side's rows of the cells (`prefetchRow`).
+  @inline(__always)
+  static func prefetchRows(_ cells: Range<Int>, _ m: ConfidenceMatrix, _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int) {
+    m.columns.withUnsafeBufferPointer { columns in
+      for i in cells { prefetchRow(ys, columns[i], lanes: lanes) }
+    }
+  }
+
   /// Copies the fixed side's rows of the cells together, with their confidences (each row
   /// prefetched `prefetchDistance` cells ahead, up to `end`: a block's copy asks for the next
   /// block's first rows; only the first block asks for its own).
@@ -503,7 +517,7 @@ public enum ImplicitALS {
     let ahead = prefetchDistance
     m.columns.withUnsafeBufferPointer { columns in
       m.confidence.withUnsafeBufferPointer { confidence in
-        if prefetchFirst { for i in cells.lowerBound..<min(cells.lowerBound + ahead, end) { prefetchRow(ys, columns[i], lanes: lanes) } }
+        if prefetchFirst { prefetchRows(cells.lowerBound..<min(cells.lowerBound + ahead, end), m, ys, lanes: lanes) }
         var to = rows
         for i in cells {
           if i + ahead < end { prefetchRow(ys, columns[i + ahead], lanes: lanes) }
