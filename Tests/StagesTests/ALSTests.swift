@@ -161,13 +161,23 @@ import Testing
     }
   }
 
-  @Test func gramMatrixIsYTransposeY() {
-    let y = FactorMatrix.random(rows: 5000, factors: 11, seed: 3, stream: 1)
+  /// Every element, the ones summed and the ones copied from the other side of the diagonal, at
+  /// widths within one register block (11 factors) and beyond it (150).
+  @Test(arguments: [11, 150]) func gramMatrixIsYTransposeY(factors: Int) {
+    let rows = 2500  // two partial sums to add
+    let y = FactorMatrix.random(rows: rows, factors: factors, seed: 3, stream: 1)
     let g = ImplicitALS.gram(y, regularization: 0.5)
-    for j in 0..<11 {
-      for k in 0..<11 {
-        let expected = (0..<5000).reduce(0.0) { $0 + Double(y[$1, j]) * Double(y[$1, k]) } + (j == k ? 0.5 : 0)
-        #expect(abs(Double(g[j * y.lanes + k / 8][k % 8]) - expected) < 1e-3 * max(1, expected))
+    var expected = [Double](repeating: 0, count: factors * factors)
+    for r in 0..<rows {
+      for j in 0..<factors {
+        let yj = Double(y[r, j])
+        for k in j..<factors { expected[j * factors + k] += yj * Double(y[r, k]) }
+      }
+    }
+    for j in 0..<factors {
+      for k in 0..<factors {
+        let want = expected[min(j, k) * factors + max(j, k)] + (j == k ? 0.5 : 0)
+        #expect(abs(Double(g[j * y.lanes + k / 8][k % 8]) - want) < 1e-3 * max(1, want), "G[\(j)][\(k)]")
       }
     }
   }

@@ -162,7 +162,9 @@ public enum ImplicitALS {
   /// G = YᵀY (+ `regularization` on the diagonal), as `factors` rows of `lanes` vectors. Row j of G
   /// is Σᵣ yᵣⱼ yᵣ: for each block of rows, their j-th scalars are laid out together and the same
   /// weighted sum as the CG's gives each row of G. Partial sums over fixed item ranges, added in
-  /// order: deterministic.
+  /// order: deterministic. Row j is summed from its own lane (j / 8) on and the lanes before it are
+  /// copied from the rows above: G[k][j] is the same products (yᵣₖ yᵣⱼ = yᵣⱼ yᵣₖ, each rounded once in
+  /// its multiply-add) added in the same order as G[j][k], so the copy has its bits, for half the work.
   public static func gram(_ y: FactorMatrix, regularization: Float = 0) -> [SIMD8<Float>] {
     let lanes = y.lanes, f = y.factors, block = 32
     let chunks = max(1, min(64, y.rows / 1024))
@@ -184,10 +186,15 @@ public enum ImplicitALS {
             for j in 0..<f { columns[j * block + r] = scalars[j] }
           }
           for j in 0..<f {
-            withConstantLanes(lanes) { lanes in
-              weightedSum(rows, count: count, weights: columns + j * block, lanes: 0..<lanes, stride: lanes, into: sum)
+            let first = j / 8, weights = columns + j * block
+            if lanes - first <= maxBlockLanes {
+              withConstantWidth(lanes - first) { width in
+                weightedSum(rows + first, count: count, weights: weights, stride: lanes, width: width, into: sum + first, continuing: false)
+              }
+            } else {
+              weightedSum(rows, count: count, weights: weights, lanes: first..<lanes, stride: lanes, into: sum)
             }
-            for l in 0..<lanes { g[j * lanes + l] += sum[l] }
+            for l in first..<lanes { g[j * lanes + l] += sum[l] }
           }
         }
       }
@@ -195,6 +202,9 @@ public enum ImplicitALS {
     }
     var g = partials[0]
     for p in partials.dropFirst() { for i in g.indices { g[i] += p[i] } }
+    for j in 0..<f {
+      for k in 0..<(j / 8 * 8) { g[j * lanes + k / 8][k % 8] = g[k * lanes + j / 8][j % 8] }
+    }
     for j in 0..<f { g[j * lanes + j / 8][j % 8] += regularization }
     return g
   }
@@ -209,6 +219,31 @@ public enum ImplicitALS {
     case 13: body(13)
     case 16: body(16)
     default: body(lanes)
+    }
+  }
+
+  /// Calls `body` with `width` (1...`maxBlockLanes`, the widths of `weightedSum`'s register block)
+  /// as a constant, so the block's sums stay in registers whatever the width.
+  @inline(__always)
+  static func withConstantWidth(_ width: Int, _ body: (Int) -> Void) {
+    switch width {
+    case 1: body(1)
+    case 2: body(2)
+    case 3: body(3)
+    case 4: body(4)
+    case 5: body(5)
+    case 6: body(6)
+    case 7: body(7)
+    case 8: body(8)
+    case 9: body(9)
+    case 10: body(10)
+    case 11: body(11)
+    case 12: body(12)
+    case 13: body(13)
+    case 14: body(14)
+    case 15: body(15)
+    case 16: body(16)
+    default: body(width)
     }
   }
 
