@@ -332,8 +332,8 @@ public enum ImplicitALS {
   @inline(__always)
   static func conjugateGradient(
     _ batch: Range<Int>, of xs: UnsafeMutablePointer<SIMD8<Float>>, _ m: ConfidenceMatrix,
-    _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int, steps: Int, _ s: CGScratch, firstPrefetched: Bool = false,
-    prefetchNext: Range<Int> = 0..<0
+    _ ys: UnsafePointer<SIMD8<Float>>, lanes: Int, steps: Int, _ s: CGScratch, firstPrefetched: Bool,
+    prefetchNext: Range<Int>
   ) {
     let members = batch.count
     // A batch's cells are one run of the CSR arrays; row i's are a sub-run of it.
