@@ -1,4 +1,5 @@
 import ArgumentParser
+import Stages
 
 /// `hmpipe`: runs, inspects and maintains staged, resumable pipelines; ships the H&M
 /// recommendation stages.
@@ -19,6 +20,7 @@ struct HMPipe: AsyncParsableCommand {
 
   static func main() async {
     Startup.chooseBLASKernel()
+    BLAS.stopOwnThreads()
     await main(nil)
   }
 }

@@ -166,6 +166,43 @@ import Testing
     #expect(files.count == 1)
   }
 
+  /// Columns appended together (their chunks compressed in parallel across columns, batches
+  /// spanning columns) make the file that appending them one by one makes, whatever the threads.
+  @Test func columnsAppendedTogetherMakeTheSameFile() throws {
+    let rows = 600_000
+    let wide = Column("wide", (0..<rows).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 })
+    let table = Table(
+      [
+        Column("u8", (0..<rows).map { UInt8(truncatingIfNeeded: $0 / 3) }), wide,
+        Column("list", offsets: (0...rows).map { UInt64($0 / 2) }, values: (0..<(rows / 2)).map { UInt32($0) }),
+        Column("f32", (0..<rows).map { Float($0 % 1000) / 7 }),
+      ], metadata: ["purpose": "together"])
+    #expect(wide.values.count > Manifest.chunkBytes, "a column should span two chunks")
+    var files: Set<[UInt8]> = []
+    for (workers, together) in [(1, false), (1, true), (2, true), (3, true)] {
+      let dir = TemporaryDirectory()
+      let writer = try ArtifactWriter(path: dir.path + "/object", level: 1, workers: workers)
+      if together { try writer.append(table.columns) } else { for column in table.columns { try writer.append(column) } }
+      _ = try writer.finish(metadata: table.metadata)
+      files.insert(try FileSystem.readAll(dir.path + "/object"))
+    }
+    #expect(files.count == 1)
+    let dir = TemporaryDirectory(), writer = try ArtifactWriter(path: dir.path + "/object", level: 1, workers: 2)
+    try writer.append(table.columns)
+    _ = try writer.finish(metadata: table.metadata)
+    Self.assertEqual(table, try ArtifactReader(path: dir.path + "/object").table())
+  }
+
+  @Test func aNameTwiceInOneAppendIsRefusedBeforeAnythingIsWritten() throws {
+    let dir = TemporaryDirectory()
+    let writer = try ArtifactWriter(path: dir.path + "/object", level: 1)
+    #expect(throws: ArtifactWriteError.self) {
+      try writer.append([Column("x", [1, 2] as [Int32]), Column("y", [3, 4] as [Int32]), Column("x", [5, 6] as [Int32])])
+    }
+    writer.abandon()
+    #expect(!FileSystem.exists(dir.path + "/object"))
+  }
+
   @Test func contentChangesChangeTheID() throws {
     let dir = TemporaryDirectory()
     let store = try Store(root: dir.path)

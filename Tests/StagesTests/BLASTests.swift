@@ -23,6 +23,22 @@ import Testing
     }
   }
 
+  /// With OpenBLAS's own threads stopped (as hmpipe does at start), calls run on the caller's
+  /// thread and still multiply correctly.
+  @Test func productsAfterTheLibrarysThreadsStop() {
+    BLAS.stopOwnThreads()
+    #expect(BLAS.threads == 1)
+    let (m, n, k) = (300, 200, 64)
+    let a = (0..<(m * k)).map { Float($0 % 13) - 6 }, b = (0..<(n * k)).map { Float($0 % 7) - 3 }
+    var c = [Float](repeating: .nan, count: m * n)
+    a.withUnsafeBufferPointer { a in
+      b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { BLAS.multiplyTransposed(a, b, into: $0, m: m, n: n, k: k) } }
+    }
+    for (i, j) in [(0, 0), (17, 199), (299, 3), (150, 100)] {
+      #expect(c[i * n + j] == (0..<k).reduce(Float(0)) { $0 + a[i * k + $1] * b[j * k + $1] }, "c[\(i), \(j)]")
+    }
+  }
+
   /// Integer operands within the 2⁵³ bound multiply exactly: the product equals integer arithmetic,
   /// and the Gram matrix equals XᵀX, to the last bit.
   @Test func exactProductsAreExact() {

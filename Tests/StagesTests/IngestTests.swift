@@ -542,6 +542,20 @@ enum InputBytesForTests {
 }
 
 @Suite struct FieldParserTests {
+  /// Counting one byte sixty-four at a time, with the lane counters folded every 255 blocks, gives
+  /// what a byte-by-byte count gives, at any start and length (tails, one fold, several).
+  @Test(arguments: [0, 1, 63, 64, 65, 16_320, 16_383, 40_001])
+  func byteCountsMatchAPlainCount(length: Int) {
+    var rng = CounterRandom(seed: 5, stream: 1, index: UInt64(length))
+    // Mostly newlines in places, so that a lane's counter would overflow without the folds.
+    let bytes = (0..<(length + 7)).map { n in n % 3 == 0 || rng.next() % 4 == 0 ? UInt8(0x0A) : UInt8(truncatingIfNeeded: rng.next()) }
+    for start in [0, 7] where start <= bytes.count - length {
+      let range = start..<(start + length)
+      let counted = bytes.withUnsafeBytes { FieldParser.count(0x0A, in: $0, range) }
+      #expect(counted == bytes[range].filter { $0 == 0x0A }.count)
+    }
+  }
+
   @Test(arguments: 0..<200)
   func hexMatchesAScalarReference(seed: Int) {
     var rng = CounterRandom(seed: 3, stream: 1, index: UInt64(seed))

@@ -17,6 +17,7 @@ public final class ArtifactWriter {
   private var offset: Int
   private var rows: Int?
   private var columns: [ColumnManifest] = []
+  private var names: Set<String> = []
   private var finished = false
 
   public init(path: String, level: Int32 = 3, workers: Int = Parallel.share) throws {
@@ -32,13 +33,44 @@ public final class ArtifactWriter {
   deinit { if !finished { abandon() } }
 
   /// Appends one column. Every column of a table must have the same row count.
-  public func append(_ column: Column) throws {
-    try startColumn(column.name, rows: column.rowCount)
-    var buffers = [try writeBuffer(column.values, role: .values, element: column.type.valueType)]
-    if let offsets = column.offsets { buffers.append(try writeBuffer(offsets, role: .offsets, element: .u64)) }
-    columns.append(
-      ColumnManifest(
-        name: column.name, type: column.type.description, nullSentinel: column.nullSentinel, buffers: buffers))
+  public func append(_ column: Column) throws { try append([column]) }
+
+  /// Appends columns in order, their chunks filtered, compressed and hashed in parallel across
+  /// columns: a table of many small columns (one chunk each) keeps every core busy as one large
+  /// column does. The file holds the same bytes as appending the columns one by one.
+  public func append(_ newColumns: [Column]) throws {
+    for column in newColumns { try startColumn(column.name, rows: column.rowCount) }
+    let buffers = newColumns.flatMap { column in
+      [ChunkEncoder.Buffer(column.values, role: .values, element: column.type.valueType)]
+        + (column.offsets.map { [ChunkEncoder.Buffer($0, role: .offsets, element: .u64)] } ?? [])
+    }
+    let filters = Parallel.map(chunks: buffers.count, workers: workers) { ChunkEncoder.chooseFilter(buffers[$0]) }
+    var manifests = buffers.indices.map { b in
+      BufferManifest(
+        role: buffers[b].role, element: buffers[b].element, count: buffers[b].raw.count / buffers[b].element.byteWidth,
+        filter: filters[b], chunks: [])
+    }
+    let pieces = buffers.indices.flatMap { b in buffers[b].pieces(filter: filters[b]).map { (buffer: b, piece: $0) } }
+    // Batches bound the compressed bytes held in memory to a few hundred MB at most.
+    let batch = max(8, workers * 8)
+    for start in stride(from: 0, to: pieces.count, by: batch) {
+      let slice = pieces[start..<min(start + batch, pieces.count)]
+      let encoded = try ChunkEncoder.encode(slice.map(\.piece), level: level, workers: workers)
+      for ((b, _), (frame, sha, rawSize)) in zip(slice, encoded) {
+        manifests[b].chunks.append(ChunkManifest(offset: offset, size: frame.count, rawSize: rawSize, sha256: sha))
+        offset += frame.count
+      }
+      try writes.write(encoded.map(\.frame))
+    }
+    var next = 0
+    for column in newColumns {
+      let count = column.offsets == nil ? 1 : 2
+      columns.append(
+        ColumnManifest(
+          name: column.name, type: column.type.description, nullSentinel: column.nullSentinel,
+          buffers: Array(manifests[next..<(next + count)])))
+      next += count
+    }
   }
 
   /// Appends the first `rows` rows of the fixed-width column `entry` of `source`. The chunks that
@@ -60,8 +92,8 @@ public final class ArtifactWriter {
       }
       let (frame, sha, rawSize) = try raw.withUnsafeBytes {
         try ChunkEncoder.encode(
-          UnsafeRawBufferPointer(rebasing: $0[0..<rest]), chunks: 0..<1, chunkBytes: chunkBytes, width: width,
-          filter: buffer.filter, level: level, workers: 1)[0]
+          [ChunkEncoder.Piece(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<rest]), width: width, filter: buffer.filter)],
+          level: level, workers: 1)[0]
       }
       try writes.write([frame])
       chunks.append(ChunkManifest(offset: offset, size: frame.count, rawSize: rawSize, sha256: sha))
@@ -90,7 +122,7 @@ public final class ArtifactWriter {
   /// Checks a new column's name and row count against the columns so far.
   private func startColumn(_ name: String, rows count: Int) throws {
     if let rows, rows != count { throw ArtifactWriteError.rowCountMismatch(column: name, rows: count, expected: rows) }
-    if columns.contains(where: { $0.name == name }) { throw ArtifactWriteError.duplicateColumn(name) }
+    if !names.insert(name).inserted { throw ArtifactWriteError.duplicateColumn(name) }
     rows = count
   }
 
@@ -130,29 +162,6 @@ public final class ArtifactWriter {
     try? writes.drain()
     file.close()
     FileSystem.remove(path)
-  }
-
-  private func writeBuffer(_ storage: ByteStorage, role: BufferManifest.Role, element: ElementType) throws -> BufferManifest {
-    let raw = storage.bytes
-    let chunkBytes = Manifest.chunkBytes
-    let chunkCount = (raw.count + chunkBytes - 1) / chunkBytes
-    let filter = ChunkEncoder.chooseFilter(raw, width: element.byteWidth)
-    var chunks: [ChunkManifest] = []
-    // Batches bound the compressed bytes held in memory to a few hundred MB at most.
-    let batch = max(8, workers * 8)
-    for start in stride(from: 0, to: chunkCount, by: batch) {
-      let count = min(batch, chunkCount - start)
-      let encoded = try ChunkEncoder.encode(
-        raw, chunks: start..<(start + count), chunkBytes: chunkBytes, width: element.byteWidth,
-        filter: filter, level: level, workers: workers)
-      for (frame, sha, rawSize) in encoded {
-        chunks.append(ChunkManifest(offset: offset, size: frame.count, rawSize: rawSize, sha256: sha))
-        offset += frame.count
-      }
-      try writes.write(encoded.map(\.frame))
-    }
-    return BufferManifest(
-      role: role, element: element, count: raw.count / element.byteWidth, filter: filter, chunks: chunks)
   }
 }
 
@@ -215,13 +224,43 @@ public enum ArtifactWriteError: Error, CustomStringConvertible {
   }
 }
 
-/// Hashes, filters and compresses chunks of one buffer in parallel.
+/// Hashes, filters and compresses chunks in parallel.
 enum ChunkEncoder {
+  /// One buffer of a column to cut into chunks.
+  struct Buffer: @unchecked Sendable {  // `raw` lives as long as the column's storage, which the writer's caller holds
+    let raw: UnsafeRawBufferPointer
+    let role: BufferManifest.Role
+    let element: ElementType
+
+    init(_ storage: ByteStorage, role: BufferManifest.Role, element: ElementType) {
+      raw = storage.bytes
+      self.role = role
+      self.element = element
+    }
+
+    /// The buffer's chunks, `Manifest.chunkBytes` each (the last may be shorter).
+    func pieces(filter: BufferManifest.Filter) -> [Piece] {
+      stride(from: 0, to: raw.count, by: Manifest.chunkBytes).map { lower in
+        Piece(
+          bytes: UnsafeRawBufferPointer(rebasing: raw[lower..<min(lower + Manifest.chunkBytes, raw.count)]),
+          width: element.byteWidth, filter: filter)
+      }
+    }
+  }
+
+  /// One chunk's raw bytes and how to filter them.
+  struct Piece: @unchecked Sendable {  // the bytes outlive the encoding, which the caller waits for
+    let bytes: UnsafeRawBufferPointer
+    let width: Int
+    let filter: BufferManifest.Filter
+  }
+
   /// Byte shuffling helps values whose high bytes repeat (model factors; indexes that use three of
   /// their four bytes, which zstd then also compresses three times faster) and hurts values drawn
   /// from a few (prices), so a sample of the buffer is compressed both ways and the smaller wins.
   /// The choice depends only on the data.
-  static func chooseFilter(_ raw: UnsafeRawBufferPointer, width: Int) -> BufferManifest.Filter {
+  static func chooseFilter(_ buffer: Buffer) -> BufferManifest.Filter {
+    let raw = buffer.raw, width = buffer.element.byteWidth
     guard width > 1, raw.count >= 4096 else { return .none }
     let sampleSize = min(raw.count, 1 << 18) / width * width
     let sample = UnsafeRawBufferPointer(rebasing: raw[0..<sampleSize])
@@ -240,27 +279,22 @@ enum ChunkEncoder {
     var shuffled: [UInt8]
   }
 
-  static func encode(
-    _ raw: UnsafeRawBufferPointer, chunks: Range<Int>, chunkBytes: Int, width: Int,
-    filter: BufferManifest.Filter, level: Int32, workers: Int
-  ) throws -> [(frame: [UInt8], sha256: String, rawSize: Int)] {
-    let source = UnsafeTransfer(raw)
-    let results = ResultSlots<(frame: [UInt8], sha256: String, rawSize: Int)>(count: chunks.count)
+  /// Each piece's frame, the SHA-256 of its raw bytes and its raw size, in order.
+  static func encode(_ pieces: [Piece], level: Int32, workers: Int) throws -> [(frame: [UInt8], sha256: String, rawSize: Int)] {
+    let results = ResultSlots<(frame: [UInt8], sha256: String, rawSize: Int)>(count: pieces.count)
     Parallel.forEach(
-      chunks: chunks.count, workers: workers,
+      chunks: pieces.count, workers: workers,
       makeState: { _ in Scratch(compressor: ZstdCompressor(level: level), shuffled: []) }
     ) { scratch, slot in
-      let chunk = chunks.lowerBound + slot
-      let lower = chunk * chunkBytes
-      let piece = UnsafeRawBufferPointer(rebasing: source.wrapped[lower..<min(lower + chunkBytes, source.wrapped.count)])
+      let piece = pieces[slot].bytes
       let sha = Digest.hexString(Digest.rawSHA256(piece))
       do {
         let frame: [UInt8]
-        if filter == .shuffle {
+        if pieces[slot].filter == .shuffle {
           if scratch.shuffled.count < piece.count { scratch.shuffled = [UInt8](repeating: 0, count: piece.count) }
           frame = try scratch.shuffled.withUnsafeMutableBytes { out throws(ZstdError) in
             let target = UnsafeMutableRawBufferPointer(rebasing: out[0..<piece.count])
-            ByteShuffle.shuffle(piece, width: width, into: target)
+            ByteShuffle.shuffle(piece, width: pieces[slot].width, into: target)
             return try scratch.compressor.compress(UnsafeRawBufferPointer(target))
           }
         } else {

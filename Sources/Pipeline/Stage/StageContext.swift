@@ -139,7 +139,7 @@ public final class StageContext: Sendable {
   /// Writes a whole table as the output `name`.
   public func write(_ name: String, _ table: Table) throws {
     let writer = try outputWriter(name)
-    for column in table.columns { try writer.append(column) }
+    try writer.append(table.columns)
     try writer.finish(kind: table.kind, metadata: table.metadata)
     shelve(table, as: name)
   }
@@ -303,6 +303,11 @@ public final class OutputWriter {
 
   public func append(_ column: Column) throws {
     try abandoningOnError { try writer.append(column) }
+  }
+
+  /// Appends columns in order, compressing their chunks in parallel across columns.
+  public func append(_ columns: [Column]) throws {
+    try abandoningOnError { try writer.append(columns) }
   }
 
   /// Appends the first `rows` rows of a fixed-width column of `source` (`ArtifactWriter.appendLeadingRows`).

@@ -116,7 +116,7 @@ public final class Store: Sendable {
   public func write(_ table: Table, provenance: Provenance? = nil) throws -> Manifest {
     let writer = try makeWriter()
     do {
-      for column in table.columns { try writer.append(column) }
+      try writer.append(table.columns)
     } catch {
       writer.abandon()
       throw error

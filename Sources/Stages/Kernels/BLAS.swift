@@ -85,6 +85,16 @@ public enum BLAS {
     Parallel.forEach(chunks: (rows + slice - 1) / slice) { s in body((s * slice)..<min(rows, (s + 1) * slice)) }
   }
 
+  /// Makes every OpenBLAS call run on its caller's thread and stops the library's own threads.
+  /// hmpipe never asks OpenBLAS for threads (it runs single-threaded calls on its own threads, so
+  /// results do not depend on OpenBLAS's split), but the library starts a worker per core when it
+  /// loads, and each spins for about a tenth of a second before it sleeps: a core lost at the start
+  /// of every process.
+  public static func stopOwnThreads() {
+    openblas_set_num_threads(1)
+    blas_thread_shutdown_()
+  }
+
   /// The kernel OpenBLAS runs ("Haswell", "SkylakeX", "Prescott", …).
   public static var coreName: String {
     guard let name = openblas_get_corename() else { return "unknown" }

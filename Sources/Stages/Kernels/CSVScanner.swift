@@ -83,7 +83,7 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
       let r = Parallel.range(p, of: slices, count: count)
       let slice = (start + r.lowerBound)..<(start + r.upperBound)
       defer { release?(slice) }
-      return FieldParser.count(0x22, and: 0x0A, in: bytes.wrapped, slice).0
+      return FieldParser.count(0x22, in: bytes.wrapped, slice)
     }
     var inside = false
     var starts = [start]
@@ -213,7 +213,7 @@ public struct CSVScanner: @unchecked Sendable {  // a read-only view; its owner 
 
   /// The 1-based physical line holding `offset` (only computed for messages).
   public func line(at offset: Int) -> Int {
-    1 + FieldParser.count(0x0A, and: 0x22, in: data, 0..<Swift.min(offset, data.count)).0
+    1 + FieldParser.count(0x0A, in: data, 0..<Swift.min(offset, data.count))
   }
 
   /// Whether the record starting at `offset` is the file's last and has no final newline.

@@ -133,7 +133,7 @@ public struct CSVTableReader: Sendable {
       var piece = Piece(bytes: ranges[p])
       if let lines {
         let unterminated = p == ranges.count - 1 && !ranges[p].isEmpty && scanner.data[ranges[p].upperBound - 1] != 0x0A
-        let count = FieldParser.count(0x0A, and: 0x22, in: scanner.data, ranges[p]).0 + (unterminated ? 1 : 0)
+        let count = FieldParser.count(0x0A, in: scanner.data, ranges[p]) + (unterminated ? 1 : 0)
         piece.lines = lines.number(p, count: count)
       }
       var part = makePart(piece)

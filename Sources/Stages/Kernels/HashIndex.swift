@@ -99,7 +99,7 @@ public struct IDIndex<Key: IndexKey>: Sendable {
       for i in keys.indices { found[i] = -1 }
       return
     }
-    let ahead = 16, mask = regionMask
+    let ahead = 32, mask = regionMask
     slots.withUnsafeBufferPointer { slots in
       // A slot may straddle two cache lines: ask for both ends.
       let last = MemoryLayout<Slot>.stride - 1
