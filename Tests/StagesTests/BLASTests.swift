@@ -23,8 +23,8 @@ import Testing
     }
   }
 
-  /// With OpenBLAS's own threads stopped (as hmpipe does at start), calls run on the caller's
-  /// thread and still multiply correctly.
+  /// With OpenBLAS's own threads stopped (hmpipe's first step; any BLAS call here does it first),
+  /// calls run on the caller's thread and still multiply correctly.
   @Test func productsAfterTheLibrarysThreadsStop() {
     BLAS.stopOwnThreads()
     #expect(BLAS.threads == 1)

@@ -13,6 +13,7 @@ public enum BLAS {
   ) {
     precondition(a.count >= m * k && b.count >= n * k && c.count >= m * n, "matrix buffers are too small")
     guard m > 0, n > 0 else { return }
+    stopOwnThreads()
     cblas_sgemm(
       CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
       1, a.baseAddress, Int32(k), b.baseAddress, Int32(k), 0, c.baseAddress, Int32(n))
@@ -29,7 +30,6 @@ public enum BLAS {
     m: Int, n: Int, k: Int, rowsPerSlice: Int = 1024
   ) {
     precondition(a.count >= m * k && b.count >= n * k && c.count >= m * n, "matrix buffers are too small")
-    openblas_set_num_threads(1)
     let slices = (m + rowsPerSlice - 1) / rowsPerSlice
     let shared = UnsafeTransfer((a, b, c))
     Parallel.forEach(chunks: slices) { slice in
@@ -80,20 +80,23 @@ public enum BLAS {
   /// Runs `body` on fixed 64-row slices of `rows` on all cores, with single-threaded OpenBLAS.
   private static func inSlices(ofRows rows: Int, _ body: @Sendable (Range<Int>) -> Void) {
     guard rows > 0 else { return }
-    openblas_set_num_threads(1)
+    stopOwnThreads()
     let slice = 64
     Parallel.forEach(chunks: (rows + slice - 1) / slice) { s in body((s * slice)..<min(rows, (s + 1) * slice)) }
   }
 
-  /// Makes every OpenBLAS call run on its caller's thread and stops the library's own threads.
-  /// hmpipe never asks OpenBLAS for threads (it runs single-threaded calls on its own threads, so
-  /// results do not depend on OpenBLAS's split), but the library starts a worker per core when it
-  /// loads, and each spins for about a tenth of a second before it sleeps: a core lost at the start
-  /// of every process.
-  public static func stopOwnThreads() {
+  /// Makes every OpenBLAS call run on its caller's thread and stops the library's own threads, once
+  /// per process and before the first call (every function here asks for it first, so no call can
+  /// race the stop). hmpipe never asks OpenBLAS for threads: it runs single-threaded calls on its
+  /// own threads, in slices fixed by the data. But the library starts a worker per core when it
+  /// loads, and each spins for about a tenth of a second before it sleeps: hmpipe calls this first
+  /// thing, or a core is lost at the start of every process.
+  public static func stopOwnThreads() { _ = singleThreaded }
+
+  private static let singleThreaded: Void = {
     openblas_set_num_threads(1)
     blas_thread_shutdown_()
-  }
+  }()
 
   /// The kernel OpenBLAS runs ("Haswell", "SkylakeX", "Prescott", …).
   public static var coreName: String {
@@ -102,10 +105,7 @@ public enum BLAS {
   }
 
   /// Threads OpenBLAS uses for one call.
-  public static var threads: Int {
-    get { Int(openblas_get_num_threads()) }
-    set { openblas_set_num_threads(Int32(newValue)) }
-  }
+  public static var threads: Int { Int(openblas_get_num_threads()) }
 }
 
 /// Chooses OpenBLAS's kernel. Debian's OpenBLAS 0.3.21 does not recognise recent processors and
