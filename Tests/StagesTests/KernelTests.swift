@@ -140,6 +140,24 @@ import Testing
     #expect(found == probes.map { first[$0].map(Int32.init) ?? -1 })
   }
 
+  /// Looked up in the table's own order (batches of 4096 keys or more), keys get what one-at-a-time
+  /// lookups give, in their own places: present and absent ids, repeats, one region and sixteen.
+  @Test(arguments: [3_000, 60_000])
+  func slotOrderLookupsMatchOneAtATime(known count: Int) {
+    var rng = CounterRandom(seed: 4, stream: 9, index: UInt64(count))
+    let known = (0..<count).map { _ in CustomerKey(a: rng.next(), b: rng.next(), c: 3, d: rng.next()) }
+    let index = IDIndex(known)
+    let probes = (0..<20_000).map { n in
+      n % 5 == 0 ? CustomerKey(a: rng.next(), b: 0, c: 0, d: rng.next()) : known[Int(rng.next() % UInt64(count))]
+    }
+    for batch in [probes, Array(probes.prefix(1000))] {
+      var found = [Int32](repeating: -2, count: batch.count)
+      batch.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { index.indexesInSlotOrder(of: keys, into: $0) } }
+      #expect(found == batch.map { key in index.index(of: key).map { Int32($0) } ?? -1 })
+      #expect(found.contains(-1) && found.contains { $0 >= 0 })
+    }
+  }
+
   @Test func batchedLookupsMatchOneAtATimeWithRunsAndAbsentIDs() {
     let known: [UInt64] = (0..<1000).map { $0 * 7919 + 3 }
     let index = IDIndex(known)

@@ -17,11 +17,15 @@ struct TransactionsReader {
     /// (row in this part, id) of rows whose customer or article is not in its file.
     var missingCustomers: [(Int, CustomerKey)] = []
     var missingArticles: [(Int, UInt64)] = []
-    /// Ids parsed but not yet looked up: looked up many at a time (`IDIndex.indexes`), their cache
-    /// misses overlap, which a lookup per row cannot.
-    var pendingCustomers: [CustomerKey] = []
+    /// Article ids parsed but not yet looked up: looked up many at a time (`IDIndex.indexes`), their
+    /// cache misses overlap, which a lookup per row cannot.
     var pendingArticles: [UInt64] = []
     var found: [Int32] = []
+    /// The piece's customer ids, one per run of rows with the same id (a basket), and the row each
+    /// run starts at: looked up once the piece is parsed, all at once in the index's own order
+    /// (`IDIndex.indexesInSlotOrder`).
+    var customerRuns: [CustomerKey] = []
+    var runStarts: [Int32] = []
     /// The file is in date order: the last date's text and day, to skip parsing repeats.
     var lastDate: (UInt64, UInt16) = (0, 0)
     var lastDay: Int32 = -1
@@ -41,23 +45,41 @@ struct TransactionsReader {
       bound = TransactionColumns.rowBound(lines: piece.lines?.upperBound, bytes: piece.bytes.upperBound - bodyStart) - first
     }
 
-    /// Resolves the pending ids of the last rows into indexes, a batch at a time.
-    mutating func lookUp(_ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>) {
-      let start = count - pendingCustomers.count
+    /// Resolves the pending article ids of the last rows into indexes.
+    mutating func lookUpArticles(_ articles: IDIndex<UInt64>) {
+      let start = count - pendingArticles.count
       found.removeAll(keepingCapacity: true)
-      found.append(contentsOf: repeatElement(-1, count: pendingCustomers.count))
-      pendingCustomers.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { customers.indexes(of: keys, into: $0) } }
-      for (n, index) in found.enumerated() {
-        if index < 0 { missingCustomers.append((start + n, pendingCustomers[n])) }
-        columns.customer.rows[first + start + n] = index < 0 ? unknown : UInt32(index)
-      }
+      found.append(contentsOf: repeatElement(-1, count: pendingArticles.count))
       pendingArticles.withUnsafeBufferPointer { keys in found.withUnsafeMutableBufferPointer { articles.indexes(of: keys, into: $0) } }
       for (n, index) in found.enumerated() {
         if index < 0 { missingArticles.append((start + n, pendingArticles[n])) }
         columns.article.rows[first + start + n] = index < 0 ? unknown : UInt32(index)
       }
-      pendingCustomers.removeAll(keepingCapacity: true)
       pendingArticles.removeAll(keepingCapacity: true)
+    }
+
+    /// Resolves the piece's customer ids into indexes, a run of rows at a time.
+    mutating func lookUpCustomers(_ customers: IDIndex<CustomerKey>) {
+      found = [Int32](repeating: -1, count: customerRuns.count)
+      customerRuns.withUnsafeBufferPointer { keys in
+        found.withUnsafeMutableBufferPointer { customers.indexesInSlotOrder(of: keys, into: $0) }
+      }
+      let rows = columns.customer.rows + first
+      for (run, index) in found.enumerated() {
+        let end = run + 1 < runStarts.count ? Int(runStarts[run + 1]) : count
+        if index < 0 {
+          for row in Int(runStarts[run])..<end { missingCustomers.append((row, customerRuns[run])) }
+        }
+        (rows + Int(runStarts[run])).update(repeating: index < 0 ? unknown : UInt32(index), count: end - Int(runStarts[run]))
+      }
+      customerRuns = []
+      runStarts = []
+    }
+
+    /// Resolves every id not yet looked up: the piece is parsed.
+    mutating func lookUp(_ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>) {
+      lookUpArticles(articles)
+      lookUpCustomers(customers)
     }
 
     /// The day of a date field within `days`; repeats of the last date (the file is in date order)
@@ -101,20 +123,21 @@ struct TransactionsReader {
       return difference == 0
     }
 
-    /// Adds one row; its ids are looked up with the batch.
+    /// Adds one row; its article id is looked up with the batch, its customer id once the piece is
+    /// parsed.
     @inline(__always)
-    mutating func append(
-      day: Int32, customer: CustomerKey, article: UInt64, price: Float, channel: UInt8,
-      _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>
-    ) {
+    mutating func append(day: Int32, customer: CustomerKey, article: UInt64, price: Float, channel: UInt8, _ articles: IDIndex<UInt64>) {
       precondition(count < bound, "a piece holds more rows than its bytes allow")
       columns.day.rows[first + count] = day
       columns.price.rows[first + count] = price
       columns.channel.rows[first + count] = channel
+      if customerRuns.last != customer {
+        customerRuns.append(customer)
+        runStarts.append(Int32(count))
+      }
       count += 1
-      pendingCustomers.append(customer)
       pendingArticles.append(article)
-      if pendingCustomers.count == Part.batch { lookUp(customers, articles) }
+      if pendingArticles.count == Part.batch { lookUpArticles(articles) }
     }
   }
 
@@ -129,7 +152,7 @@ struct TransactionsReader {
     let standardLayout = at == Array(0..<5) && reader.header.count == 5
     let fast: (@Sendable (inout Part, inout Int, Int) -> Bool)? =
       standardLayout
-      ? { @Sendable part, offset, end in fastRecord(scanner, &part, &offset, end, customers, articles) } : nil
+      ? { @Sendable part, offset, end in fastRecord(scanner, &part, &offset, end, articles) } : nil
     let bodyStart = reader.bodyStart
     // 32 MB: the 3 GB file still makes ~100 pieces, each with its own id batches and lists.
     // Numbered lines place each piece's rows where the rows before it end, so the merge moves none.
@@ -159,7 +182,7 @@ struct TransactionsReader {
       guard let channel = at[4] < 0 ? TransactionColumns.noChannel : TransactionsReader.channel(data, fields[at[4]]) else {
         throw RowError("sales_channel_id", "'\(scanner.text(fields[at[4]]))' is not a channel number")
       }
-      part.append(day: day, customer: key, article: articleID, price: price, channel: channel, customers, articles)
+      part.append(day: day, customer: key, article: articleID, price: price, channel: channel, articles)
     }
     return (columns, parts, skipped, optional.filter { reader.position($0) == nil })
   }
@@ -182,8 +205,7 @@ struct TransactionsReader {
   /// general path's; whatever fails them is left to it.
   @inline(__always)
   static func fastRecord(
-    _ scanner: CSVScanner, _ part: inout Part, _ at: inout Int, _ end: Int,
-    _ customers: IDIndex<CustomerKey>, _ articles: IDIndex<UInt64>
+    _ scanner: CSVScanner, _ part: inout Part, _ at: inout Int, _ end: Int, _ articles: IDIndex<UInt64>
   ) -> Bool {
     let data = scanner.data, s = at
     guard s + 87 <= end, data[s + 10] == 0x2C, data[s + 75] == 0x2C, let key = part.customer(data, at: s + 11) else { return false }
@@ -202,7 +224,7 @@ struct TransactionsReader {
     guard let channel = TransactionsReader.channel(data, FieldRange(start: priceEnd + 1, end: channelEnd, quoted: false)),
       let day = part.day(data, FieldRange(start: s, end: s + 10, quoted: false))
     else { return false }
-    part.append(day: day, customer: key, article: article, price: price, channel: channel, customers, articles)
+    part.append(day: day, customer: key, article: article, price: price, channel: channel, articles)
     at = lineEnd == end ? end : lineEnd + 1
     return true
   }

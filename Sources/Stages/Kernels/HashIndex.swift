@@ -99,7 +99,7 @@ public struct IDIndex<Key: IndexKey>: Sendable {
       for i in keys.indices { found[i] = -1 }
       return
     }
-    let ahead = 32, mask = regionMask
+    let ahead = 16, mask = regionMask
     slots.withUnsafeBufferPointer { slots in
       // A slot may straddle two cache lines: ask for both ends.
       let last = MemoryLayout<Slot>.stride - 1
@@ -117,6 +117,48 @@ public struct IDIndex<Key: IndexKey>: Sendable {
         } else {
           found[i] = Self.probe(slots, from: home(keys[i]), for: keys[i], mask: mask)
         }
+      }
+    }
+  }
+
+  /// As `indexes(of:into:)`, probing in the order of the slots the keys start from, for batches far
+  /// larger than the table has pages (a piece of the transactions file: ~100k customers against the
+  /// customers' 84 MB table, 20k pages). Keys that start in one block of slots are probed one after
+  /// another, so its page is translated once for them all. On a virtual machine each translation that
+  /// misses the TLB is a two-level page walk, and prefetches wait for their walks: in random order
+  /// that, not the memory, is most of a lookup's cost.
+  public func indexesInSlotOrder(of keys: UnsafeBufferPointer<Key>, into found: UnsafeMutableBufferPointer<Int32>) {
+    precondition(found.count >= keys.count)
+    guard keys.count >= 4096, !slots.isEmpty else { return indexes(of: keys, into: found) }
+    let blockBits = 6, blocks = (slots.count >> blockBits) + 1, count = keys.count
+    let homes = [Int32](unsafeUninitializedCapacity: count) { homes, initialized in
+      for i in 0..<count { homes[i] = Int32(home(keys[i])) }
+      initialized = count
+    }
+    // A counting sort of the keys' positions by block; then the keys and homes gathered in that
+    // order (independent loads, which overlap), so the probes read them in sequence.
+    var starts = [Int32](repeating: 0, count: blocks + 1)
+    for home in homes { starts[Int(home) >> blockBits + 1] += 1 }
+    for b in 0..<blocks { starts[b + 1] += starts[b] }
+    let order = [Int32](unsafeUninitializedCapacity: count) { order, initialized in
+      for (i, home) in homes.enumerated() {
+        let block = Int(home) >> blockBits
+        order[Int(starts[block])] = Int32(i)
+        starts[block] += 1
+      }
+      initialized = count
+    }
+    let sortedKeys = order.map { keys[Int($0)] }, sortedHomes = order.map { Int(homes[Int($0)]) }
+    let ahead = 16, mask = regionMask
+    slots.withUnsafeBufferPointer { slots in
+      let last = MemoryLayout<Slot>.stride - 1
+      for j in 0..<count {
+        if j + ahead < count {
+          let slot = UnsafeRawPointer(slots.baseAddress! + sortedHomes[j + ahead])
+          hmpipe_prefetch(slot)
+          hmpipe_prefetch(slot + last)
+        }
+        found[Int(order[j])] = Self.probe(slots, from: sortedHomes[j], for: sortedKeys[j], mask: mask)
       }
     }
   }
