@@ -2,7 +2,7 @@
 #define HMPIPE_COPENBLAS_SHIM_H
 #include <cblas.h>
 
-/* Joins OpenBLAS's worker threads (exported by the library, declared in no header). A later call
-   that asks for more than one thread starts them again. */
+/* Joins OpenBLAS's worker threads (exported by the library, declared in no header). hmpipe asks
+   for one thread only, so they are never wanted again. */
 void blas_thread_shutdown_(void);
 #endif

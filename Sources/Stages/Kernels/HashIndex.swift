@@ -124,9 +124,9 @@ public struct IDIndex<Key: IndexKey>: Sendable {
   /// As `indexes(of:into:)`, probing in the order of the slots the keys start from, for batches far
   /// larger than the table has pages (a piece of the transactions file: ~100k customers against the
   /// customers' 84 MB table, 20k pages). Keys that start in one block of slots are probed one after
-  /// another, so its page is translated once for them all. On a virtual machine each translation that
-  /// misses the TLB is a two-level page walk, and prefetches wait for their walks: in random order
-  /// that, not the memory, is most of a lookup's cost.
+  /// another, so a page of the table is translated for all of its keys at once rather than once per
+  /// key (on a virtual machine a TLB miss is a two-level page walk). In ingest this took about a
+  /// sixth off the customer lookups.
   public func indexesInSlotOrder(of keys: UnsafeBufferPointer<Key>, into found: UnsafeMutableBufferPointer<Int32>) {
     precondition(found.count >= keys.count)
     guard keys.count >= 4096, !slots.isEmpty else { return indexes(of: keys, into: found) }
