@@ -45,18 +45,8 @@ public struct IDIndex<Key: IndexKey>: Sendable {
       firstDuplicate = nil
       return
     }
-    // The keys' positions grouped by region, in key order within each (a counting sort).
     let bits = regionBits, regionCount = 1 << bits
-    var counts = [Int](repeating: 0, count: regionCount + 1)
-    for key in keys { counts[Self.region(key.hash64, bits: bits) + 1] += 1 }
-    for r in 0..<regionCount { counts[r + 1] += counts[r] }
-    var grouped = [Int32](repeating: 0, count: keys.count), next = counts
-    for (n, key) in keys.enumerated() {
-      let r = Self.region(key.hash64, bits: bits)
-      grouped[next[r]] = Int32(n)
-      next[r] += 1
-    }
-    let starts = counts, order = grouped
+    let (order, starts) = Self.grouped(count: keys.count, buckets: regionCount) { Self.region(keys[$0].hash64, bits: bits) }
     let regionMask = regionMask, perRegion = regionMask + 1
     var duplicates: [Int32?] = []
     slots = [Slot](unsafeUninitializedCapacity: capacity) { buffer, initialized in
@@ -79,6 +69,36 @@ public struct IDIndex<Key: IndexKey>: Sendable {
     firstDuplicate = duplicates.compactMap { $0 }.min().map { keys[Int($0)] }
   }
 
+  /// The positions `0..<count` grouped by `bucket(position)`, in position order within each (a
+  /// counting sort), and where each bucket's run starts: bucket b is `order[starts[b]..<starts[b + 1]]`.
+  @inline(__always)
+  private static func grouped(count: Int, buckets: Int, bucket: (Int) -> Int) -> (order: [Int32], starts: [Int]) {
+    var starts = [Int](repeating: 0, count: buckets + 1)
+    for n in 0..<count { starts[bucket(n) + 1] += 1 }
+    for b in 0..<buckets { starts[b + 1] += starts[b] }
+    var next = starts
+    let order = [Int32](unsafeUninitializedCapacity: count) { order, initialized in
+      for n in 0..<count {
+        let b = bucket(n)
+        order[next[b]] = Int32(n)
+        next[b] += 1
+      }
+      initialized = count
+    }
+    return (order, starts)
+  }
+
+  /// Slots prefetched this many keys before they are probed.
+  private static var prefetchAhead: Int { 16 }
+
+  /// Asks for the slot at `at`; a slot may straddle two cache lines, so for both ends.
+  @inline(__always)
+  private static func prefetch(_ slots: UnsafeBufferPointer<Slot>, at: Int) {
+    let slot = UnsafeRawPointer(slots.baseAddress! + at)
+    hmpipe_prefetch(slot)
+    hmpipe_prefetch(slot + MemoryLayout<Slot>.stride - 1)
+  }
+
   /// The region of a key with this hash: the hash's top `bits` bits.
   @inline(__always)
   private static func region(_ hash: UInt64, bits: Int) -> Int { bits == 0 ? 0 : Int(hash >> UInt64(64 - bits)) }
@@ -91,7 +111,7 @@ public struct IDIndex<Key: IndexKey>: Sendable {
   }
 
   /// The index of each key of `keys` (-1 when absent) into `found`. Each key's slot is prefetched
-  /// `ahead` keys before it is probed, so the cache misses of a table far larger than the cache
+  /// `prefetchAhead` keys before it is probed, so the cache misses of a table far larger than the cache
   /// overlap instead of following one another.
   public func indexes(of keys: UnsafeBufferPointer<Key>, into found: UnsafeMutableBufferPointer<Int32>) {
     precondition(found.count >= keys.count)
@@ -99,18 +119,11 @@ public struct IDIndex<Key: IndexKey>: Sendable {
       for i in keys.indices { found[i] = -1 }
       return
     }
-    let ahead = 16, mask = regionMask
+    let ahead = Self.prefetchAhead, mask = regionMask
     slots.withUnsafeBufferPointer { slots in
-      // A slot may straddle two cache lines: ask for both ends.
-      let last = MemoryLayout<Slot>.stride - 1
-      func prefetch(_ key: Key) {
-        let slot = UnsafeRawPointer(slots.baseAddress! + home(key))
-        hmpipe_prefetch(slot)
-        hmpipe_prefetch(slot + last)
-      }
-      for i in 0..<min(ahead, keys.count) { prefetch(keys[i]) }
+      for i in 0..<min(ahead, keys.count) { Self.prefetch(slots, at: home(keys[i])) }
       for i in keys.indices {
-        if i + ahead < keys.count { prefetch(keys[i + ahead]) }
+        if i + ahead < keys.count { Self.prefetch(slots, at: home(keys[i + ahead])) }
         // Runs of one key are common (a customer's basket is consecutive rows): one probe serves all.
         if i > 0 && keys[i] == keys[i - 1] {
           found[i] = found[i - 1]
@@ -135,29 +148,14 @@ public struct IDIndex<Key: IndexKey>: Sendable {
       for i in 0..<count { homes[i] = Int32(home(keys[i])) }
       initialized = count
     }
-    // A counting sort of the keys' positions by block; then the keys and homes gathered in that
-    // order (independent loads, which overlap), so the probes read them in sequence.
-    var starts = [Int32](repeating: 0, count: blocks + 1)
-    for home in homes { starts[Int(home) >> blockBits + 1] += 1 }
-    for b in 0..<blocks { starts[b + 1] += starts[b] }
-    let order = [Int32](unsafeUninitializedCapacity: count) { order, initialized in
-      for (i, home) in homes.enumerated() {
-        let block = Int(home) >> blockBits
-        order[Int(starts[block])] = Int32(i)
-        starts[block] += 1
-      }
-      initialized = count
-    }
+    // The keys' positions grouped by block; then the keys and homes gathered in that order
+    // (independent loads, which overlap), so the probes read them in sequence.
+    let order = Self.grouped(count: count, buckets: blocks) { Int(homes[$0]) >> blockBits }.order
     let sortedKeys = order.map { keys[Int($0)] }, sortedHomes = order.map { Int(homes[Int($0)]) }
-    let ahead = 16, mask = regionMask
+    let ahead = Self.prefetchAhead, mask = regionMask
     slots.withUnsafeBufferPointer { slots in
-      let last = MemoryLayout<Slot>.stride - 1
       for j in 0..<count {
-        if j + ahead < count {
-          let slot = UnsafeRawPointer(slots.baseAddress! + sortedHomes[j + ahead])
-          hmpipe_prefetch(slot)
-          hmpipe_prefetch(slot + last)
-        }
+        if j + ahead < count { Self.prefetch(slots, at: sortedHomes[j + ahead]) }
         found[Int(order[j])] = Self.probe(slots, from: sortedHomes[j], for: sortedKeys[j], mask: mask)
       }
     }

@@ -186,14 +186,8 @@ public enum ImplicitALS {
             for j in 0..<f { columns[j * block + r] = scalars[j] }
           }
           for j in 0..<f {
-            let first = j / 8, weights = columns + j * block
-            if lanes - first <= maxBlockLanes {
-              withConstantWidth(lanes - first) { width in
-                weightedSum(rows + first, count: count, weights: weights, stride: lanes, width: width, into: sum + first, continuing: false)
-              }
-            } else {
-              weightedSum(rows, count: count, weights: weights, lanes: first..<lanes, stride: lanes, into: sum)
-            }
+            let first = j / 8
+            weightedSum(rows, count: count, weights: columns + j * block, lanes: first..<lanes, stride: lanes, into: sum)
             for l in first..<lanes { g[j * lanes + l] += sum[l] }
           }
         }
@@ -658,7 +652,8 @@ public enum ImplicitALS {
 
   /// out = Σⱼ weights[j] rows[j] over `count` rows (added to out's sums when `continuing`), for the
   /// vectors `lanes` of rows `stride` apart: up to sixteen output vectors at a time held in
-  /// registers while the rows stream by, so each row element is loaded once. One block for up to
+  /// registers while the rows stream by, so each row element is loaded once (each block's width a
+  /// constant, `withConstantWidth`, whatever the caller's lanes). One block for up to
   /// 128 factors: each row's multiply-adds are then independent of each other, and the four-cycle
   /// chain of each sum across rows is hidden behind them (two blocks of 100 factors took twice as
   /// long, each waiting on its chains).
@@ -670,7 +665,9 @@ public enum ImplicitALS {
     var lane = lanes.lowerBound
     while lane < lanes.upperBound {
       let width = min(maxBlockLanes, lanes.upperBound - lane)
-      weightedSum(rows + lane, count: n, weights: weights, stride: stride, width: width, into: out + lane, continuing: continuing)
+      withConstantWidth(width) { width in
+        weightedSum(rows + lane, count: n, weights: weights, stride: stride, width: width, into: out + lane, continuing: continuing)
+      }
       lane += width
     }
   }
